@@ -1,0 +1,53 @@
+# Two commands: `make run` (install, migrate, serve on SQLite) and `make test` (install, test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+NODE_FIXTURE := tests/oidc_provider
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# `make run` is for a developer's machine; production runs the container (see README).
+export APP_ENV ?= development
+
+.PHONY: install run migrate test lint format descriptor system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/alembic upgrade head
+
+run: migrate
+	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) --proxy-headers
+
+# What the end-to-end tests need besides Python: Node (the oidc-provider OpenID Provider)
+# and Debian's Chromium (driven by Playwright; it cannot download its own browser here).
+system-deps:
+	scripts/install-system-deps
+
+$(NODE_FIXTURE)/node_modules/.stamp: $(NODE_FIXTURE)/package.json $(NODE_FIXTURE)/package-lock.json
+	cd $(NODE_FIXTURE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install system-deps $(NODE_FIXTURE)/node_modules/.stamp
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+descriptor: install
+	$(BIN)/python -m app.connect.descriptor > atlassian-connect.json
+
+clean:
+	rm -rf $(VENV) $(NODE_FIXTURE)/node_modules test-artifacts

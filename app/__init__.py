@@ -1,0 +1,1 @@
+"""Portal SSO for Jira Service Management."""

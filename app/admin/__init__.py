@@ -1,0 +1,1 @@
+"""Admin iframe pages and the admin JSON API."""

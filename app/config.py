@@ -1,0 +1,115 @@
+"""The one place that reads the environment.
+
+The variables and defaults in the table of ``DESIGN.md`` are an external contract;
+``APP_ENV`` and the tuning knobs below it extend it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_APP_KEY = "portal-sso-for-jsm"
+DATA_DIR = Path("data")
+
+
+class DatabaseSettings(BaseSettings):
+    """What migrations need; no production guards, so `alembic upgrade` runs anywhere."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = f"sqlite+aiosqlite:///{DATA_DIR}/portal-sso.db"
+
+
+class Settings(DatabaseSettings):
+    app_env: Literal["development", "production"] = "production"
+    app_base_url: str = "http://localhost:8000"
+    app_key: str = DEFAULT_APP_KEY
+    app_name: str = "Portal SSO for Jira Service Management"
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    connect_install_keys_url: str = "https://connect-install-keys.atlassian.com"
+    allowed_install_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*.atlassian.net", "*.jira.com"]
+    )
+    dev_allow_http_loopback: bool = False
+
+    # Tuning (not part of the DESIGN contract; safe defaults).
+    jwt_leeway_seconds: int = 30
+    http_timeout_seconds: float = 10.0
+    install_key_cache_size: int = 64
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_install_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("app_base_url", "connect_install_keys_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_guards(self) -> Settings:
+        if self.is_development:
+            return self
+        if not self.encryption_keys:
+            raise ValueError("ENCRYPTION_KEYS is required outside development (APP_ENV=production)")
+        if urlsplit(self.app_base_url).scheme != "https":
+            raise ValueError("APP_BASE_URL must be https:// outside development")
+        if self.dev_allow_http_loopback:
+            raise ValueError("DEV_ALLOW_HTTP_LOOPBACK is for development only")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.app_env == "development"
+
+    @cached_property
+    def base_path(self) -> str:
+        """The path part of APP_BASE_URL ('' at the root): the Connect 'context path'."""
+        return urlsplit(self.app_base_url).path.rstrip("/")
+
+    def effective_encryption_keys(self) -> list[str]:
+        """Keys for secrets at rest; in development a generated key persisted under data/."""
+        if self.encryption_keys:
+            return [key.get_secret_value() for key in self.encryption_keys]
+        return [_development_key()]
+
+
+def _development_key() -> str:
+    # Persisted so that secrets written by one `make run` still decrypt after a restart.
+    from cryptography.fernet import Fernet
+
+    path = DATA_DIR / "dev-encryption.key"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode()
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def new_opaque_id(nbytes: int = 12) -> str:
+    """An unguessable, URL-safe identifier (used for tenant ids and IdP ids)."""
+    return secrets.token_urlsafe(nbytes)

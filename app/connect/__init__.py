@@ -1,0 +1,1 @@
+"""Atlassian Connect: descriptor, lifecycle, JWT verification and the tenant repository."""

@@ -1,0 +1,86 @@
+"""Tenant repository: every SQL statement about ``tenants``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import new_opaque_id
+from app.models import Tenant, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Installation:
+    client_key: str
+    shared_secret_encrypted: str
+    base_url: str
+    display_url: str | None
+    product_type: str | None
+    description: str | None
+
+
+async def get_by_client_key(session: AsyncSession, client_key: str) -> Tenant | None:
+    result = await session.execute(select(Tenant).where(Tenant.client_key == client_key))
+    return result.scalar_one_or_none()
+
+
+async def get_by_id(session: AsyncSession, tenant_id: str) -> Tenant | None:
+    return await session.get(Tenant, tenant_id)
+
+
+async def upsert_installation(session: AsyncSession, installation: Installation) -> Tenant:
+    """Insert a new tenant, or on a reinstall rotate its secret and URLs in one statement.
+
+    A single INSERT .. ON CONFLICT keeps concurrent deliveries of the same ``installed``
+    event from racing; the tenant id of an existing clientKey never changes, so substitute
+    links and configuration survive uninstall and reinstall.
+    """
+    now = utcnow()
+    values = {
+        "client_key": installation.client_key,
+        "shared_secret_encrypted": installation.shared_secret_encrypted,
+        "base_url": installation.base_url,
+        "display_url": installation.display_url,
+        "product_type": installation.product_type,
+        "description": installation.description,
+        "installed": True,
+        "uninstalled_at": None,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Tenant).values(id=new_opaque_id(), enabled=True, installed_at=now, **values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Tenant.client_key],
+        set_={key: statement.excluded[key] for key in values if key != "client_key"},
+    )
+    await session.execute(statement)
+    tenant = await session.scalar(
+        select(Tenant)
+        .where(Tenant.client_key == installation.client_key)
+        .execution_options(populate_existing=True)
+    )
+    assert tenant is not None  # noqa: S101 - just upserted in this transaction
+    return tenant
+
+
+async def mark_uninstalled(session: AsyncSession, client_key: str) -> None:
+    # Column-wise UPDATEs: an `uninstalled` and a `disabled` arriving together touch
+    # different columns and cannot undo each other.
+    await session.execute(
+        update(Tenant)
+        .where(Tenant.client_key == client_key)
+        .values(installed=False, uninstalled_at=utcnow(), updated_at=utcnow())
+    )
+
+
+async def set_enabled(session: AsyncSession, client_key: str, *, enabled: bool) -> None:
+    await session.execute(
+        update(Tenant)
+        .where(Tenant.client_key == client_key)
+        .values(enabled=enabled, updated_at=utcnow())
+    )

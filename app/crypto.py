@@ -1,0 +1,45 @@
+"""Secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) with key rotation.
+
+The first key of ENCRYPTION_KEYS encrypts; every key is tried to decrypt, so data written
+under an older key keeps working after a new key is put in front. ``rotate`` re-encrypts a
+value under the current first key.
+"""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from app.errors import AppError
+
+
+class SecretBoxError(AppError):
+    code = "secret_undecryptable"
+
+
+class SecretBox:
+    def __init__(self, keys: list[str]) -> None:
+        if not keys:
+            raise ValueError("at least one encryption key is required")
+        try:
+            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+        except ValueError as e:
+            raise ValueError(
+                "ENCRYPTION_KEYS entries must be Fernet keys (32 url-safe base64 bytes); "
+                "make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'"
+            ) from e
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode()).decode()
+        except InvalidToken as e:
+            raise SecretBoxError("a stored secret cannot be decrypted with ENCRYPTION_KEYS") from e
+
+    def rotate(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.rotate(ciphertext.encode()).decode()
+        except InvalidToken as e:
+            raise SecretBoxError("a stored secret cannot be decrypted with ENCRYPTION_KEYS") from e

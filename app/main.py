@@ -1,0 +1,140 @@
+"""Application factory: lifespan (engine, sessionmaker, one shared httpx client), routers,
+and one error handler per surface (JSON for APIs and lifecycle, HTML pages elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.config import Settings
+from app.connect import lifecycle
+from app.connect.descriptor import descriptor_for
+from app.connect.install_keys import InstallKeyStore
+from app.crypto import SecretBox
+from app.db import create_engine, create_sessionmaker
+from app.errors import AppError, InvalidInputError
+from app.templating import render_error
+
+logger = logging.getLogger(__name__)
+
+JSON_SURFACES = ("/api/", "/lifecycle/")
+
+
+def _is_json_surface(request: Request) -> bool:
+    return request.url.path.startswith(JSON_SURFACES)
+
+
+def _json_error(status_code: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status_code)
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
+    if exc.status_code >= 500:
+        logger.warning("request failed: %s (%s)", exc.code, exc.message)
+    if _is_json_surface(request):
+        extra: dict[str, Any] = {}
+        if isinstance(exc, InvalidInputError) and exc.fields:
+            extra["fields"] = exc.fields
+        return _json_error(exc.status_code, exc.code, exc.message, **extra)
+    return render_error(request, status_code=exc.status_code, message=exc.message)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    fields: dict[str, str] = {}
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        fields[".".join(location) or "body"] = str(error.get("msg", "invalid"))
+    if _is_json_surface(request):
+        return _json_error(422, "invalid_input", "the request is not valid", fields=fields)
+    return render_error(request, status_code=400, message="The request was not valid.")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    message = {404: "Not found.", 405: "Method not allowed."}.get(exc.status_code, "Error.")
+    if _is_json_surface(request):
+        return _json_error(exc.status_code, "http_error", message)
+    return render_error(request, status_code=exc.status_code, message=message)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # The last line of defence: log the trace for operators, show users nothing of it.
+    logger.exception("unhandled error", exc_info=exc)
+    if _is_json_surface(request):
+        return _json_error(500, "internal_error", "internal error")
+    return render_error(request, status_code=500, message="Something went wrong on our side.")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        timeout = httpx.Timeout(settings.http_timeout_seconds, connect=5.0)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            app.state.engine = engine
+            app.state.sessionmaker = create_sessionmaker(engine)
+            app.state.http = http
+            app.state.install_keys = InstallKeyStore(
+                http,
+                keys_url=settings.connect_install_keys_url,
+                max_keys=settings.install_key_cache_size,
+            )
+            try:
+                yield
+            finally:
+                await engine.dispose()
+
+    app = FastAPI(
+        title=settings.app_name,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.is_development else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.is_development else None,
+    )
+    app.state.settings = settings
+    app.state.secret_box = SecretBox(settings.effective_encryption_keys())
+
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    @app.get("/atlassian-connect.json", include_in_schema=False)
+    async def connect_descriptor() -> JSONResponse:
+        return JSONResponse(descriptor_for(settings))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            logger.warning("readiness check failed", exc_info=True)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(lifecycle.router)
+    from app.admin import pages as admin_pages
+
+    app.include_router(admin_pages.router)
+    return app

@@ -1,0 +1,88 @@
+"""URL safety rules shared by every trust boundary.
+
+* Outbound endpoints (a tenant's Jira, an IdP) must be https; plain http only for loopback
+  hosts and only when DEV_ALLOW_HTTP_LOOPBACK is set.
+* Return paths supplied by a browser are accepted only as same-origin relative paths.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from fnmatch import fnmatchcase
+from urllib.parse import unquote, urlsplit
+
+_LOOPBACK_NAMES = {"localhost", "localhost."}
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_endpoint_error(url: str, *, allow_http_loopback: bool) -> str | None:
+    """Why ``url`` may not be used as an outbound endpoint, or None when it may."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "is not a valid URL"
+    del port
+    if not parts.hostname:
+        return "must be an absolute URL"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    if parts.fragment:
+        return "must not carry a fragment"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and allow_http_loopback and is_loopback_host(parts.hostname):
+        return None
+    return "must use https"
+
+
+def host_allowed(host: str, patterns: list[str]) -> bool:
+    """Shell-style host patterns (``*.atlassian.net``); a bare ``*`` never matches a dot."""
+    host = host.lower().rstrip(".")
+    for pattern in patterns:
+        if pattern.startswith("*."):
+            suffix = pattern[1:]
+            label = host[: -len(suffix)] if host.endswith(suffix) else ""
+            if label and "." not in label and fnmatchcase(label, "*"):
+                return True
+        elif fnmatchcase(host, pattern):
+            return True
+    return False
+
+
+_UNSAFE_RETURN = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def safe_return_path(value: str | None) -> str | None:
+    """``value`` when it is a same-origin relative path, else None.
+
+    Refuses scheme-relative (``//host``), backslash tricks (``/\\host``), absolute URLs,
+    control characters, and the same hidden behind percent-encoding.
+    """
+    if not value or len(value) > 2048:
+        return None
+    decoded = value
+    for _ in range(3):  # catch double and triple encoding too
+        decoded_next = unquote(decoded)
+        if decoded_next == decoded:
+            break
+        decoded = decoded_next
+    for candidate in (value, decoded):
+        if not candidate.startswith("/") or candidate.startswith("//"):
+            return None
+        if _UNSAFE_RETURN.search(candidate):
+            return None
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return None
+    return value

@@ -1,0 +1,179 @@
+"""Shared fixtures: one migrated database per run, cleaned after each test; the app under
+test with its lifespan running; Atlassian's install-key CDN faked with respx."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from alembic import command
+from alembic.config import Config
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.main import create_app
+from app.models import Base
+from tests.connect_tokens import InstallSigner, tenant_token
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+APP_BASE_URL = "https://sso.example.test"
+KEYS_URL = "https://install-keys.example.test"
+JIRA_BASE_URL = "https://acme.atlassian.net"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url)
+    config.attributes["configure_logger"] = False
+    return config
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """TEST_DATABASE_URL (CI sets a PostgreSQL one) or a fresh SQLite file; migrated once."""
+    url = os.environ.get("TEST_DATABASE_URL") or (
+        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    )
+    command.downgrade(alembic_config(url), "base")
+    command.upgrade(alembic_config(url), "head")
+    return url
+
+
+@pytest.fixture(scope="session")
+def encryption_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def settings(database_url: str, encryption_key: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        app_env="production",
+        app_base_url=APP_BASE_URL,
+        database_url=database_url,
+        encryption_keys=encryption_key,
+        connect_install_keys_url=KEYS_URL,
+        allowed_install_hosts="*.atlassian.net,*.jira.com",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+        await _clean_database(application.state.sessionmaker)
+
+
+async def _clean_database(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+        await session.commit()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=APP_BASE_URL) as http:
+        yield http
+
+
+@pytest.fixture
+def session(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    return maker
+
+
+@pytest.fixture(scope="session")
+def signer() -> InstallSigner:
+    return InstallSigner()
+
+
+@pytest.fixture
+def network() -> Iterator[respx.MockRouter]:
+    """Every outbound request must be mocked; unmocked ones fail the test."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        yield router
+
+
+@pytest.fixture
+def key_cdn(network: respx.MockRouter, signer: InstallSigner) -> respx.Route:
+    return network.get(f"{KEYS_URL}/{signer.kid}").respond(200, content=signer.public_pem)
+
+
+@dataclass
+class InstalledTenant:
+    client_key: str
+    shared_secret: str
+    base_url: str
+    tenant_id: str
+
+    def context_token(self, **overrides: Any) -> str:
+        return tenant_token(client_key=self.client_key, secret=self.shared_secret, **overrides)
+
+
+def install_body(
+    client_key: str, shared_secret: str, base_url: str = JIRA_BASE_URL
+) -> dict[str, Any]:
+    return {
+        "key": "portal-sso-for-jsm",
+        "clientKey": client_key,
+        "sharedSecret": shared_secret,
+        "baseUrl": base_url,
+        "displayUrl": base_url,
+        "productType": "jira",
+        "description": "Atlassian JIRA at " + base_url,
+        "eventType": "installed",
+    }
+
+
+async def install_tenant(
+    client: httpx.AsyncClient,
+    signer: InstallSigner,
+    *,
+    client_key: str | None = None,
+    shared_secret: str | None = None,
+    base_url: str = JIRA_BASE_URL,
+) -> httpx.Response:
+    client_key = client_key or f"client-{secrets.token_hex(6)}"
+    shared_secret = shared_secret or secrets.token_urlsafe(32)
+    token = signer.token(client_key=client_key, aud=APP_BASE_URL, path="/lifecycle/installed")
+    return await client.post(
+        "/lifecycle/installed",
+        json=install_body(client_key, shared_secret, base_url),
+        headers={"Authorization": f"JWT {token}"},
+    )
+
+
+@pytest.fixture
+async def tenant(
+    client: httpx.AsyncClient,
+    signer: InstallSigner,
+    key_cdn: respx.Route,
+    session: async_sessionmaker[AsyncSession],
+) -> InstalledTenant:
+    from app.connect import tenants
+
+    client_key = f"client-{secrets.token_hex(6)}"
+    shared_secret = secrets.token_urlsafe(32)
+    response = await install_tenant(
+        client, signer, client_key=client_key, shared_secret=shared_secret
+    )
+    assert response.status_code == 204, response.text
+    async with session() as s:
+        row = await tenants.get_by_client_key(s, client_key)
+    assert row is not None
+    return InstalledTenant(client_key, shared_secret, JIRA_BASE_URL, row.id)

@@ -1,0 +1,33 @@
+"""`docker build` cannot run here: check the Dockerfile's assumptions instead."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from tests.conftest import ROOT
+
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def test_every_copied_path_exists() -> None:
+    for line in DOCKERFILE.splitlines():
+        if line.startswith("COPY "):
+            *sources, _target = line.split()[1:]
+            for source in sources:
+                assert (ROOT / source).exists(), source
+
+
+def test_entrypoint_exists_is_executable_and_runs_migrations_then_the_app() -> None:
+    match = re.search(r'ENTRYPOINT \["(?P<path>[^"]+)"\]', DOCKERFILE)
+    assert match is not None
+    entrypoint = ROOT / match["path"].removeprefix("/srv/")
+    assert os.access(entrypoint, os.X_OK)
+    script = entrypoint.read_text()
+    assert script.index("alembic upgrade head") < script.index("uvicorn app.main:create_app")
+
+
+def test_runs_as_a_non_root_user_with_a_healthcheck() -> None:
+    assert re.search(r"^USER (?!root)\w+", DOCKERFILE, re.MULTILINE)
+    assert "HEALTHCHECK" in DOCKERFILE
+    assert "/healthz" in DOCKERFILE

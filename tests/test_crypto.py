@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.crypto import SecretBox, SecretBoxError
+
+
+def test_round_trip_and_ciphertext_hides_the_secret() -> None:
+    box = SecretBox([Fernet.generate_key().decode()])
+    ciphertext = box.encrypt("hunter2-shared-secret")
+    assert "hunter2" not in ciphertext
+    assert box.decrypt(ciphertext) == "hunter2-shared-secret"
+
+
+def test_data_written_under_an_older_key_still_decrypts_after_rotation() -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    written = SecretBox([old]).encrypt("s3cret")
+    rotated_box = SecretBox([new, old])
+    assert rotated_box.decrypt(written) == "s3cret"
+    rewritten = rotated_box.rotate(written)
+    assert SecretBox([new]).decrypt(rewritten) == "s3cret"
+
+
+def test_unknown_key_gives_a_typed_error() -> None:
+    written = SecretBox([Fernet.generate_key().decode()]).encrypt("x")
+    with pytest.raises(SecretBoxError):
+        SecretBox([Fernet.generate_key().decode()]).decrypt(written)
+
+
+def test_malformed_key_is_explained() -> None:
+    with pytest.raises(ValueError, match="Fernet"):
+        SecretBox(["not-a-key"])

@@ -46,4 +46,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response is built, so a failed commit is a failed
+# request instead of a 2xx that silently lost its writes (FastAPI's default "request" scope
+# runs this exit code after the response has been sent).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -43,6 +43,14 @@ class Settings(DatabaseSettings):
     jwt_leeway_seconds: int = 30
     http_timeout_seconds: float = 10.0
     install_key_cache_size: int = 64
+    portal_session_hours: float = 8.0
+    portal_idle_minutes: float = 60.0
+    customer_refresh_hours: float = 24.0
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Secure cookies everywhere but on a plain-http loopback development URL."""
+        return urlsplit(self.app_base_url).scheme == "https"
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.admin import api as admin_api
+from app.admin import pages as admin_pages
 from app.config import Settings
 from app.connect import lifecycle
 from app.connect.descriptor import descriptor_for
@@ -24,6 +26,9 @@ from app.connect.install_keys import InstallKeyStore
 from app.crypto import SecretBox
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
+from app.oidc import routes as oidc_routes
+from app.oidc.metadata import MetadataCache
+from app.portal import routes as portal_routes
 from app.templating import render_error
 
 logger = logging.getLogger(__name__)
@@ -89,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine = engine
             app.state.sessionmaker = create_sessionmaker(engine)
             app.state.http = http
+            app.state.metadata = MetadataCache(
+                http, allow_http_loopback=settings.dev_allow_http_loopback
+            )
             app.state.install_keys = InstallKeyStore(
                 http,
                 keys_url=settings.connect_install_keys_url,
@@ -134,7 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(lifecycle.router)
-    from app.admin import pages as admin_pages
-
     app.include_router(admin_pages.router)
+    app.include_router(admin_api.router)
+    app.include_router(oidc_routes.router)
+    app.include_router(portal_routes.router)
     return app

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -82,3 +94,110 @@ class Tenant(Base):
     def portal_base_url(self) -> str:
         """Where customers see Jira (displayUrl is the custom domain when one is set)."""
         return (self.display_url or self.base_url).rstrip("/")
+
+
+class IdentityProvider(Base):
+    """One OpenID Provider (or OAuth 2.0 server) configured by a tenant's admin."""
+
+    __tablename__ = "identity_providers"
+    __table_args__ = (Index("ix_identity_providers_tenant", "tenant_id", "position"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    preset: Mapped[str] = mapped_column(String(20))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Preset-specific fields (domain, issuer, tenant, realm, endpoints, ...), never secrets.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scopes: Mapped[str] = mapped_column(String(500), default="openid profile email")
+    token_auth_method: Mapped[str] = mapped_column(String(32), default="client_secret_basic")
+    logout_url: Mapped[str | None] = mapped_column(String(1000))
+    attribute_mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    email_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    trust_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Learned during the admin's test login (Cognito without a pool id), then pinned.
+    pinned_issuer: Mapped[str | None] = mapped_column(String(1000))
+    pinned_jwks_uri: Mapped[str | None] = mapped_column(String(1000))
+    last_test_claims: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LoginState(Base):
+    """Server-side state of one authorization-code flow: single use, short-lived, bound to
+    one browser (by the hash of its flow cookie), one tenant and one IdP."""
+
+    __tablename__ = "login_states"
+    __table_args__ = (Index("ix_login_states_expires_at", "expires_at"),)
+
+    # sha256 of the `state` parameter: a leaked database row cannot be replayed.
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    idp_id: Mapped[str] = mapped_column(ForeignKey("identity_providers.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(10))  # "login" or "test"
+    service_desk_id: Mapped[str | None] = mapped_column(String(32))
+    return_path: Mapped[str | None] = mapped_column(String(2048))
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TestTicket(Base):
+    """A one-time URL an admin opens to test an IdP (created through the admin API)."""
+
+    __tablename__ = "test_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    idp_id: Mapped[str] = mapped_column(ForeignKey("identity_providers.id", ondelete="CASCADE"))
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PortalSession(Base):
+    """A customer's signed-in session for one tenant's portal."""
+
+    __tablename__ = "portal_sessions"
+    __table_args__ = (Index("ix_portal_sessions_expires_at", "expires_at"),)
+
+    # sha256 of the cookie value; the cookie itself is never stored.
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    idp_id: Mapped[str] = mapped_column(ForeignKey("identity_providers.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(128))
+    issuer: Mapped[str] = mapped_column(String(1000))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(255))
+    id_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginEvent(Base):
+    """Audit log of login attempts, shown to admins."""
+
+    __tablename__ = "login_events"
+    __table_args__ = (Index("ix_login_events_tenant_time", "tenant_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    idp_id: Mapped[str | None] = mapped_column(String(32))
+    idp_name: Mapped[str | None] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(10))  # "success" or "failure"
+    reason: Mapped[str | None] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    account_id: Mapped[str | None] = mapped_column(String(128))
+    purpose: Mapped[str] = mapped_column(String(10), default="login")

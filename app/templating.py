@@ -28,7 +28,12 @@ def render(
 
 
 def render_error(
-    request: Request, *, status_code: int, message: str, title: str | None = None
+    request: Request,
+    *,
+    status_code: int,
+    message: str,
+    title: str | None = None,
+    retry_url: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -37,6 +42,7 @@ def render_error(
             "title": title or _TITLES.get(status_code, "Something went wrong"),
             "message": message,
             "status_code": status_code,
+            "retry_url": retry_url,
         },
         status_code=status_code,
     )

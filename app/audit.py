@@ -1,0 +1,49 @@
+"""The login audit log: every attempt that reached the callback, with its outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import LoginEvent
+
+
+async def record_login(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    idp_id: str | None,
+    idp_name: str | None,
+    outcome: str,
+    reason: str | None = None,
+    email: str | None = None,
+    subject: str | None = None,
+    account_id: str | None = None,
+    purpose: str = "login",
+) -> None:
+    session.add(
+        LoginEvent(
+            tenant_id=tenant_id,
+            idp_id=idp_id,
+            idp_name=idp_name,
+            outcome=outcome,
+            reason=reason[:500] if reason else None,
+            email=email,
+            subject=subject,
+            account_id=account_id,
+            purpose=purpose,
+        )
+    )
+    await session.flush()
+
+
+async def recent_logins(
+    session: AsyncSession, tenant_id: str, *, limit: int = 50, before_id: int | None = None
+) -> Sequence[LoginEvent]:
+    query = select(LoginEvent).where(LoginEvent.tenant_id == tenant_id)
+    if before_id is not None:
+        query = query.where(LoginEvent.id < before_id)
+    result = await session.scalars(query.order_by(LoginEvent.id.desc()).limit(limit))
+    return result.all()

@@ -1,0 +1,281 @@
+"""Identity-provider presets: data, not subclasses.
+
+A preset says which fields an admin fills in, how the issuer (and so the discovery document)
+follows from them, and the default attribute mapping. ``kind`` picks the protocol:
+
+* ``oidc``: discovery at ``{issuer}/.well-known/openid-configuration`` and an ID token.
+* ``cognito``: fixed endpoints on the Cognito domain (it serves no discovery); the issuer comes
+  from the user-pool id or issuer URL, or is learned during the admin's test login.
+* ``oauth2``: explicit endpoints, no ID token; identity from the userinfo endpoint over TLS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+Kind = Literal["oidc", "cognito", "oauth2"]
+DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+DEFAULT_SCOPES = "openid profile email"
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+COGNITO_DOMAIN = re.compile(
+    r"^[a-z0-9-]+\.auth\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazoncognito\.com$"
+)
+COGNITO_POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)_[0-9A-Za-z]+$")
+COGNITO_ISSUER = re.compile(
+    r"^https://(?:issuer-)?cognito-idp\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com/"
+    r"(?P<pool>(?P=region)_[0-9A-Za-z]+)$"
+)
+
+FieldKind = Literal["host", "url", "text", "guid", "cognito_pool_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class PresetField:
+    name: str
+    label: str
+    kind: FieldKind
+    required: bool = True
+    help: str = ""
+    default: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    key: str
+    label: str
+    kind: Kind
+    fields: tuple[PresetField, ...]
+    issuer: Callable[[Mapping[str, str]], str | None]
+    default_mapping: Mapping[str, str] = field(default_factory=dict)
+    help: str = ""
+
+
+BASE_MAPPING = {
+    "email": "email",
+    "email_verified": "email_verified",
+    "display_name": "name",
+    "first_name": "given_name",
+    "last_name": "family_name",
+}
+
+
+def normalise_issuer(value: str) -> str:
+    """Accept a pasted discovery URL as well as an issuer (RFC 8414 / OIDC Discovery 4)."""
+    value = value.strip()
+    if value.endswith(DISCOVERY_SUFFIX):
+        value = value[: -len(DISCOVERY_SUFFIX)]
+    return value
+
+
+def _okta_issuer(values: Mapping[str, str]) -> str:
+    server = values.get("authorization_server", "").strip()
+    base = f"https://{values['domain']}"
+    return f"{base}/oauth2/{server}" if server else base
+
+
+def cognito_issuer(values: Mapping[str, str]) -> str | None:
+    """The issuer an admin gave (issuer URL, else pool id); None when it must be learned."""
+    if values.get("issuer"):
+        return values["issuer"].rstrip("/")
+    pool = values.get("user_pool_id")
+    if pool:
+        match = COGNITO_POOL_ID.fullmatch(pool)
+        if match:
+            return f"https://cognito-idp.{match['region']}.amazonaws.com/{pool}"
+    return None
+
+
+def cognito_region(domain: str) -> str | None:
+    match = COGNITO_DOMAIN.fullmatch(domain)
+    return match["region"] if match else None
+
+
+DOMAIN = "domain"
+PRESETS: dict[str, Preset] = {
+    preset.key: preset
+    for preset in (
+        Preset(
+            key="cognito",
+            label="AWS Cognito",
+            kind="cognito",
+            fields=(
+                PresetField(
+                    DOMAIN,
+                    "Cognito domain",
+                    "host",
+                    help="Your user pool's domain, like mycompany.auth.eu-west-1.amazoncognito.com, "
+                    "or your custom domain (App integration → Domain).",
+                ),
+                PresetField(
+                    "user_pool_id",
+                    "User pool ID",
+                    "cognito_pool_id",
+                    required=False,
+                    help="Like eu-west-1_AbCdEf123. Optional: without it, Test connection learns "
+                    "and pins the issuer.",
+                ),
+                PresetField(
+                    "issuer",
+                    "Issuer URL",
+                    "url",
+                    required=False,
+                    help="Optional: https://cognito-idp.{region}.amazonaws.com/{pool id}.",
+                ),
+            ),
+            issuer=cognito_issuer,
+            default_mapping=BASE_MAPPING | {"groups": "cognito:groups"},
+        ),
+        Preset(
+            key="entra_id",
+            label="Microsoft Entra ID",
+            kind="oidc",
+            fields=(
+                PresetField(
+                    "tenant",
+                    "Directory (tenant) ID",
+                    "guid",
+                    help="The GUID on the app registration's Overview page.",
+                ),
+            ),
+            issuer=lambda v: f"https://login.microsoftonline.com/{v['tenant']}/v2.0",
+            default_mapping=BASE_MAPPING | {"groups": "groups"},
+        ),
+        Preset(
+            key="adfs",
+            label="Microsoft AD FS",
+            kind="oidc",
+            fields=(PresetField(DOMAIN, "AD FS host", "host", help="Like adfs.example.com."),),
+            issuer=lambda v: f"https://{v['domain']}/adfs",
+            default_mapping=BASE_MAPPING | {"display_name": "unique_name", "groups": "group"},
+        ),
+        Preset(
+            key="okta",
+            label="Okta",
+            kind="oidc",
+            fields=(
+                PresetField(DOMAIN, "Okta domain", "host", help="Like mycompany.okta.com."),
+                PresetField(
+                    "authorization_server",
+                    "Authorization server ID",
+                    "text",
+                    required=False,
+                    help="Leave empty for the org authorization server; 'default' for the default one.",
+                ),
+            ),
+            issuer=_okta_issuer,
+            default_mapping=BASE_MAPPING | {"groups": "groups"},
+        ),
+        Preset(
+            key="keycloak",
+            label="Keycloak",
+            kind="oidc",
+            fields=(
+                PresetField(
+                    "base_url", "Keycloak URL", "url", help="Like https://sso.example.com."
+                ),
+                PresetField("realm", "Realm", "text"),
+            ),
+            issuer=lambda v: f"{v['base_url'].rstrip('/')}/realms/{v['realm']}",
+            default_mapping=BASE_MAPPING | {"groups": "groups"},
+        ),
+        Preset(
+            key="google",
+            label="Google",
+            kind="oidc",
+            fields=(),
+            issuer=lambda _v: "https://accounts.google.com",
+            default_mapping=BASE_MAPPING,
+        ),
+        Preset(
+            key="auth0",
+            label="Auth0",
+            kind="oidc",
+            fields=(
+                PresetField(DOMAIN, "Auth0 domain", "host", help="Like mycompany.eu.auth0.com."),
+            ),
+            # Auth0's issuer ends with a slash.
+            issuer=lambda v: f"https://{v['domain']}/",
+            default_mapping=BASE_MAPPING,
+        ),
+        Preset(
+            key="salesforce",
+            label="Salesforce",
+            kind="oidc",
+            fields=(
+                PresetField(
+                    DOMAIN,
+                    "Salesforce login host",
+                    "host",
+                    required=False,
+                    default="login.salesforce.com",
+                    help="login.salesforce.com, or your My Domain host.",
+                ),
+            ),
+            issuer=lambda v: f"https://{v.get('domain') or 'login.salesforce.com'}",
+            default_mapping=BASE_MAPPING,
+        ),
+        Preset(
+            key="oidc",
+            label="OpenID Connect (generic)",
+            kind="oidc",
+            fields=(
+                PresetField(
+                    "issuer",
+                    "Issuer or discovery URL",
+                    "url",
+                    help="The issuer, or its /.well-known/openid-configuration URL.",
+                ),
+            ),
+            issuer=lambda v: normalise_issuer(v["issuer"]),
+            default_mapping=BASE_MAPPING,
+        ),
+        Preset(
+            key="oauth2",
+            label="OAuth 2.0 (generic, no ID token)",
+            kind="oauth2",
+            fields=(
+                PresetField("authorization_endpoint", "Authorization endpoint", "url"),
+                PresetField("token_endpoint", "Token endpoint", "url"),
+                PresetField("userinfo_endpoint", "User info endpoint", "url"),
+                PresetField(
+                    "issuer",
+                    "Identifier",
+                    "text",
+                    required=False,
+                    help="A stable name for this provider's accounts; defaults to the "
+                    "authorization endpoint's origin.",
+                ),
+            ),
+            issuer=lambda v: (
+                v.get("issuer")
+                or "{0.scheme}://{0.netloc}".format(urlsplit(v["authorization_endpoint"]))
+            ),
+            default_mapping=BASE_MAPPING | {"subject": "sub"},
+        ),
+    )
+}
+
+
+def field_error(
+    spec: PresetField, value: str, *, url_error: Callable[[str], str | None]
+) -> str | None:
+    """Why ``value`` does not fit ``spec`` (None when it does)."""
+    if spec.kind == "host":
+        if not _HOST.fullmatch(value.lower()):
+            return "must be a host name such as example.com (no https://, no path)"
+    elif spec.kind == "url":
+        return url_error(value)
+    elif spec.kind == "guid":
+        if not _GUID.fullmatch(value.lower()):
+            return "must be a GUID such as 00000000-0000-0000-0000-000000000000"
+    elif spec.kind == "cognito_pool_id" and not COGNITO_POOL_ID.fullmatch(value):
+        return "must look like eu-west-1_AbCdEf123"
+    return None

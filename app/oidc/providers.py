@@ -1,0 +1,244 @@
+"""Identity-provider configuration: validation (per-field messages) and persistence."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import new_opaque_id
+from app.crypto import SecretBox
+from app.errors import InvalidInputError, NotFoundError
+from app.models import IdentityProvider, TestTicket
+from app.oidc import repository
+from app.oidc.mapping import MAPPABLE, effective_mapping
+from app.oidc.presets import DEFAULT_SCOPES, PRESETS, field_error, normalise_issuer
+from app.urls import secure_endpoint_error
+
+TEST_TICKET_LIFETIME = timedelta(minutes=5)
+PRESET_FIELDS = (
+    "domain",
+    "issuer",
+    "tenant",
+    "user_pool_id",
+    "authorization_server",
+    "base_url",
+    "realm",
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+)
+# RFC 6749 3.3 scope-token characters.
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
+
+
+class IdpInput(BaseModel):
+    """The body of POST/PUT /api/admin/idps. On PUT, absent fields keep their stored value
+    and an absent or empty client_secret keeps the stored secret."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, max_length=100)
+    preset: str | None = None
+    client_id: str | None = Field(default=None, max_length=255)
+    client_secret: SecretStr | None = None
+    scopes: str | None = Field(default=None, max_length=500)
+    logout_url: str | None = Field(default=None, max_length=1000)
+    attribute_mapping: dict[str, str] | None = None
+    email_domains: list[str] | None = None
+    enabled: bool | None = None
+    trust_email: bool | None = None
+    token_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+    domain: str | None = Field(default=None, max_length=253)
+    issuer: str | None = Field(default=None, max_length=1000)
+    tenant: str | None = Field(default=None, max_length=100)
+    user_pool_id: str | None = Field(default=None, max_length=100)
+    authorization_server: str | None = Field(default=None, max_length=100)
+    base_url: str | None = Field(default=None, max_length=1000)
+    realm: str | None = Field(default=None, max_length=100)
+    authorization_endpoint: str | None = Field(default=None, max_length=1000)
+    token_endpoint: str | None = Field(default=None, max_length=1000)
+    userinfo_endpoint: str | None = Field(default=None, max_length=1000)
+
+
+def _validate(
+    values: dict[str, Any], *, has_secret: bool, allow_http_loopback: bool
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+
+    def url_error(value: str) -> str | None:
+        return secure_endpoint_error(value, allow_http_loopback=allow_http_loopback)
+
+    if not values.get("name"):
+        errors["name"] = "enter a name customers will recognise"
+    preset = PRESETS.get(values.get("preset") or "")
+    if preset is None:
+        errors["preset"] = "choose one of: " + ", ".join(PRESETS)
+        return errors
+    if not values.get("client_id"):
+        errors["client_id"] = "enter the client (application) ID from your identity provider"
+    if not has_secret:
+        # Confidential clients only: the secret proves to the IdP that the code is redeemed
+        # by this app (PKCE is used as well).
+        errors["client_secret"] = "enter the client secret of a confidential app client"  # noqa: S105
+    for spec in preset.fields:
+        value = values["settings"].get(spec.name) or ""
+        if not value:
+            if spec.required:
+                errors[spec.name] = f"enter the {spec.label.lower()}"
+            continue
+        message = field_error(spec, value, url_error=url_error)
+        if message:
+            errors[spec.name] = message
+    scopes = values.get("scopes") or ""
+    if not all(_SCOPE_TOKEN.fullmatch(token) for token in scopes.split()):
+        errors["scopes"] = "separate scopes with spaces; quotes and backslashes are not allowed"
+    if values.get("logout_url"):
+        message = url_error(values["logout_url"])
+        if message:
+            errors["logout_url"] = message
+    for key in values.get("attribute_mapping") or {}:
+        if key not in MAPPABLE:
+            errors["attribute_mapping"] = f"unknown attribute {key!r}; use: {', '.join(MAPPABLE)}"
+    for domain in values.get("email_domains") or []:
+        if not _DOMAIN.fullmatch(domain):
+            errors["email_domains"] = f"{domain!r} is not a domain like example.com"
+    return errors
+
+
+def _merged(idp: IdentityProvider | None, data: IdpInput) -> dict[str, Any]:
+    given = data.model_dump(exclude_unset=True, exclude={"client_secret"})
+    settings = dict(idp.settings) if idp else {}
+    if "preset" in given and idp is not None and given["preset"] != idp.preset:
+        settings = {}
+    for name in PRESET_FIELDS:
+        if name in given:
+            settings[name] = given.pop(name) or None
+    if settings.get("issuer"):
+        settings["issuer"] = normalise_issuer(str(settings["issuer"]))
+    if settings.get("domain"):
+        settings["domain"] = str(settings["domain"]).lower().removeprefix("https://").rstrip("/")
+    base: dict[str, Any] = {
+        "name": idp.name if idp else None,
+        "preset": idp.preset if idp else None,
+        "client_id": idp.client_id if idp else None,
+        "scopes": idp.scopes if idp else DEFAULT_SCOPES,
+        "logout_url": idp.logout_url if idp else None,
+        "attribute_mapping": dict(idp.attribute_mapping) if idp else {},
+        "email_domains": list(idp.email_domains) if idp else [],
+        "enabled": idp.enabled if idp else True,
+        "trust_email": idp.trust_email if idp else False,
+        "token_auth_method": idp.token_auth_method if idp else "client_secret_basic",
+    }
+    base.update(given)
+    base["settings"] = {k: v for k, v in settings.items() if v}
+    base["email_domains"] = [d.strip().lower() for d in base["email_domains"] or [] if d.strip()]
+    base["scopes"] = " ".join((base["scopes"] or DEFAULT_SCOPES).split())
+    return base
+
+
+async def save_idp(
+    session: AsyncSession,
+    tenant_id: str,
+    data: IdpInput,
+    *,
+    box: SecretBox,
+    allow_http_loopback: bool,
+    idp: IdentityProvider | None = None,
+) -> IdentityProvider:
+    values = _merged(idp, data)
+    secret = data.client_secret.get_secret_value() if data.client_secret else ""
+    has_secret = bool(secret) or bool(idp and idp.client_secret_encrypted)
+    errors = _validate(values, has_secret=has_secret, allow_http_loopback=allow_http_loopback)
+    if errors:
+        raise InvalidInputError("some fields need attention", fields=errors)
+    if idp is None:
+        idp = IdentityProvider(
+            id=new_opaque_id(),
+            tenant_id=tenant_id,
+            position=await repository.next_position(session, tenant_id),
+        )
+        session.add(idp)
+    identity_changed = idp.settings != values["settings"] or idp.preset != values["preset"]
+    for name in (
+        "name",
+        "preset",
+        "client_id",
+        "scopes",
+        "logout_url",
+        "attribute_mapping",
+        "email_domains",
+        "enabled",
+        "trust_email",
+        "token_auth_method",
+        "settings",
+    ):
+        setattr(idp, name, values[name])
+    if identity_changed:
+        # A pinned issuer belongs to the configuration it was learned for.
+        idp.pinned_issuer = None
+        idp.pinned_jwks_uri = None
+    if secret:
+        idp.client_secret_encrypted = box.encrypt(secret)
+    await session.flush()
+    return idp
+
+
+async def require_idp(session: AsyncSession, tenant_id: str, idp_id: str) -> IdentityProvider:
+    idp = await repository.get_idp(session, tenant_id, idp_id)
+    if idp is None:
+        raise NotFoundError("no such identity provider")
+    return idp
+
+
+def describe_idp(idp: IdentityProvider, *, app_base_url: str) -> dict[str, Any]:
+    """The API view of an IdP: everything but secrets."""
+    preset = PRESETS[idp.preset]
+    ready = preset.kind != "cognito" or bool(
+        idp.pinned_issuer or idp.settings.get("issuer") or idp.settings.get("user_pool_id")
+    )
+    return {
+        "id": idp.id,
+        "name": idp.name,
+        "preset": idp.preset,
+        "preset_label": preset.label,
+        "client_id": idp.client_id,
+        "has_client_secret": bool(idp.client_secret_encrypted),
+        "scopes": idp.scopes,
+        "logout_url": idp.logout_url,
+        "attribute_mapping": effective_mapping(preset.default_mapping, idp.attribute_mapping),
+        "email_domains": list(idp.email_domains),
+        "enabled": idp.enabled,
+        "trust_email": idp.trust_email,
+        "token_auth_method": idp.token_auth_method,
+        **{name: idp.settings.get(name) for name in PRESET_FIELDS if idp.settings.get(name)},
+        "callback_url": f"{app_base_url}/oidc/{idp.id}/callback",
+        "signed_out_url": f"{app_base_url}/portal/{idp.tenant_id}/signed-out",
+        "pinned_issuer": idp.pinned_issuer,
+        "pinned_jwks_uri": idp.pinned_jwks_uri,
+        "ready": ready,
+        "last_tested_at": idp.last_tested_at.isoformat() if idp.last_tested_at else None,
+        "last_test_claim_names": sorted(idp.last_test_claims or {}),
+    }
+
+
+async def create_test_ticket(
+    session: AsyncSession, tenant_id: str, idp: IdentityProvider, *, created_by: str | None
+) -> str:
+    ticket = secrets.token_urlsafe(32)
+    session.add(
+        TestTicket(
+            ticket_hash=repository.digest(ticket),
+            tenant_id=tenant_id,
+            idp_id=idp.id,
+            created_by=created_by,
+            expires_at=datetime.now(UTC) + TEST_TICKET_LIFETIME,
+        )
+    )
+    await session.flush()
+    return ticket

@@ -1,0 +1,88 @@
+"""Every SQL statement about identity providers, login states and test tickets.
+
+Queries on tenant-owned rows take the tenant id first, so isolation is visible here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import IdentityProvider, LoginState, TestTicket
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+async def list_idps(
+    session: AsyncSession, tenant_id: str, *, enabled_only: bool = False
+) -> Sequence[IdentityProvider]:
+    query = select(IdentityProvider).where(IdentityProvider.tenant_id == tenant_id)
+    if enabled_only:
+        query = query.where(IdentityProvider.enabled.is_(True))
+    result = await session.scalars(
+        query.order_by(IdentityProvider.position, IdentityProvider.created_at)
+    )
+    return result.all()
+
+
+async def get_idp(session: AsyncSession, tenant_id: str, idp_id: str) -> IdentityProvider | None:
+    return await session.scalar(
+        select(IdentityProvider).where(
+            IdentityProvider.tenant_id == tenant_id, IdentityProvider.id == idp_id
+        )
+    )
+
+
+async def get_idp_for_callback(session: AsyncSession, idp_id: str) -> IdentityProvider | None:
+    """The callback URL names only the IdP; its tenant is then checked against the state."""
+    return await session.get(IdentityProvider, idp_id)
+
+
+async def next_position(session: AsyncSession, tenant_id: str) -> int:
+    highest = await session.scalar(
+        select(func.max(IdentityProvider.position)).where(IdentityProvider.tenant_id == tenant_id)
+    )
+    return (highest or 0) + 1
+
+
+async def delete_idp(session: AsyncSession, tenant_id: str, idp_id: str) -> bool:
+    result = await session.execute(
+        delete(IdentityProvider).where(
+            IdentityProvider.tenant_id == tenant_id, IdentityProvider.id == idp_id
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get_login_state(session: AsyncSession, state: str) -> LoginState | None:
+    return await session.get(LoginState, digest(state))
+
+
+async def consume_login_state(session: AsyncSession, state_hash: str, *, now: datetime) -> bool:
+    """Mark a state used; False when another request consumed it first (replay)."""
+    result = await session.execute(
+        update(LoginState)
+        .where(LoginState.state_hash == state_hash, LoginState.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def consume_test_ticket(
+    session: AsyncSession, ticket: str, *, now: datetime
+) -> TestTicket | None:
+    row = await session.get(TestTicket, digest(ticket))
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    result = await session.execute(
+        update(TestTicket)
+        .where(TestTicket.ticket_hash == row.ticket_hash, TestTicket.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return row if result.rowcount == 1 else None  # type: ignore[attr-defined]

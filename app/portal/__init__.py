@@ -1,0 +1,1 @@
+"""Customer-facing pages: substitute link, sign-in picker, portal, sign-out."""

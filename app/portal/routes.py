@@ -1,0 +1,298 @@
+"""The substitute link and the customer's way in and out.
+
+``GET /portal/{tenant_id}/{service_desk_id}`` is the substitute link: with a portal session it
+shows the portal; without one it starts a login (one IdP: straight to it; several: a picker,
+with email-domain routing when the admin set domains).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.config import Settings
+from app.connect import tenants
+from app.cookies import clear_session_cookie, read_session_cookie
+from app.crypto import SecretBox
+from app.db import SessionDep
+from app.deps import SecretBoxDep, SettingsDep
+from app.errors import NotFoundError
+from app.models import IdentityProvider, PortalSession, Tenant
+from app.oidc import repository
+from app.oidc.metadata import MetadataCache
+from app.oidc.routes import begin_login
+from app.portal.sessions import end_session, load_session
+from app.templating import render
+from app.urls import safe_return_path
+
+router = APIRouter(tags=["portal"])
+_DESK_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+async def portal_tenant(session: SessionDep, tenant_id: str) -> Tenant:
+    tenant = await tenants.get_by_id(session, tenant_id)
+    if tenant is None or not tenant.installed:
+        raise NotFoundError("this portal link is not valid; ask the team that gave it to you")
+    if not tenant.enabled:
+        raise NotFoundError("sign-in to this portal is switched off at the moment")
+    return tenant
+
+
+def check_desk_id(service_desk_id: str) -> str:
+    if not _DESK_ID.fullmatch(service_desk_id):
+        raise NotFoundError("this portal link is not valid; ask the team that gave it to you")
+    return service_desk_id
+
+
+async def current_session(
+    request: Request, session: SessionDep, settings: Settings, tenant: Tenant
+) -> PortalSession | None:
+    from datetime import timedelta
+
+    return await load_session(
+        session,
+        tenant.id,
+        read_session_cookie(request, settings),
+        idle_timeout=timedelta(minutes=settings.portal_idle_minutes),
+    )
+
+
+def tenant_return_path(value: str | None, tenant_id: str) -> str | None:
+    """A return path the customer may be sent to: relative and inside this tenant's portal."""
+    path = safe_return_path(value)
+    if path is None or not path.startswith(f"/portal/{tenant_id}/"):
+        return None
+    return path
+
+
+async def start_customer_login(
+    request: Request,
+    session: SessionDep,
+    *,
+    settings: Settings,
+    box: SecretBox,
+    tenant: Tenant,
+    service_desk_id: str,
+    return_to: str | None,
+    idps: list[IdentityProvider] | None = None,
+    email: str | None = None,
+    message: str | None = None,
+) -> Response:
+    idps = (
+        idps
+        if idps is not None
+        else list(await repository.list_idps(session, tenant.id, enabled_only=True))
+    )
+    if not idps:
+        return render(
+            request,
+            "portal/picker.html",
+            {
+                "title": "Sign in",
+                "idps": [],
+                "tenant": tenant,
+                "desk_id": service_desk_id,
+                "message": None,
+            },
+            status_code=503,
+        )
+    if len(idps) == 1:
+        return await begin_login(
+            request,
+            session,
+            settings=settings,
+            box=box,
+            tenant=tenant,
+            idp=idps[0],
+            purpose="login",
+            service_desk_id=service_desk_id,
+            return_path=return_to,
+        )
+    routed = any(idp.email_domains for idp in idps)  # email routing only when domains are set
+    return render(
+        request,
+        "portal/picker.html",
+        {
+            "title": "Sign in",
+            "idps": idps,
+            "tenant": tenant,
+            "desk_id": service_desk_id,
+            "desk_link": f"{settings.base_path}/portal/{tenant.id}/{service_desk_id}",
+            "return_to": return_to or "",
+            "routed": routed,
+            "email": email or "",
+            "message": message,
+            "return_query": urlencode({"return_to": return_to}) if return_to else "",
+        },
+    )
+
+
+@router.get("/portal/{tenant_id}/signed-out", response_class=HTMLResponse, include_in_schema=False)
+async def signed_out(tenant_id: str, request: Request, session: SessionDep) -> HTMLResponse:
+    tenant = await portal_tenant(session, tenant_id)
+    return render(request, "portal/signed_out.html", {"title": "Signed out", "tenant": tenant})
+
+
+@router.get("/portal/{tenant_id}/logout", include_in_schema=False)
+async def logout(
+    tenant_id: str, request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
+) -> Response:
+    tenant = await portal_tenant(session, tenant_id)
+    ended = await end_session(session, tenant.id, read_session_cookie(request, settings))
+    signed_out_url = f"{settings.app_base_url}/portal/{tenant.id}/signed-out"
+    target = signed_out_url
+    if ended is not None:
+        idp = await repository.get_idp(session, tenant.id, ended.idp_id)
+        if idp is not None:
+            target = (
+                await idp_logout_url(
+                    request,
+                    idp,
+                    signed_out_url=signed_out_url,
+                    id_token_encrypted=ended.id_token_encrypted,
+                    box=box,
+                )
+                or signed_out_url
+            )
+    response = RedirectResponse(target, status_code=303)
+    clear_session_cookie(response, settings, tenant_id=tenant.id)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def idp_logout_url(
+    request: Request,
+    idp: IdentityProvider,
+    *,
+    signed_out_url: str,
+    id_token_encrypted: str | None,
+    box: SecretBox,
+) -> str | None:
+    """Where to end the IdP session too: Cognito's /logout, or OIDC RP-initiated logout."""
+    cache: MetadataCache = request.app.state.metadata
+    metadata = await cache.metadata(idp)
+    endpoint = idp.logout_url or metadata.end_session_endpoint
+    if not endpoint:
+        return None
+    if metadata.kind == "cognito":
+        # Cognito: client_id + logout_uri (which must be in "Allowed sign-out URLs").
+        params = {"client_id": idp.client_id, "logout_uri": signed_out_url}
+    elif metadata.kind == "oidc":
+        params = {"client_id": idp.client_id, "post_logout_redirect_uri": signed_out_url}
+        if id_token_encrypted:
+            params["id_token_hint"] = box.decrypt(id_token_encrypted)
+    else:
+        return endpoint
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urlencode(params)}"
+
+
+@router.get("/portal/{tenant_id}/{service_desk_id}/login/{idp_id}", include_in_schema=False)
+async def login_with(
+    tenant_id: str,
+    service_desk_id: str,
+    idp_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+    return_to: str | None = None,
+) -> Response:
+    tenant = await portal_tenant(session, tenant_id)
+    check_desk_id(service_desk_id)
+    idp = await repository.get_idp(session, tenant.id, idp_id)
+    if idp is None or not idp.enabled:
+        raise NotFoundError("this sign-in option is not available")
+    return await begin_login(
+        request,
+        session,
+        settings=settings,
+        box=box,
+        tenant=tenant,
+        idp=idp,
+        purpose="login",
+        service_desk_id=service_desk_id,
+        return_path=tenant_return_path(return_to, tenant.id),
+    )
+
+
+@router.post("/portal/{tenant_id}/{service_desk_id}/login", include_in_schema=False)
+async def login_by_email(
+    tenant_id: str,
+    service_desk_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    return_to: Annotated[str | None, Form(max_length=2048)] = None,
+) -> Response:
+    tenant = await portal_tenant(session, tenant_id)
+    check_desk_id(service_desk_id)
+    idps = list(await repository.list_idps(session, tenant.id, enabled_only=True))
+    domain = email.strip().rpartition("@")[2].lower()
+    matches = [idp for idp in idps if domain and domain in idp.email_domains]
+    return_path = tenant_return_path(return_to, tenant.id)
+    if len(matches) == 1:
+        return await begin_login(
+            request,
+            session,
+            settings=settings,
+            box=box,
+            tenant=tenant,
+            idp=matches[0],
+            purpose="login",
+            service_desk_id=service_desk_id,
+            return_path=return_path,
+        )
+    return await start_customer_login(
+        request,
+        session,
+        settings=settings,
+        box=box,
+        tenant=tenant,
+        service_desk_id=service_desk_id,
+        return_to=return_path,
+        idps=idps,
+        email=email,
+        message="We could not tell your sign-in option from that address; choose one below.",
+    )
+
+
+@router.get("/portal/{tenant_id}/{service_desk_id}", include_in_schema=False)
+async def substitute_link(
+    tenant_id: str,
+    service_desk_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+    return_to: str | None = None,
+) -> Response:
+    tenant = await portal_tenant(session, tenant_id)
+    check_desk_id(service_desk_id)
+    portal_session = await current_session(request, session, settings, tenant)
+    if portal_session is None:
+        return await start_customer_login(
+            request,
+            session,
+            settings=settings,
+            box=box,
+            tenant=tenant,
+            service_desk_id=service_desk_id,
+            return_to=tenant_return_path(return_to, tenant.id),
+        )
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "title": "Help center",
+            "tenant": tenant,
+            "desk_id": service_desk_id,
+            "customer": portal_session,
+        },
+    )

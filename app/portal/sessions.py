@@ -1,0 +1,100 @@
+"""Portal sessions: the cookie holds a random token, the database its hash and the facts.
+
+A session belongs to one tenant and expires at a fixed time (default 8 hours) or after an
+idle period (default 60 minutes), whichever comes first; expiry is checked server side.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import IdentityProvider, PortalSession
+from app.oidc.mapping import MappedIdentity
+from app.oidc.repository import digest
+
+# Writing last_seen_at on every page view would make every read a write; a minute is enough.
+_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    token: str
+    record: PortalSession
+
+
+async def create_session(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    idp: IdentityProvider,
+    identity: MappedIdentity,
+    account_id: str,
+    id_token_encrypted: str | None,
+    lifetime: timedelta,
+    now: datetime | None = None,
+) -> NewSession:
+    now = now or datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    record = PortalSession(
+        id_hash=digest(token),
+        tenant_id=tenant_id,
+        idp_id=idp.id,
+        account_id=account_id,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        email=identity.email,
+        display_name=identity.display_name,
+        id_token_encrypted=id_token_encrypted,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(record)
+    await session.flush()
+    return NewSession(token=token, record=record)
+
+
+async def load_session(
+    session: AsyncSession,
+    tenant_id: str,
+    token: str | None,
+    *,
+    idle_timeout: timedelta,
+    now: datetime | None = None,
+) -> PortalSession | None:
+    """The live session for this tenant, or None (unknown, other tenant, expired, idle)."""
+    if not token:
+        return None
+    now = now or datetime.now(UTC)
+    record = await session.get(PortalSession, digest(token))
+    if record is None or not hmac.compare_digest(record.tenant_id, tenant_id):
+        return None
+    if record.expires_at <= now or record.last_seen_at + idle_timeout <= now:
+        await session.delete(record)
+        return None
+    if now - record.last_seen_at >= _TOUCH_INTERVAL:
+        await session.execute(
+            update(PortalSession)
+            .where(PortalSession.id_hash == record.id_hash)
+            .values(last_seen_at=now)
+        )
+    return record
+
+
+async def end_session(
+    session: AsyncSession, tenant_id: str, token: str | None
+) -> PortalSession | None:
+    if not token:
+        return None
+    record = await session.get(PortalSession, digest(token))
+    if record is None or record.tenant_id != tenant_id:
+        return None
+    await session.execute(delete(PortalSession).where(PortalSession.id_hash == record.id_hash))
+    return record

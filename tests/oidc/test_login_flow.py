@@ -1,0 +1,445 @@
+"""The login flow against a hostile OP: one test per way the callback can be attacked or break.
+
+In every rejection: no customer provisioned, no portal session, and no userinfo call after a
+bad ID token."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.conftest import InstalledTenant
+from tests.oidc.conftest import (
+    create_idp,
+    DESK_ID,
+    RecordingProvisioner,
+    callback,
+    failures,
+    login,
+    sessions,
+    start,
+)
+from tests.oidc.hostile_op import HostileOP, SigningKeyPair
+
+pytestmark = pytest.mark.usefixtures("idp")
+
+
+async def assert_refused(
+    response: httpx.Response,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    reason: str,
+) -> None:
+    assert response.status_code in (400, 502), response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert reason in html.unescape(response.text)
+    assert "Traceback" not in response.text
+    assert provisioner.calls == []
+    assert await sessions(session) == 0
+    assert any(reason in failure for failure in await failures(session))
+
+
+async def test_valid_rs256_login_creates_session_and_redirects_to_the_desk(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    response = await login(client, tenant, op)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/portal/{tenant.tenant_id}/{DESK_ID}"
+    cookie = response.headers["set-cookie"]
+    assert "__Secure-portal_session=" in cookie
+    assert f"Path=/portal/{tenant.tenant_id}" in cookie
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=lax" in cookie
+    assert [c.email for c in provisioner.calls] == ["ada@example.com"]
+    assert provisioner.calls[0].issuer == op.issuer
+    assert provisioner.calls[0].subject == op.subject
+    assert op.userinfo_calls == 0  # the ID token had everything
+    assert await sessions(session) == 1
+
+    page = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert page.status_code == 200
+    assert "Ada Lovelace" in page.text
+
+
+async def test_authorize_request_uses_pkce_state_nonce_and_openid(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP
+) -> None:
+    location = await start(client, tenant)
+    assert location.startswith(op.authorization_endpoint + "?")
+    for parameter in (
+        "state=",
+        "nonce=",
+        "code_challenge=",
+        "code_challenge_method=S256",
+        "scope=openid",
+    ):
+        assert parameter in location
+    flow_cookie = client.cookies.get("__Secure-sso_flow")
+    assert flow_cookie
+
+
+async def test_client_secret_is_sent_with_http_basic(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    assert (await login(client, tenant, op)).status_code == 303
+    request = op.token_requests[0]
+    assert request.headers["authorization"].startswith("Basic ")
+    assert b"client_secret" not in request.content
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"iss": "https://evil.example"}, "another issuer"),
+        ({"sub": None}, "no subject"),
+        ({"aud": "someone-else"}, "another client"),
+        ({"aud": None}, "no audience"),
+        ({"iat": None}, "no iat"),
+        ({"exp": int(time.time()) - 600}, "expired"),
+        ({"iat": int(time.time()) + 3600}, "issued in the future"),
+        ({"nonce": "not-the-nonce"}, "nonce does not match"),
+        ({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "at_hash"),
+        ({"aud": ["portal-client", "other"]}, "authorized party"),
+    ],
+    ids=[
+        "wrong-iss",
+        "no-sub",
+        "wrong-aud",
+        "no-aud",
+        "no-iat",
+        "expired",
+        "future-iat",
+        "nonce",
+        "at_hash",
+        "multi-aud-no-azp",
+    ],
+)
+async def test_bad_id_token_claims_are_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    overrides: dict[str, Any],
+    reason: str,
+) -> None:
+    op.claim_overrides = overrides
+    response = await login(client, tenant, op)
+    await assert_refused(response, provisioner, session, reason)
+    assert op.userinfo_calls == 0
+
+
+async def test_multiple_audiences_with_our_azp_are_accepted(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    op.claim_overrides = {"aud": ["portal-client", "api"], "azp": "portal-client"}
+    assert (await login(client, tenant, op)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("sign_with", "reason"),
+    [
+        ("foreign-key", "signature is invalid"),
+        ("none", "algorithm 'none' is not accepted"),
+        ("hs256-public-key", "algorithm 'HS256' is not accepted"),
+    ],
+)
+async def test_bad_signatures_are_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    sign_with: str,
+    reason: str,
+) -> None:
+    op.sign_with = sign_with
+    response = await login(client, tenant, op)
+    await assert_refused(response, provisioner, session, reason)
+    assert op.userinfo_calls == 0
+
+
+async def test_missing_kid_with_one_key_is_accepted(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    op.omit_kid = True
+    assert (await login(client, tenant, op)).status_code == 303
+
+
+async def test_missing_kid_with_several_keys_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.keys = [SigningKeyPair(kid="a"), SigningKeyPair(kid="b")]
+    op.omit_kid = True
+    await assert_refused(await login(client, tenant, op), provisioner, session, "several")
+
+
+async def test_key_rotation_between_logins_is_accepted_after_one_refetch(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    assert (await login(client, tenant, op)).status_code == 303
+    assert op.jwks_calls == 1
+    client.cookies.clear()
+    op.keys = [SigningKeyPair(kid="key-2")]
+    assert (await login(client, tenant, op)).status_code == 303
+    assert op.jwks_calls == 2
+    client.cookies.clear()
+    assert (await login(client, tenant, op)).status_code == 303
+    assert op.jwks_calls == 2  # cached again
+    assert op.discovery_calls == 1
+
+
+async def test_unknown_kid_refetches_once_then_fails(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.header_overrides = {"kid": "not-published"}
+    await assert_refused(await login(client, tenant, op), provisioner, session, "unknown key")
+    assert op.jwks_calls == 2
+
+
+async def test_userinfo_sub_mismatch_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    # The ID token lacks the email, so userinfo is needed; it speaks of someone else.
+    op.claim_overrides = {"email": None, "email_verified": None}
+    op.userinfo_claims = {"sub": "someone-else", "email": "eve@example.com", "email_verified": True}
+    await assert_refused(await login(client, tenant, op), provisioner, session, "another user")
+    assert op.userinfo_calls == 1
+
+
+async def test_userinfo_fills_missing_claims(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    op.claim_overrides = {"email": None, "email_verified": None}
+    assert (await login(client, tenant, op)).status_code == 303
+    assert op.userinfo_calls == 1
+    assert provisioner.calls[0].email == "ada@example.com"
+
+
+async def test_unverified_email_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.claim_overrides = {"email_verified": False}
+    await assert_refused(await login(client, tenant, op), provisioner, session, "not verified")
+
+
+async def test_unverified_email_accepted_when_the_admin_trusts_the_idp(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    idp: dict[str, Any],
+) -> None:
+    response = await client.put(
+        f"/api/admin/idps/{idp['id']}",
+        json={"trust_email": True},
+        headers={"Authorization": f"JWT {tenant.context_token()}"},
+    )
+    assert response.status_code == 200
+    op.claim_overrides = {"email_verified": None}
+    assert (await login(client, tenant, op)).status_code == 303
+    assert provisioner.calls[0].email_verified
+
+
+async def test_state_cannot_be_reused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    url = op.authorize(await start(client, tenant))
+    assert (await callback(client, url)).status_code == 303
+    replay = await callback(client, url)
+    assert replay.status_code == 400
+    assert "already been used" in replay.text
+    assert len(provisioner.calls) == 1
+    assert op.token_calls == 1
+
+
+async def test_unknown_state_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    idp: dict[str, Any],
+) -> None:
+    await start(client, tenant)
+    response = await client.get(
+        f"/oidc/{idp['id']}/callback", params={"state": "forged", "code": "x"}
+    )
+    await assert_refused(response, provisioner, session, "unknown")
+    assert op.token_calls == 0
+
+
+async def test_expired_state_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from app.models import LoginState
+
+    url = op.authorize(await start(client, tenant))
+    async with session() as s:
+        await s.execute(
+            update(LoginState).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await s.commit()
+    await assert_refused(await callback(client, url), provisioner, session, "expired")
+    assert op.token_calls == 0
+
+
+async def test_state_from_another_browser_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    url = op.authorize(await start(client, tenant))
+    client.cookies.clear()  # the victim's browser, without the attacker's flow cookie
+    await assert_refused(await callback(client, url), provisioner, session, "another browser")
+    assert op.token_calls == 0
+
+
+async def test_state_for_another_idp_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    idp: dict[str, Any],
+) -> None:
+    other = await create_idp(
+        client,
+        tenant,
+        name="Other",
+        preset="oidc",
+        issuer=op.issuer,
+        client_id="x",
+        client_secret="y",
+    )
+    response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}/login/{idp['id']}")
+    url = op.authorize(response.headers["location"])
+    misdirected = url.replace(f"/oidc/{idp['id']}/", f"/oidc/{other['id']}/")
+    await assert_refused(
+        await callback(client, misdirected), provisioner, session, "wrong identity provider"
+    )
+    assert op.token_calls == 0
+
+
+async def test_callback_iss_mismatch_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.callback_iss = "https://evil.example"
+    await assert_refused(await login(client, tenant, op), provisioner, session, "RFC 9207")
+    assert op.token_calls == 0
+
+
+async def test_callback_iss_required_when_advertised(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.iss_parameter_supported = True
+    await assert_refused(await login(client, tenant, op), provisioner, session, "RFC 9207")
+    op.callback_iss = op.issuer
+    client.cookies.clear()
+    assert (await login(client, tenant, op)).status_code == 303
+
+
+async def test_idp_error_is_shown_readably(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.authorize_error = "access_denied"
+    response = await login(client, tenant, op)
+    await assert_refused(response, provisioner, session, "access_denied")
+    assert "cancelled or refused" in response.text
+    assert f"/portal/{tenant.tenant_id}/{DESK_ID}" in response.text  # a way forward
+    assert op.token_calls == 0
+
+
+async def test_discovery_issuer_mismatch_rejects_the_configuration(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.discovery_issuer = "https://evil.example"
+    response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert response.status_code == 502
+    assert "does not match the configured issuer" in response.text
+    assert "location" not in response.headers
+
+
+async def test_provisioning_refusal_leaves_no_session(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    provisioner.refuse_with = "your email domain is not allowed here"
+    response = await login(client, tenant, op)
+    assert response.status_code == 400
+    assert "not allowed here" in response.text
+    assert await sessions(session) == 0

@@ -120,11 +120,11 @@ class HostileOP:
         router.get(f"{self.issuer}/userinfo").mock(side_effect=self._userinfo)
 
     # --- endpoints -------------------------------------------------------------------------
-    def _discovery(self, request: httpx.Request) -> httpx.Response:
+    def _discovery(self, _request: httpx.Request) -> httpx.Response:
         self.discovery_calls += 1
         return httpx.Response(200, json=self.discovery_document())
 
-    def _jwks(self, request: httpx.Request) -> httpx.Response:
+    def _jwks(self, _request: httpx.Request) -> httpx.Response:
         self.jwks_calls += 1
         return httpx.Response(200, json={"keys": [key.jwk() for key in self.keys]})
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import InstalledTenant
 from tests.oidc.conftest import (
-    create_idp,
     DESK_ID,
     RecordingProvisioner,
     callback,
+    create_idp,
     failures,
     login,
     sessions,

@@ -25,6 +25,8 @@ from app.main import create_app
 from app.models import Base
 from tests.connect_tokens import InstallSigner, tenant_token
 
+pytest_plugins = ["tests.login_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 APP_BASE_URL = "https://sso.example.test"
@@ -177,3 +179,11 @@ async def tenant(
         row = await tenants.get_by_client_key(s, client_key)
     assert row is not None
     return InstalledTenant(client_key, shared_secret, JIRA_BASE_URL, row.id)
+
+
+@pytest.fixture(scope="session")
+def openid_provider() -> Iterator[Any]:
+    """The real OpenID Provider (npm oidc-provider) on loopback."""
+    from tests.openid_provider import start_openid_provider
+
+    yield from start_openid_provider()

@@ -94,19 +94,38 @@ class HostileOP:
     jwks_calls: int = 0
     discovery_calls: int = 0
     token_requests: list[httpx.Request] = field(default_factory=list)
+    # Where the endpoints live (a Cognito domain serves them apart from the issuer host).
+    endpoint_base: str | None = None
+    jwks_path: str = "/jwks"
+    extra_claims: dict[str, Any] = field(default_factory=dict)
+
+    def _endpoint(self, plain: str, cognito: str) -> str:
+        return (
+            f"{self.issuer}{plain}"
+            if self.endpoint_base is None
+            else f"{self.endpoint_base}{cognito}"
+        )
 
     @property
     def authorization_endpoint(self) -> str:
-        return f"{self.issuer}/authorize"
+        return self._endpoint("/authorize", "/oauth2/authorize")
+
+    @property
+    def token_endpoint(self) -> str:
+        return self._endpoint("/token", "/oauth2/token")
+
+    @property
+    def userinfo_endpoint(self) -> str:
+        return self._endpoint("/userinfo", "/oauth2/userInfo")
 
     def discovery_document(self) -> dict[str, Any]:
         return {
             "issuer": self.discovery_issuer or self.issuer,
             "authorization_endpoint": self.authorization_endpoint,
-            "token_endpoint": f"{self.issuer}/token",
-            "userinfo_endpoint": f"{self.issuer}/userinfo",
-            "jwks_uri": f"{self.issuer}/jwks",
-            "end_session_endpoint": f"{self.issuer}/logout",
+            "token_endpoint": self.token_endpoint,
+            "userinfo_endpoint": self.userinfo_endpoint,
+            "jwks_uri": f"{self.issuer}{self.jwks_path}",
+            "end_session_endpoint": self._endpoint("/logout", "/logout"),
             "id_token_signing_alg_values_supported": ["RS256", "none", "HS256"],
             "authorization_response_iss_parameter_supported": self.iss_parameter_supported,
         }
@@ -115,9 +134,9 @@ class HostileOP:
         router.get(f"{self.issuer}/.well-known/openid-configuration").mock(
             side_effect=self._discovery
         )
-        router.get(f"{self.issuer}/jwks").mock(side_effect=self._jwks)
-        router.post(f"{self.issuer}/token").mock(side_effect=self._token)
-        router.get(f"{self.issuer}/userinfo").mock(side_effect=self._userinfo)
+        router.get(f"{self.issuer}{self.jwks_path}").mock(side_effect=self._jwks)
+        router.post(self.token_endpoint).mock(side_effect=self._token)
+        router.get(self.userinfo_endpoint).mock(side_effect=self._userinfo)
 
     # --- endpoints -------------------------------------------------------------------------
     def _discovery(self, _request: httpx.Request) -> httpx.Response:
@@ -207,6 +226,7 @@ class HostileOP:
             "nonce": grant.nonce,
             "at_hash": token_hash(access_token, "RS256"),
             **self.user_claims,
+            **self.extra_claims,
         }
         for name, value in self.claim_overrides.items():
             if value is None:

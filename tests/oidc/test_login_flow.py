@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import InstalledTenant
-from tests.oidc.conftest import (
+from tests.login_fixtures import (
     DESK_ID,
     RecordingProvisioner,
     callback,

@@ -1,0 +1,202 @@
+"""The identity-provider part of the admin API: validation per field, secrets write-only,
+tenants isolated."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import IdentityProvider
+from tests.conftest import InstalledTenant, install_tenant
+from tests.connect_tokens import InstallSigner, tenant_token
+
+COGNITO = {
+    "name": "Acme customers",
+    "preset": "cognito",
+    "domain": "acme.auth.eu-west-1.amazoncognito.com",
+    "client_id": "3n4b5urk1ft4fl3mg5e62d9ado",
+    "client_secret": "super-secret-client-secret",
+}
+
+
+def auth(tenant: InstalledTenant) -> dict[str, str]:
+    return {"Authorization": f"JWT {tenant.context_token()}"}
+
+
+async def test_create_returns_callback_url_and_never_the_secret(
+    client: httpx.AsyncClient, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    response = await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))
+    assert response.status_code == 201
+    body = response.json()
+    assert body["callback_url"] == f"https://sso.example.test/oidc/{body['id']}/callback"
+    assert body["scopes"] == "openid profile email"
+    assert body["has_client_secret"] is True
+    assert "super-secret" not in response.text
+    assert body["attribute_mapping"]["groups"] == "cognito:groups"
+    listed = await client.get("/api/admin/idps", headers=auth(tenant))
+    assert "super-secret" not in listed.text
+    async with session() as s:
+        row = await s.get(IdentityProvider, body["id"])
+        assert row is not None
+        assert "super-secret" not in (row.client_secret_encrypted or "")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"domain": "https://acme.auth.eu-west-1.amazoncognito.com/path"}, "domain"),
+        ({"domain": ""}, "domain"),
+        ({"client_id": ""}, "client_id"),
+        ({"client_secret": ""}, "client_secret"),
+        ({"name": ""}, "name"),
+        ({"preset": "saml"}, "preset"),
+        ({"user_pool_id": "not a pool"}, "user_pool_id"),
+        ({"issuer": "http://cognito-idp.example.com/x"}, "issuer"),
+        ({"logout_url": "javascript:alert(1)"}, "logout_url"),
+        ({"scopes": 'openid "email"'}, "scopes"),
+        ({"email_domains": ["not a domain"]}, "email_domains"),
+        ({"attribute_mapping": {"password": "pwd"}}, "attribute_mapping"),
+    ],
+)
+async def test_validation_errors_name_the_field(
+    client: httpx.AsyncClient, tenant: InstalledTenant, changes: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/api/admin/idps", json=COGNITO | changes, headers=auth(tenant))
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "invalid_input"
+    assert field in body["fields"], body
+
+
+async def test_entra_needs_a_tenant_guid(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    body = {
+        "name": "Entra",
+        "preset": "entra_id",
+        "client_id": "x",
+        "client_secret": "y",
+        "tenant": "contoso.com",
+    }
+    response = await client.post("/api/admin/idps", json=body, headers=auth(tenant))
+    assert response.status_code == 422
+    assert "GUID" in response.json()["fields"]["tenant"]
+
+
+async def test_pasted_discovery_url_is_normalised(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    body = {
+        "name": "Keycloak-ish",
+        "preset": "oidc",
+        "issuer": "https://sso.example.com/realms/acme/.well-known/openid-configuration",
+        "client_id": "x",
+        "client_secret": "y",
+    }
+    response = await client.post("/api/admin/idps", json=body, headers=auth(tenant))
+    assert response.status_code == 201
+    assert response.json()["issuer"] == "https://sso.example.com/realms/acme"
+
+
+async def test_update_keeps_the_stored_secret_unless_a_new_one_is_given(
+    client: httpx.AsyncClient, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    created = (await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))).json()
+    async with session() as s:
+        before = (await s.get(IdentityProvider, created["id"])).client_secret_encrypted  # type: ignore[union-attr]
+    response = await client.put(
+        f"/api/admin/idps/{created['id']}",
+        json={"name": "Renamed", "client_secret": ""},
+        headers=auth(tenant),
+    )
+    assert response.status_code == 200
+    assert response.json()["name"] == "Renamed"
+    async with session() as s:
+        after = await s.get(IdentityProvider, created["id"])
+        assert after is not None
+        assert after.client_secret_encrypted == before
+    await client.put(
+        f"/api/admin/idps/{created['id']}", json={"client_secret": "rotated"}, headers=auth(tenant)
+    )
+    async with session() as s:
+        rotated = await s.get(IdentityProvider, created["id"])
+        assert rotated is not None
+        assert rotated.client_secret_encrypted != before
+
+
+async def test_unknown_body_fields_are_refused(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    response = await client.post(
+        "/api/admin/idps", json=COGNITO | {"pinned_issuer": "https://evil"}, headers=auth(tenant)
+    )
+    assert response.status_code == 422
+    assert "pinned_issuer" in response.json()["fields"]
+
+
+async def test_delete_then_404(client: httpx.AsyncClient, tenant: InstalledTenant) -> None:
+    created = (await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))).json()
+    assert (
+        await client.delete(f"/api/admin/idps/{created['id']}", headers=auth(tenant))
+    ).status_code == 204
+    assert (
+        await client.get(f"/api/admin/idps/{created['id']}", headers=auth(tenant))
+    ).status_code == 404
+    assert (
+        await client.delete(f"/api/admin/idps/{created['id']}", headers=auth(tenant))
+    ).status_code == 404
+
+
+async def test_another_tenants_idp_is_404_for_every_verb(
+    client: httpx.AsyncClient, tenant: InstalledTenant, signer: InstallSigner, key_cdn: respx.Route
+) -> None:
+    created = (await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))).json()
+    other_key, other_secret = "jira:other-site", secrets.token_urlsafe(32)
+    assert (
+        await install_tenant(client, signer, client_key=other_key, shared_secret=other_secret)
+    ).status_code == 204
+    other = {"Authorization": f"JWT {tenant_token(client_key=other_key, secret=other_secret)}"}
+    path = f"/api/admin/idps/{created['id']}"
+    assert (await client.get(path, headers=other)).status_code == 404
+    assert (await client.put(path, json={"name": "mine"}, headers=other)).status_code == 404
+    assert (await client.delete(path, headers=other)).status_code == 404
+    assert (await client.post(f"{path}/test", headers=other)).status_code == 404
+    assert (await client.get("/api/admin/idps", headers=other)).json() == []
+    assert (await client.get(path, headers=auth(tenant))).json()["name"] == COGNITO["name"]
+
+
+async def test_page_token_is_refused_on_the_api(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    from app.connect.jwt import query_string_hash
+
+    token = tenant.context_token(qsh=query_string_hash("GET", "/api/admin/idps"))
+    response = await client.get("/api/admin/idps", headers={"Authorization": f"JWT {token}"})
+    assert response.status_code == 401
+
+
+async def test_presets_list_cognito_first_with_field_help(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    presets = (await client.get("/api/admin/presets", headers=auth(tenant))).json()
+    assert presets[0]["key"] == "cognito"
+    assert {p["key"] for p in presets} == {
+        "cognito",
+        "entra_id",
+        "adfs",
+        "okta",
+        "keycloak",
+        "google",
+        "auth0",
+        "salesforce",
+        "oidc",
+        "oauth2",
+    }
+    domain = next(f for f in presets[0]["fields"] if f["name"] == "domain")
+    assert "amazoncognito.com" in domain["help"]

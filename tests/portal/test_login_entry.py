@@ -1,0 +1,264 @@
+"""The substitute link's way in and out: picker, email routing, return paths, sign-out, and
+sessions that never cross tenants or outlive their limits."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import respx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import PortalSession
+from tests.conftest import InstalledTenant, install_tenant
+from tests.connect_tokens import InstallSigner
+from tests.login_fixtures import DESK_ID, RecordingProvisioner, callback, create_idp, login
+from tests.oidc.hostile_op import HostileOP
+
+
+async def second_idp(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, **extra: Any
+) -> dict[str, Any]:
+    return await create_idp(
+        client,
+        tenant,
+        name="Partners",
+        preset="oidc",
+        issuer=op.issuer,
+        client_id=op.client_id,
+        client_secret=op.client_secret,
+        **extra,
+    )
+
+
+async def test_unknown_tenant_gets_a_clear_page_and_no_redirect(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"/portal/nope/{DESK_ID}")
+    assert response.status_code == 404
+    assert "not valid" in response.text
+    assert "location" not in response.headers
+
+
+async def test_malformed_desk_id_gets_a_clear_page(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    response = await client.get(f"/portal/{tenant.tenant_id}/abc")
+    assert response.status_code == 404
+    assert "location" not in response.headers
+
+
+async def test_uninstalled_tenant_gets_a_clear_page(
+    client: httpx.AsyncClient, tenant: InstalledTenant, signer: InstallSigner, idp: dict[str, Any]
+) -> None:
+    from tests.conftest import APP_BASE_URL, install_body
+
+    token = signer.token(
+        client_key=tenant.client_key, aud=APP_BASE_URL, path="/lifecycle/uninstalled"
+    )
+    await client.post(
+        "/lifecycle/uninstalled",
+        json=install_body(tenant.client_key, tenant.shared_secret),
+        headers={"Authorization": f"JWT {token}"},
+    )
+    response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert response.status_code == 404
+    assert "location" not in response.headers
+
+
+async def test_no_identity_provider_yet(client: httpx.AsyncClient, tenant: InstalledTenant) -> None:
+    response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert response.status_code == 503
+    assert "not set up yet" in response.text
+
+
+async def test_several_idps_show_a_picker(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+) -> None:
+    other = await second_idp(client, tenant, op)
+    page = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert page.status_code == 200
+    assert "Continue with Example OP" in page.text
+    assert "Continue with Partners" in page.text
+    assert 'type="email"' not in page.text  # no domains configured: no email box
+    chosen = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}/login/{other['id']}")
+    assert chosen.status_code == 303
+    assert f"%2Foidc%2F{other['id']}%2Fcallback" in chosen.headers["location"]
+
+
+async def test_email_domain_routes_to_the_right_idp(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+) -> None:
+    partners = await second_idp(client, tenant, op, email_domains=["partner.example"])
+    page = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert 'type="email"' in page.text
+    routed = await client.post(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": "bob@Partner.example"}
+    )
+    assert routed.status_code == 303
+    assert f"%2Foidc%2F{partners['id']}%2Fcallback" in routed.headers["location"]
+    unknown = await client.post(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": "bob@else.example"}
+    )
+    assert unknown.status_code == 200
+    assert "choose one below" in unknown.text
+
+
+async def test_disabled_idp_is_not_offered(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    other = await second_idp(client, tenant, op)
+    await client.put(
+        f"/api/admin/idps/{other['id']}",
+        json={"enabled": False},
+        headers={"Authorization": f"JWT {tenant.context_token()}"},
+    )
+    response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert response.status_code == 303  # one left: straight to it
+    refused = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}/login/{other['id']}")
+    assert refused.status_code == 404
+
+
+async def test_a_safe_return_path_is_honoured(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+) -> None:
+    target = f"/portal/{tenant.tenant_id}/{DESK_ID}?tab=requests"
+    start_response = await client.get(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}", params={"return_to": target}
+    )
+    response = await callback(client, op.authorize(start_response.headers["location"]))
+    assert response.headers["location"] == target
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "/portal/other-tenant/1",
+        "/admin",
+    ],
+)
+async def test_unsafe_return_paths_are_ignored(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    evil: str,
+) -> None:
+    start_response = await client.get(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}", params={"return_to": evil}
+    )
+    response = await callback(client, op.authorize(start_response.headers["location"]))
+    assert response.headers["location"] == f"/portal/{tenant.tenant_id}/{DESK_ID}"
+
+
+async def test_oidc_logout_uses_end_session_with_id_token_hint(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+) -> None:
+    assert (await login(client, tenant, op)).status_code == 303
+    response = await client.get(f"/portal/{tenant.tenant_id}/logout")
+    target = urlsplit(response.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{op.issuer}/logout"
+    query = parse_qs(target.query)
+    assert query["post_logout_redirect_uri"] == [
+        f"https://sso.example.test/portal/{tenant.tenant_id}/signed-out"
+    ]
+    assert query["id_token_hint"][0].count(".") == 2
+    signed_out = await client.get(f"/portal/{tenant.tenant_id}/signed-out")
+    assert "signed out" in signed_out.text
+
+
+async def test_logout_without_a_session_lands_on_the_signed_out_page(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    response = await client.get(f"/portal/{tenant.tenant_id}/logout")
+    assert response.status_code == 303
+    assert response.headers["location"].endswith(f"/portal/{tenant.tenant_id}/signed-out")
+
+
+async def test_a_session_never_works_for_another_tenant(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    signer: InstallSigner,
+    key_cdn: respx.Route,
+) -> None:
+    response = await login(client, tenant, op)
+    cookie_value = response.cookies.get("__Secure-portal_session")
+    assert cookie_value
+    other_key, other_secret = "jira:b", secrets.token_urlsafe(32)
+    await install_tenant(client, signer, client_key=other_key, shared_secret=other_secret)
+    other = InstalledTenant(other_key, other_secret, "", "")
+    other_idp = await create_idp(
+        client, other, name="B", preset="oidc", issuer=op.issuer, client_id="b", client_secret="c"
+    )
+    other_tenant_id = other_idp["signed_out_url"].split("/portal/")[1].split("/")[0]
+    assert other_tenant_id != tenant.tenant_id
+    # Even when the cookie is sent to the other tenant's path on purpose, it is refused there.
+    page = await client.get(
+        f"/portal/{other_tenant_id}/{DESK_ID}",
+        headers={"Cookie": f"__Secure-portal_session={cookie_value}"},
+    )
+    assert page.status_code == 303  # a login starts: the session is not valid here
+
+
+@pytest.mark.parametrize("limit", ["absolute", "idle"])
+async def test_sessions_expire(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    limit: str,
+) -> None:
+    await login(client, tenant, op)
+    assert (await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")).status_code == 200
+    past = datetime.now(UTC) - timedelta(hours=9)
+    values = (
+        {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}
+        if limit == "absolute"
+        else {"last_seen_at": past}
+    )
+    async with session() as s:
+        await s.execute(update(PortalSession).values(**values))
+        await s.commit()
+    assert (await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")).status_code == 303
+
+
+async def test_flow_cookie_is_scoped_to_the_callback(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Secure-sso_flow=")
+    assert "Path=/oidc" in cookie
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Max-Age=600" in cookie

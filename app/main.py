@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from app.connect.install_keys import InstallKeyStore
 from app.crypto import SecretBox
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
+from app.jsm.directory import JiraDirectory
+from app.jsm.provisioning import JsmProvisioner
 from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
 from app.portal import routes as portal_routes
@@ -96,6 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.http = http
             app.state.metadata = MetadataCache(
                 http, allow_http_loopback=settings.dev_allow_http_loopback
+            )
+            app.state.jira = JiraDirectory(http, box=app.state.secret_box, app_key=settings.app_key)
+            app.state.provisioner = JsmProvisioner(
+                app.state.jira, refresh_interval=timedelta(hours=settings.customer_refresh_hours)
             )
             app.state.install_keys = InstallKeyStore(
                 http,

@@ -201,3 +201,57 @@ class LoginEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(255))
     account_id: Mapped[str | None] = mapped_column(String(128))
     purpose: Mapped[str] = mapped_column(String(10), default="login")
+
+
+class TenantSettings(Base):
+    """How the app talks to a tenant's Jira and treats its customers (one row per tenant)."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    jira_auth: Mapped[str] = mapped_column(String(16), default="app")  # "app" or "api_token"
+    service_account_email: Mapped[str | None] = mapped_column(String(320))
+    service_account_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    landing: Mapped[str] = mapped_column(String(16), default="app_portal")  # or "jsm_portal"
+    allowed_email_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auto_create_customers: Mapped[bool] = mapped_column(Boolean, default=True)
+    organization_sync: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CustomerLink(Base):
+    """An IdP identity (issuer, subject) bound to a JSM customer account, plus what the app
+    has already done for it, so a returning customer's login needs no Jira call."""
+
+    __tablename__ = "customer_links"
+    __table_args__ = (Index("ix_customer_links_account", "tenant_id", "account_id"),)
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    issuer: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(255))
+    service_desk_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Names of the app-managed organizations the customer was last put in.
+    organizations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ManagedOrganization(Base):
+    """A JSM organization this app created or adopted for attribute mapping. Only these are
+    ever changed by the app."""
+
+    __tablename__ = "managed_organizations"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -122,6 +122,7 @@ class InstalledTenant:
     shared_secret: str
     base_url: str
     tenant_id: str
+    jira: Any = None  # the FakeJira serving this tenant's site
 
     def context_token(self, **overrides: Any) -> str:
         return tenant_token(client_key=self.client_key, secret=self.shared_secret, **overrides)
@@ -160,25 +161,55 @@ async def install_tenant(
     )
 
 
+async def install_with_jira(
+    client: httpx.AsyncClient,
+    signer: InstallSigner,
+    network: respx.MockRouter,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    client_key: str | None = None,
+    base_url: str = JIRA_BASE_URL,
+) -> InstalledTenant:
+    """Install a tenant whose Jira site is a FakeJira with one desk (id 7, ITH)."""
+    from app.connect import tenants
+    from tests.jsm.fake_jira import FakeJira
+
+    client_key = client_key or f"client-{secrets.token_hex(6)}"
+    shared_secret = secrets.token_urlsafe(32)
+    response = await install_tenant(
+        client, signer, client_key=client_key, shared_secret=shared_secret, base_url=base_url
+    )
+    assert response.status_code == 204, response.text
+    async with sessionmaker() as s:
+        row = await tenants.get_by_client_key(s, client_key)
+    assert row is not None
+    jira = FakeJira(
+        base_url=base_url,
+        app_key=settings.app_key,
+        client_key=client_key,
+        shared_secret=shared_secret,
+    )
+    jira.add_desk("7", "ITH", "IT Help")
+    jira.mount(network)
+    return InstalledTenant(client_key, shared_secret, base_url, row.id, jira)
+
+
 @pytest.fixture
 async def tenant(
     client: httpx.AsyncClient,
     signer: InstallSigner,
     key_cdn: respx.Route,
+    network: respx.MockRouter,
+    settings: Settings,
     session: async_sessionmaker[AsyncSession],
 ) -> InstalledTenant:
-    from app.connect import tenants
+    return await install_with_jira(client, signer, network, settings, session)
 
-    client_key = f"client-{secrets.token_hex(6)}"
-    shared_secret = secrets.token_urlsafe(32)
-    response = await install_tenant(
-        client, signer, client_key=client_key, shared_secret=shared_secret
-    )
-    assert response.status_code == 204, response.text
-    async with session() as s:
-        row = await tenants.get_by_client_key(s, client_key)
-    assert row is not None
-    return InstalledTenant(client_key, shared_secret, JIRA_BASE_URL, row.id)
+
+@pytest.fixture
+def jira(tenant: InstalledTenant) -> Any:
+    return tenant.jira
 
 
 @pytest.fixture(scope="session")

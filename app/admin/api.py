@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from app.admin.deps import AdminJWT
 from app.audit import recent_logins
-from app.connect.deps import ContextJWT
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
-from app.errors import NotFoundError
+from app.errors import InvalidInputError, JiraError, NotFoundError
+from app.jsm import repository as jsm_repository
+from app.jsm.directory import JiraDirectory
+from app.jsm.provisioning import describe_settings
 from app.oidc import repository
 from app.oidc.presets import PRESETS
 from app.oidc.providers import IdpInput, create_test_ticket, describe_idp, require_idp, save_idp
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
 @router.get("/presets")
-async def list_presets(context: ContextJWT) -> list[dict[str, Any]]:
+async def list_presets(context: AdminJWT) -> list[dict[str, Any]]:
     del context
     return [
         {
@@ -44,7 +50,7 @@ async def list_presets(context: ContextJWT) -> list[dict[str, Any]]:
 
 @router.get("/idps")
 async def list_idps(
-    context: ContextJWT, session: SessionDep, settings: SettingsDep
+    context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:
     idps = await repository.list_idps(session, context.tenant.id)
     return [describe_idp(idp, app_base_url=settings.app_base_url) for idp in idps]
@@ -53,7 +59,7 @@ async def list_idps(
 @router.post("/idps", status_code=201)
 async def create_idp(
     body: IdpInput,
-    context: ContextJWT,
+    context: AdminJWT,
     session: SessionDep,
     settings: SettingsDep,
     box: SecretBoxDep,
@@ -70,7 +76,7 @@ async def create_idp(
 
 @router.get("/idps/{idp_id}")
 async def get_idp(
-    idp_id: str, context: ContextJWT, session: SessionDep, settings: SettingsDep
+    idp_id: str, context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     idp = await require_idp(session, context.tenant.id, idp_id)
     return describe_idp(idp, app_base_url=settings.app_base_url)
@@ -80,7 +86,7 @@ async def get_idp(
 async def update_idp(
     idp_id: str,
     body: IdpInput,
-    context: ContextJWT,
+    context: AdminJWT,
     session: SessionDep,
     settings: SettingsDep,
     box: SecretBoxDep,
@@ -98,7 +104,7 @@ async def update_idp(
 
 
 @router.delete("/idps/{idp_id}", status_code=204)
-async def delete_idp(idp_id: str, context: ContextJWT, session: SessionDep) -> Response:
+async def delete_idp(idp_id: str, context: AdminJWT, session: SessionDep) -> Response:
     if not await repository.delete_idp(session, context.tenant.id, idp_id):
         raise NotFoundError("no such identity provider")
     return Response(status_code=204)
@@ -106,7 +112,7 @@ async def delete_idp(idp_id: str, context: ContextJWT, session: SessionDep) -> R
 
 @router.post("/idps/{idp_id}/test")
 async def test_idp(
-    idp_id: str, context: ContextJWT, session: SessionDep, settings: SettingsDep
+    idp_id: str, context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> dict[str, str]:
     idp = await require_idp(session, context.tenant.id, idp_id)
     ticket = await create_test_ticket(
@@ -117,7 +123,7 @@ async def test_idp(
 
 @router.get("/logins")
 async def list_logins(
-    context: ContextJWT, session: SessionDep, limit: int = 50, before: int | None = None
+    context: AdminJWT, session: SessionDep, limit: int = 50, before: int | None = None
 ) -> dict[str, Any]:
     limit = max(1, min(limit, 200))
     events = await recent_logins(session, context.tenant.id, limit=limit, before_id=before)
@@ -138,3 +144,92 @@ async def list_logins(
         ],
         "next_before": events[-1].id if len(events) == limit else None,
     }
+
+
+class SettingsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    jira_auth: Literal["app", "api_token"] | None = None
+    service_account_email: str | None = Field(default=None, max_length=320)
+    service_account_token: SecretStr | None = None
+    landing: Literal["app_portal", "jsm_portal"] | None = None
+    allowed_email_domains: list[str] | None = None
+    auto_create_customers: bool | None = None
+    organization_sync: bool | None = None
+
+
+@router.get("/settings")
+async def get_settings(context: AdminJWT, session: SessionDep) -> dict[str, Any]:
+    return describe_settings(await jsm_repository.get_settings(session, context.tenant.id))
+
+
+@router.put("/settings")
+async def put_settings(
+    body: SettingsInput, request: Request, context: AdminJWT, session: SessionDep, box: SecretBoxDep
+) -> dict[str, Any]:
+    current = await jsm_repository.get_settings(session, context.tenant.id)
+    given = body.model_dump(exclude_unset=True, exclude={"service_account_token"})
+    fields: dict[str, str] = {}
+    domains = [d.strip().lower() for d in given.get("allowed_email_domains") or [] if d.strip()]
+    for domain in domains:
+        if not _DOMAIN.fullmatch(domain):
+            fields["allowed_email_domains"] = f"{domain!r} is not a domain like example.com"
+    email = given.get("service_account_email", current.service_account_email)
+    if email and "@" not in email:
+        fields["service_account_email"] = "enter the service account's email address"
+    token = body.service_account_token.get_secret_value() if body.service_account_token else ""
+    if given.get("jira_auth", current.jira_auth) == "api_token":
+        if not email:
+            fields["service_account_email"] = "enter the service account's email address"
+        if not token and not current.service_account_token_encrypted:
+            fields["service_account_token"] = "enter an API token of the service account"  # noqa: S105
+    if fields:
+        raise InvalidInputError("some fields need attention", fields=fields)
+    for name, value in given.items():
+        setattr(current, name, domains if name == "allowed_email_domains" else value)
+    if token:
+        current.service_account_token_encrypted = box.encrypt(token)
+    saved = await jsm_repository.save_settings(session, current)
+    directory: JiraDirectory = request.app.state.jira
+    directory.forget(context.tenant.id)
+    return describe_settings(saved)
+
+
+@router.post("/settings/verify")
+async def verify_jira_connection(
+    request: Request, context: AdminJWT, session: SessionDep
+) -> dict[str, Any]:
+    """Call Jira with the configured credentials and report who the app is there."""
+    directory: JiraDirectory = request.app.state.jira
+    jira = await directory.client(session, context.tenant)
+    try:
+        me = await jira.get_json("/rest/api/3/myself")
+    except JiraError as e:
+        return {"ok": False, "message": e.message}
+    account_id = me.get("accountId") if isinstance(me, dict) else None
+    admin = bool(account_id) and await directory.is_admin(jira, context.tenant, str(account_id))
+    return {
+        "ok": True,
+        "account_id": account_id,
+        "display_name": me.get("displayName") if isinstance(me, dict) else None,
+        "is_admin": admin,
+    }
+
+
+@router.get("/portals")
+async def list_portals(
+    request: Request, context: AdminJWT, session: SessionDep, settings: SettingsDep
+) -> list[dict[str, Any]]:
+    directory: JiraDirectory = request.app.state.jira
+    jira = await directory.client(session, context.tenant)
+    desks = await directory.service_desks(jira, context.tenant, fresh=True)
+    return [
+        {
+            "service_desk_id": desk.id,
+            "portal_id": desk.portal_id,
+            "project_key": desk.project_key,
+            "name": desk.name,
+            "substitute_link": f"{settings.app_base_url}/portal/{context.tenant.id}/{desk.id}",
+        }
+        for desk in desks
+    ]

@@ -21,6 +21,7 @@ from app.crypto import SecretBox
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.errors import NotFoundError
+from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.models import IdentityProvider, PortalSession, Tenant
 from app.oidc import repository
 from app.oidc.metadata import MetadataCache
@@ -46,6 +47,16 @@ def check_desk_id(service_desk_id: str) -> str:
     if not _DESK_ID.fullmatch(service_desk_id):
         raise NotFoundError("this portal link is not valid; ask the team that gave it to you")
     return service_desk_id
+
+
+async def existing_desk(
+    request: Request, session: SessionDep, tenant: Tenant, service_desk_id: str
+) -> ServiceDesk:
+    """The desk behind a substitute link; a clear page (no redirect) when it is gone."""
+    check_desk_id(service_desk_id)
+    directory: JiraDirectory = request.app.state.jira
+    jira = await directory.client(session, tenant)
+    return await directory.service_desk(jira, tenant, service_desk_id)
 
 
 async def current_session(
@@ -274,7 +285,7 @@ async def substitute_link(
     return_to: str | None = None,
 ) -> Response:
     tenant = await portal_tenant(session, tenant_id)
-    check_desk_id(service_desk_id)
+    desk = await existing_desk(request, session, tenant, service_desk_id)
     portal_session = await current_session(request, session, settings, tenant)
     if portal_session is None:
         return await start_customer_login(
@@ -290,9 +301,10 @@ async def substitute_link(
         request,
         "portal/home.html",
         {
-            "title": "Help center",
+            "title": desk.name,
             "tenant": tenant,
-            "desk_id": service_desk_id,
+            "desk": desk,
+            "desk_id": desk.id,
             "customer": portal_session,
         },
     )

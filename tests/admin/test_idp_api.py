@@ -3,7 +3,6 @@ tenants isolated."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import httpx
@@ -11,9 +10,10 @@ import pytest
 import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.models import IdentityProvider
-from tests.conftest import InstalledTenant, install_tenant
-from tests.connect_tokens import InstallSigner, tenant_token
+from tests.conftest import InstalledTenant, install_with_jira
+from tests.connect_tokens import InstallSigner
 
 COGNITO = {
     "name": "Acme customers",
@@ -154,14 +154,18 @@ async def test_delete_then_404(client: httpx.AsyncClient, tenant: InstalledTenan
 
 
 async def test_another_tenants_idp_is_404_for_every_verb(
-    client: httpx.AsyncClient, tenant: InstalledTenant, signer: InstallSigner, key_cdn: respx.Route
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    signer: InstallSigner,
+    network: respx.MockRouter,
+    settings: Settings,
+    session: async_sessionmaker[AsyncSession],
 ) -> None:
     created = (await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))).json()
-    other_key, other_secret = "jira:other-site", secrets.token_urlsafe(32)
-    assert (
-        await install_tenant(client, signer, client_key=other_key, shared_secret=other_secret)
-    ).status_code == 204
-    other = {"Authorization": f"JWT {tenant_token(client_key=other_key, secret=other_secret)}"}
+    second = await install_with_jira(
+        client, signer, network, settings, session, base_url="https://other-site.atlassian.net"
+    )
+    other = auth(second)
     path = f"/api/admin/idps/{created['id']}"
     assert (await client.get(path, headers=other)).status_code == 404
     assert (await client.put(path, json={"name": "mine"}, headers=other)).status_code == 404

@@ -3,7 +3,6 @@ sessions that never cross tenants or outlive their limits."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,8 +13,9 @@ import respx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.models import PortalSession
-from tests.conftest import InstalledTenant, install_tenant
+from tests.conftest import InstalledTenant, install_with_jira
 from tests.connect_tokens import InstallSigner
 from tests.login_fixtures import DESK_ID, RecordingProvisioner, callback, create_idp, login
 from tests.oidc.hostile_op import HostileOP
@@ -206,19 +206,20 @@ async def test_a_session_never_works_for_another_tenant(
     idp: dict[str, Any],
     provisioner: RecordingProvisioner,
     signer: InstallSigner,
-    key_cdn: respx.Route,
+    network: respx.MockRouter,
+    settings: Settings,
+    session: async_sessionmaker[AsyncSession],
 ) -> None:
     response = await login(client, tenant, op)
     cookie_value = response.cookies.get("__Secure-portal_session")
     assert cookie_value
-    other_key, other_secret = "jira:b", secrets.token_urlsafe(32)
-    await install_tenant(client, signer, client_key=other_key, shared_secret=other_secret)
-    other = InstalledTenant(other_key, other_secret, "", "")
-    other_idp = await create_idp(
+    other = await install_with_jira(
+        client, signer, network, settings, session, base_url="https://b.atlassian.net"
+    )
+    await create_idp(
         client, other, name="B", preset="oidc", issuer=op.issuer, client_id="b", client_secret="c"
     )
-    other_tenant_id = other_idp["signed_out_url"].split("/portal/")[1].split("/")[0]
-    assert other_tenant_id != tenant.tenant_id
+    other_tenant_id = other.tenant_id
     # Even when the cookie is sent to the other tenant's path on purpose, it is refused there.
     page = await client.get(
         f"/portal/{other_tenant_id}/{DESK_ID}",

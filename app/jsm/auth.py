@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Generator
 from urllib.parse import urlsplit
 
@@ -35,4 +36,16 @@ class ConnectJWTAuth(httpx.Auth):
             query=query,
         )
         request.headers["Authorization"] = f"JWT {token}"
+        yield request
+
+
+class ServiceAccountAuth(httpx.Auth):
+    """A service account's email and API token, sent as HTTP Basic (Atlassian's API tokens)."""
+
+    def __init__(self, *, email: str, api_token: str) -> None:
+        credentials = base64.b64encode(f"{email}:{api_token}".encode()).decode("ascii")
+        self._header = f"Basic {credentials}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
         yield request

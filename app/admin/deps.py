@@ -1,0 +1,27 @@
+"""The admin API's caller: a valid context JWT of a user who is a Jira administrator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.connect.deps import ContextJWT, TenantContext
+from app.db import SessionDep
+from app.errors import PermissionDeniedError
+from app.jsm.directory import JiraDirectory
+
+
+async def require_jira_admin(
+    request: Request, context: ContextJWT, session: SessionDep
+) -> TenantContext:
+    if not context.account_id:
+        raise PermissionDeniedError("the token names no user")
+    directory: JiraDirectory = request.app.state.jira
+    jira = await directory.client(session, context.tenant)
+    if not await directory.is_admin(jira, context.tenant, context.account_id):
+        raise PermissionDeniedError("only Jira administrators can configure Portal SSO")
+    return context
+
+
+AdminJWT = Annotated[TenantContext, Depends(require_jira_admin)]

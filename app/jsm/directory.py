@@ -1,0 +1,160 @@
+"""The tenant's Jira as the app sees it: which client to use, its service desks (briefly
+cached), substitute links, and whether a user is a Jira administrator."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.crypto import SecretBox
+from app.errors import AppError, JiraError, NotFoundError
+from app.jsm import repository
+from app.jsm.auth import ConnectJWTAuth, ServiceAccountAuth
+from app.jsm.client import JiraClient, RetryPolicy
+from app.models import Tenant
+
+DESK_TTL_SECONDS = 300.0
+MISSING_DESK_TTL_SECONDS = 60.0
+ADMIN_TTL_SECONDS = 300.0
+
+
+class JiraNotConfiguredError(AppError):
+    status_code = 503
+    code = "jira_not_configured"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceDesk:
+    id: str
+    project_id: str
+    project_key: str
+    name: str
+    portal_id: str | None
+
+
+class JiraDirectory:
+    """Builds per-tenant clients and holds the short-lived caches that make logins cheap.
+
+    Caches are per process: desks and admin checks may be a few minutes stale, which the
+    product accepts (a desk removed in Jira is noticed within minutes).
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        box: SecretBox,
+        app_key: str,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self._http = http
+        self._box = box
+        self._app_key = app_key
+        self._policy = policy or RetryPolicy()
+        self._desks: dict[tuple[str, str], tuple[float, ServiceDesk | None]] = {}
+        self._desk_lists: dict[str, tuple[float, list[ServiceDesk]]] = {}
+        self._admins: dict[tuple[str, str, str], tuple[float, bool]] = {}
+
+    async def client(self, session: AsyncSession, tenant: Tenant) -> JiraClient:
+        settings = await repository.get_settings(session, tenant.id)
+        auth: httpx.Auth
+        if settings.jira_auth == "api_token":
+            if not settings.service_account_email or not settings.service_account_token_encrypted:
+                raise JiraNotConfiguredError(
+                    "the app is set to use a service account, but its email or API token is missing"
+                )
+            auth = ServiceAccountAuth(
+                email=settings.service_account_email,
+                api_token=self._box.decrypt(settings.service_account_token_encrypted),
+            )
+        else:
+            auth = ConnectJWTAuth(
+                app_key=self._app_key,
+                client_key=tenant.client_key,
+                shared_secret=self._box.decrypt(tenant.shared_secret_encrypted),
+                base_url=tenant.base_url,
+            )
+        return JiraClient(self._http, base_url=tenant.base_url, auth=auth, policy=self._policy)
+
+    def forget(self, tenant_id: str) -> None:
+        self._desk_lists.pop(tenant_id, None)
+        for desk_key in [key for key in self._desks if key[0] == tenant_id]:
+            del self._desks[desk_key]
+        for admin_key in [key for key in self._admins if key[0] == tenant_id]:
+            del self._admins[admin_key]
+
+    async def service_desks(
+        self, jira: JiraClient, tenant: Tenant, *, fresh: bool = False
+    ) -> list[ServiceDesk]:
+        cached = self._desk_lists.get(tenant.id)
+        if cached and not fresh and cached[0] > time.monotonic():
+            return cached[1]
+        desks: list[ServiceDesk] = []
+        async for value in jira.paged("/rest/servicedeskapi/servicedesk"):
+            desks.append(await self.with_portal_id(jira, _desk(value)))
+        self._desk_lists[tenant.id] = (time.monotonic() + DESK_TTL_SECONDS, desks)
+        return desks
+
+    async def service_desk(self, jira: JiraClient, tenant: Tenant, desk_id: str) -> ServiceDesk:
+        """The desk, or ``NotFoundError`` when Jira no longer has it."""
+        key = (tenant.id, desk_id)
+        cached = self._desks.get(key)
+        if cached and cached[0] > time.monotonic():
+            desk = cached[1]
+        else:
+            try:
+                desk = _desk(await jira.get_json(f"/rest/servicedeskapi/servicedesk/{desk_id}"))
+                self._desks[key] = (time.monotonic() + DESK_TTL_SECONDS, desk)
+            except JiraError as e:
+                if e.jira_status != 404:
+                    raise
+                desk = None
+                self._desks[key] = (time.monotonic() + MISSING_DESK_TTL_SECONDS, None)
+        if desk is None:
+            raise NotFoundError(
+                "this help center no longer exists; ask the team that gave you the link"
+            )
+        return desk
+
+    async def with_portal_id(self, jira: JiraClient, desk: ServiceDesk) -> ServiceDesk:
+        """The desk with its portal id, which the desk listing lacks and request types carry."""
+        if desk.portal_id is not None:
+            return desk
+        page = await jira.get_json(
+            f"/rest/servicedeskapi/servicedesk/{desk.id}/requesttype", params={"limit": 1}
+        )
+        first = next(iter(page.get("values") or []), None) if isinstance(page, dict) else None
+        portal_id = first.get("portalId") if isinstance(first, dict) else None
+        return replace(desk, portal_id=str(portal_id) if portal_id is not None else None)
+
+    async def is_admin(self, jira: JiraClient, tenant: Tenant, account_id: str) -> bool:
+        # The secret is part of the key: a reinstall (new secret) re-checks at once.
+        key = (tenant.id, tenant.shared_secret_encrypted[-16:], account_id)
+        cached = self._admins.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        body = await jira.post_json(
+            "/rest/api/3/permissions/check",
+            {"accountId": account_id, "globalPermissions": ["ADMINISTER"]},
+            retry_safe=True,  # a read, even though it is a POST
+        )
+        granted = isinstance(body, dict) and "ADMINISTER" in (body.get("globalPermissions") or [])
+        self._admins[key] = (time.monotonic() + ADMIN_TTL_SECONDS, granted)
+        return granted
+
+
+def _desk(value: Any) -> ServiceDesk:
+    if not isinstance(value, dict) or not value.get("id"):
+        raise JiraError("Jira returned a service desk without an id")
+    portal_id = value.get("portalId")
+    return ServiceDesk(
+        id=str(value["id"]),
+        project_id=str(value.get("projectId", "")),
+        project_key=str(value.get("projectKey", "")),
+        name=str(value.get("projectName", "")),
+        portal_id=str(portal_id) if portal_id is not None else None,
+    )

@@ -1,0 +1,333 @@
+"""A fake Jira Cloud site with JSM, faithful to the official spec where it has one.
+
+Every ``/rest/servicedeskapi`` request body and every response this fake returns is validated
+against ``../shared/spec/jsm-servicedesk-openapi.json``; the two platform endpoints the app
+uses (user search, permission check) are checked by hand. Each request must carry a valid
+Connect JWT (iss = app key, qsh of that very request, HS256 with the tenant's secret), or in
+api_token mode the service account's Basic credentials.
+
+Knobs: ``fail(method, path, status, times, headers)`` queues failures (429 with Retry-After,
+503, ...); ``timeout(method, path, times)`` raises a read timeout; ``race_customer`` makes a
+customer appear between the app's search and its create; ``page_size`` forces paging.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import jwt
+import respx
+
+from app.connect.jwt import query_string_hash, relative_path
+from tests.jsm import spec
+
+SERVICEDESK = "/rest/servicedeskapi/"
+
+
+@dataclass
+class Account:
+    account_id: str
+    email: str
+    display_name: str
+    account_type: str = "customer"
+
+    def user_dto(self) -> dict[str, Any]:
+        return {
+            "accountId": self.account_id,
+            "emailAddress": self.email,
+            "displayName": self.display_name,
+            "active": True,
+            "timeZone": "Europe/London",
+        }
+
+
+@dataclass
+class Desk:
+    id: str
+    project_id: str
+    project_key: str
+    name: str
+    portal_id: str
+    request_types: list[dict[str, Any]] = field(default_factory=list)
+    customers: set[str] = field(default_factory=set)
+    organizations: set[int] = field(default_factory=set)
+
+    def dto(self, base_url: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "projectId": self.project_id,
+            "projectKey": self.project_key,
+            "projectName": self.name,
+            "_links": {"self": f"{base_url}/rest/servicedeskapi/servicedesk/{self.id}"},
+        }
+
+
+@dataclass
+class FakeJira:
+    base_url: str
+    app_key: str
+    client_key: str
+    shared_secret: str
+    service_account: tuple[str, str] | None = None  # (email, api token) for api_token mode
+    admins: set[str] = field(default_factory=lambda: {"557058:admin-account"})
+    accounts: dict[str, Account] = field(default_factory=dict)
+    desks: dict[str, Desk] = field(default_factory=dict)
+    organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    page_size: int = 50
+    race_customer: Account | None = None
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    _failures: deque[tuple[str, str, Any]] = field(default_factory=deque)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+
+    # --- set-up ----------------------------------------------------------------------------
+    def add_desk(self, desk_id: str, key: str, name: str, portal_id: str | None = None) -> Desk:
+        desk = Desk(desk_id, str(10000 + int(desk_id)), key, name, portal_id or desk_id)
+        desk.request_types.append(
+            {
+                "id": f"{desk_id}1",
+                "name": "Get IT help",
+                "description": "Ask for help",
+                "portalId": desk.portal_id,
+                "serviceDeskId": desk_id,
+                "groupIds": ["1"],
+                "issueTypeId": "10001",
+                "helpText": "",
+            }
+        )
+        self.desks[desk_id] = desk
+        return desk
+
+    def add_account(self, email: str, name: str, account_type: str = "customer") -> Account:
+        account = Account(f"qm:{next(self._ids)}", email, name, account_type)
+        self.accounts[account.account_id] = account
+        return account
+
+    def fail(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        for _ in range(times):
+            self._failures.append((method, path, (status, headers or {})))
+
+    def timeout(self, method: str, path: str, *, times: int = 1) -> None:
+        for _ in range(times):
+            self._failures.append((method, path, "timeout"))
+
+    def count(self, method: str | None = None, prefix: str = "") -> int:
+        return sum(
+            1 for m, p in self.calls if (method is None or m == method) and p.startswith(prefix)
+        )
+
+    def mount(self, router: respx.MockRouter) -> None:
+        router.route(url__startswith=self.base_url + "/rest/").mock(side_effect=self._handle)
+
+    # --- plumbing ----------------------------------------------------------------------------
+    def _authenticated(self, request: httpx.Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if header.startswith("JWT "):
+            try:
+                claims = jwt.decode(
+                    header[4:], self.shared_secret, algorithms=["HS256"], audience=self.client_key
+                )
+            except jwt.InvalidTokenError:
+                return False
+            path, _, query = request.url.raw_path.decode().partition("?")
+            expected = query_string_hash(
+                request.method, relative_path(path, urlsplit(self.base_url).path), query
+            )
+            return claims.get("iss") == self.app_key and claims.get("qsh") == expected
+        if header.startswith("Basic ") and self.service_account:
+            email, _, token = base64.b64decode(header[6:]).decode().partition(":")
+            return (email, token) == self.service_account
+        return False
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        path = (
+            request.url.path[len(urlsplit(self.base_url).path) :]
+            if urlsplit(self.base_url).path
+            else request.url.path
+        )
+        self.calls.append((request.method, path))
+        body = json.loads(request.content) if request.content else None
+        if path.startswith(SERVICEDESK):
+            spec.validate_request(request.method, path, body)
+        for index, (method, prefix, failure) in enumerate(self._failures):
+            if method == request.method and path.startswith(prefix):
+                del self._failures[index]
+                if failure == "timeout":
+                    raise httpx.ReadTimeout("fake timeout", request=request)
+                status, headers = failure
+                return self._respond(
+                    request.method, path, status, {"errorMessage": "fake failure"}, headers
+                )
+        if not self._authenticated(request):
+            return self._respond(request.method, path, 401, None)
+        query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+        for pattern, handler in self._routes():
+            match = re.fullmatch(pattern, f"{request.method} {path}")
+            if match:
+                status, payload = handler(query, body, *match.groups())
+                return self._respond(request.method, path, status, payload)
+        raise AssertionError(f"the fake Jira has no {request.method} {path}")
+
+    def _respond(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        if path.startswith(SERVICEDESK) and status != 429:
+            spec.validate_response(method, path, status, payload)
+        return (
+            httpx.Response(status, json=payload, headers=headers)
+            if payload is not None
+            else httpx.Response(status, headers=headers)
+        )
+
+    def _page(self, values: list[Any], query: dict[str, str]) -> dict[str, Any]:
+        start = int(query.get("start", 0))
+        limit = min(int(query.get("limit", 50)), self.page_size)
+        chunk = values[start : start + limit]
+        return {
+            "start": start,
+            "limit": limit,
+            "size": len(chunk),
+            "isLastPage": start + limit >= len(values),
+            "values": chunk,
+        }
+
+    def _routes(self) -> list[tuple[str, Any]]:
+        return [
+            (r"GET /rest/servicedeskapi/servicedesk", self._list_desks),
+            (r"GET /rest/servicedeskapi/servicedesk/(\d+)", self._get_desk),
+            (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttype", self._request_types),
+            (r"POST /rest/servicedeskapi/customer", self._create_customer),
+            (r"POST /rest/servicedeskapi/servicedesk/(\d+)/customer", self._add_customers),
+            (r"POST /rest/servicedeskapi/organization", self._create_organization),
+            (r"POST /rest/servicedeskapi/organization/(\d+)/user", self._add_org_users),
+            (r"DELETE /rest/servicedeskapi/organization/(\d+)/user", self._remove_org_users),
+            (r"POST /rest/servicedeskapi/servicedesk/(\d+)/organization", self._add_desk_org),
+            (r"GET /rest/api/3/user/search", self._user_search),
+            (r"POST /rest/api/3/permissions/check", self._permissions_check),
+        ]
+
+    # --- endpoints -------------------------------------------------------------------------
+    def _list_desks(self, query: dict[str, str], _body: Any) -> tuple[int, Any]:
+        return 200, self._page([d.dto(self.base_url) for d in self.desks.values()], query)
+
+    def _get_desk(self, _query: dict[str, str], _body: Any, desk_id: str) -> tuple[int, Any]:
+        desk = self.desks.get(desk_id)
+        return (
+            (200, desk.dto(self.base_url))
+            if desk
+            else (404, {"errorMessage": "Service desk not found"})
+        )
+
+    def _request_types(self, query: dict[str, str], _body: Any, desk_id: str) -> tuple[int, Any]:
+        desk = self.desks.get(desk_id)
+        if desk is None:
+            return 404, {"errorMessage": "Service desk not found"}
+        return 200, self._page(desk.request_types, query)
+
+    def _create_customer(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if self.race_customer is not None:
+            # Someone else created the customer between the app's search and this create.
+            self.accounts[self.race_customer.account_id] = self.race_customer
+            self.race_customer = None
+        email = str(body["email"])
+        if any(a.email.casefold() == email.casefold() for a in self.accounts.values()):
+            return 400, {"errorMessage": "An account already exists for this email"}
+        account = self.add_account(email, str(body.get("displayName") or email))
+        dto = account.user_dto() | {
+            "_links": {"self": f"{self.base_url}/rest/api/3/user?accountId={account.account_id}"}
+        }
+        return 201, dto
+
+    def _add_customers(self, _query: dict[str, str], body: Any, desk_id: str) -> tuple[int, Any]:
+        desk = self.desks.get(desk_id)
+        if desk is None:
+            return 404, {"errorMessage": "Service desk not found"}
+        for account_id in body.get("accountIds", []):
+            if account_id not in self.accounts:
+                return 400, {"errorMessage": f"unknown account {account_id}"}
+            desk.customers.add(account_id)
+        return 204, None
+
+    def _create_organization(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if any(o["name"] == body["name"] for o in self.organizations.values()):
+            return 400, {"errorMessage": "An organization with this name already exists"}
+        organization_id = next(self._ids)
+        self.organizations[organization_id] = {
+            "id": str(organization_id),
+            "name": body["name"],
+            "members": set(),
+        }
+        return 201, {
+            "id": str(organization_id),
+            "name": body["name"],
+            "_links": {
+                "self": f"{self.base_url}/rest/servicedeskapi/organization/{organization_id}"
+            },
+        }
+
+    def _org(self, organization_id: str) -> dict[str, Any] | None:
+        return self.organizations.get(int(organization_id))
+
+    def _add_org_users(
+        self, _query: dict[str, str], body: Any, organization_id: str
+    ) -> tuple[int, Any]:
+        org = self._org(organization_id)
+        if org is None:
+            return 404, {"errorMessage": "Organization not found"}
+        org["members"].update(body.get("accountIds", []))
+        return 204, None
+
+    def _remove_org_users(
+        self, _query: dict[str, str], body: Any, organization_id: str
+    ) -> tuple[int, Any]:
+        org = self._org(organization_id)
+        if org is None:
+            return 404, {"errorMessage": "Organization not found"}
+        org["members"].difference_update(body.get("accountIds", []))
+        return 204, None
+
+    def _add_desk_org(self, _query: dict[str, str], body: Any, desk_id: str) -> tuple[int, Any]:
+        desk = self.desks.get(desk_id)
+        if desk is None or int(body["organizationId"]) not in self.organizations:
+            return 404, {"errorMessage": "Not found"}
+        desk.organizations.add(int(body["organizationId"]))
+        return 204, None
+
+    def _user_search(self, query: dict[str, str], _body: Any) -> tuple[int, Any]:
+        # Jira's search is fuzzy: a prefix of the email or the name finds the account.
+        text = query.get("query", "").casefold()
+        assert text, "user search needs a query"
+        found = [
+            a.user_dto() | {"accountType": a.account_type}
+            for a in self.accounts.values()
+            if a.email.casefold().startswith(text.split("@")[0])
+            or text in a.display_name.casefold()
+        ]
+        return 200, found
+
+    def _permissions_check(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
+        assert set(body) <= {"accountId", "globalPermissions", "projectPermissions"}, body
+        granted = [
+            p for p in body.get("globalPermissions", []) if body.get("accountId") in self.admins
+        ]
+        return 200, {"globalPermissions": granted, "projectPermissions": []}

@@ -1,0 +1,130 @@
+"""Settings, portals and the Jira-administrator requirement of the admin API."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import InstalledTenant
+from tests.jsm.fake_jira import FakeJira
+
+
+def auth(tenant: InstalledTenant, sub: str = "557058:admin-account") -> dict[str, str]:
+    return {"Authorization": f"JWT {tenant.context_token(sub=sub)}"}
+
+
+async def test_defaults(client: httpx.AsyncClient, tenant: InstalledTenant) -> None:
+    body = (await client.get("/api/admin/settings", headers=auth(tenant))).json()
+    assert body == {
+        "jira_auth": "app",
+        "service_account_email": None,
+        "has_service_account_token": False,
+        "landing": "app_portal",
+        "allowed_email_domains": [],
+        "auto_create_customers": True,
+        "organization_sync": False,
+    }
+
+
+async def test_api_token_mode_needs_email_and_token_and_never_returns_the_token(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    missing = await client.put(
+        "/api/admin/settings", json={"jira_auth": "api_token"}, headers=auth(tenant)
+    )
+    assert missing.status_code == 422
+    assert set(missing.json()["fields"]) == {"service_account_email", "service_account_token"}
+    saved = await client.put(
+        "/api/admin/settings",
+        json={
+            "jira_auth": "api_token",
+            "service_account_email": "bot@acme.com",
+            "service_account_token": "tok-123-secret",
+        },
+        headers=auth(tenant),
+    )
+    assert saved.status_code == 200
+    assert saved.json()["has_service_account_token"] is True
+    assert "tok-123-secret" not in saved.text
+    assert (
+        "tok-123-secret" not in (await client.get("/api/admin/settings", headers=auth(tenant))).text
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"landing": "elsewhere"}, "landing"),
+        ({"allowed_email_domains": ["not a domain"]}, "allowed_email_domains"),
+        ({"auto_create_customers": "maybe"}, "auto_create_customers"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+async def test_invalid_settings_name_the_field(
+    client: httpx.AsyncClient, tenant: InstalledTenant, body: dict[str, object], field: str
+) -> None:
+    response = await client.put("/api/admin/settings", json=body, headers=auth(tenant))
+    assert response.status_code == 422
+    assert field in response.json()["fields"]
+
+
+async def test_portals_list_every_desk_with_its_substitute_link(
+    client: httpx.AsyncClient, tenant: InstalledTenant, jira: FakeJira
+) -> None:
+    jira.page_size = 1  # forces paging
+    jira.add_desk("8", "HR", "HR Help", portal_id="3")
+    portals = (await client.get("/api/admin/portals", headers=auth(tenant))).json()
+    assert portals == [
+        {
+            "service_desk_id": "7",
+            "portal_id": "7",
+            "project_key": "ITH",
+            "name": "IT Help",
+            "substitute_link": f"https://sso.example.test/portal/{tenant.tenant_id}/7",
+        },
+        {
+            "service_desk_id": "8",
+            "portal_id": "3",
+            "project_key": "HR",
+            "name": "HR Help",
+            "substitute_link": f"https://sso.example.test/portal/{tenant.tenant_id}/8",
+        },
+    ]
+
+
+async def test_verify_reports_who_the_app_is_in_jira(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    body = (await client.post("/api/admin/settings/verify", headers=auth(tenant))).json()
+    assert body["ok"] is True
+    assert body["display_name"] == "Portal SSO"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/admin/idps"),
+        ("POST", "/api/admin/idps"),
+        ("GET", "/api/admin/settings"),
+        ("PUT", "/api/admin/settings"),
+        ("GET", "/api/admin/portals"),
+        ("GET", "/api/admin/logins"),
+        ("GET", "/api/admin/presets"),
+    ],
+)
+async def test_non_admins_are_refused(
+    client: httpx.AsyncClient, tenant: InstalledTenant, method: str, path: str
+) -> None:
+    response = await client.request(
+        method, path, json={}, headers=auth(tenant, sub="557058:agent-not-admin")
+    )
+    assert response.status_code == 403
+    assert response.json()["message"] == "only Jira administrators can configure Portal SSO"
+
+
+async def test_admin_check_is_cached(
+    client: httpx.AsyncClient, tenant: InstalledTenant, jira: FakeJira
+) -> None:
+    for _ in range(3):
+        assert (await client.get("/api/admin/settings", headers=auth(tenant))).status_code == 200
+    assert jira.count("POST", "/rest/api/3/permissions/check") == 1

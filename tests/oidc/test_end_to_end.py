@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import respx
-from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.models import CustomerLink
 from tests.conftest import InstalledTenant
 from tests.login_fixtures import DESK_ID, RecordingProvisioner
 from tests.openid_provider import OpenIDProvider
@@ -86,12 +88,12 @@ async def configure_idp(
 
 @pytest.mark.usefixtures("loopback")
 async def test_login_against_a_real_openid_provider(
-    app: FastAPI,
     client: httpx.AsyncClient,
     tenant: InstalledTenant,
     openid_provider: OpenIDProvider,
-    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
 ) -> None:
+    """The whole chain with the app's real provisioner against the fake JSM."""
     await configure_idp(client, tenant, openid_provider)
     start = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
     assert start.status_code == 303
@@ -104,11 +106,16 @@ async def test_login_against_a_real_openid_provider(
     assert landed.status_code == 303, landed.text
     assert landed.headers["location"] == f"/portal/{tenant.tenant_id}/{DESK_ID}"
 
-    identity = provisioner.calls[0]
-    assert identity.issuer == openid_provider.issuer
-    assert identity.subject == "ada"
-    assert identity.email == "ada@example.com"
-    assert identity.display_name == "Ada Lovelace"
+    [account] = tenant.jira.accounts.values()
+    assert (account.email, account.display_name) == ("ada@example.com", "Ada Lovelace")
+    assert tenant.jira.desks[DESK_ID].customers == {account.account_id}
+    async with session() as s:
+        link = (await s.scalars(select(CustomerLink))).one()
+    assert (link.issuer, link.subject, link.account_id) == (
+        openid_provider.issuer,
+        "ada",
+        account.account_id,
+    )
 
     portal = await client.get(landed.headers["location"])
     assert portal.status_code == 200

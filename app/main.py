@@ -4,6 +4,7 @@ and one error handler per surface (JSON for APIs and lifecycle, HTML pages elsew
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -31,12 +32,17 @@ from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import JsmProvisioner
 from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
+from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.templating import render_error
 
 logger = logging.getLogger(__name__)
 
 JSON_SURFACES = ("/api/", "/lifecycle/")
+DEFAULT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def _is_json_surface(request: Request) -> bool:
@@ -56,7 +62,22 @@ async def _app_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, InvalidInputError) and exc.fields:
             extra["fields"] = exc.fields
         return _json_error(exc.status_code, exc.code, exc.message, **extra)
-    return render_error(request, status_code=exc.status_code, message=exc.message)
+    return render_error(
+        request,
+        status_code=exc.status_code,
+        message=exc.message,
+        retry_url=str(request.url) if exc.status_code >= 500 and request.method == "GET" else None,
+        home_url=_portal_home(request),
+    )
+
+
+_PORTAL_DESK = re.compile(r"^(/portal/[A-Za-z0-9_-]+/[0-9]+)/")
+
+
+def _portal_home(request: Request) -> str | None:
+    """A way back to the help center from an error on one of its inner pages."""
+    match = _PORTAL_DESK.match(request.url.path)
+    return match.group(1) if match else None
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -124,6 +145,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.effective_encryption_keys())
 
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Admin iframe pages set their own policy (framed by the tenant's Jira); nothing
+        # else may be framed.
+        response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+        return response
+
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -152,5 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_pages.router)
     app.include_router(admin_api.router)
     app.include_router(oidc_routes.router)
+    # Fixed portal paths (logout, signed-out) before the /{service_desk_id} pages.
     app.include_router(portal_routes.router)
+    app.include_router(portal_pages.router)
     return app

@@ -34,6 +34,7 @@ def render_error(
     message: str,
     title: str | None = None,
     retry_url: str | None = None,
+    home_url: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -43,6 +44,7 @@ def render_error(
             "message": message,
             "status_code": status_code,
             "retry_url": retry_url,
+            "home_url": home_url,
         },
         status_code=status_code,
     )

@@ -116,3 +116,25 @@ async def failures(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
     async with sessionmaker() as s:
         rows = await s.scalars(select(LoginEvent).where(LoginEvent.outcome == "failure"))
         return [row.reason or "" for row in rows]
+
+
+@dataclass
+class SignedIn:
+    account_id: str
+    tenant: InstalledTenant
+
+    @property
+    def home(self) -> str:
+        return f"/portal/{self.tenant.tenant_id}/{DESK_ID}"
+
+
+@pytest.fixture
+async def signed_in(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> SignedIn:
+    """A customer signed in through the OP, provisioned by the real JSM provisioner."""
+    del idp
+    response = await login(client, tenant, op)
+    assert response.status_code == 303, response.text
+    [account] = [a for a in tenant.jira.accounts.values() if a.email == "ada@example.com"]
+    return SignedIn(account.account_id, tenant)

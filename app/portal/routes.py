@@ -272,39 +272,3 @@ async def login_by_email(
         email=email,
         message="We could not tell your sign-in option from that address; choose one below.",
     )
-
-
-@router.get("/portal/{tenant_id}/{service_desk_id}", include_in_schema=False)
-async def substitute_link(
-    tenant_id: str,
-    service_desk_id: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    box: SecretBoxDep,
-    return_to: str | None = None,
-) -> Response:
-    tenant = await portal_tenant(session, tenant_id)
-    desk = await existing_desk(request, session, tenant, service_desk_id)
-    portal_session = await current_session(request, session, settings, tenant)
-    if portal_session is None:
-        return await start_customer_login(
-            request,
-            session,
-            settings=settings,
-            box=box,
-            tenant=tenant,
-            service_desk_id=service_desk_id,
-            return_to=tenant_return_path(return_to, tenant.id),
-        )
-    return render(
-        request,
-        "portal/home.html",
-        {
-            "title": desk.name,
-            "tenant": tenant,
-            "desk": desk,
-            "desk_id": desk.id,
-            "customer": portal_session,
-        },
-    )

@@ -60,6 +60,8 @@ class Desk:
     request_types: list[dict[str, Any]] = field(default_factory=list)
     customers: set[str] = field(default_factory=set)
     organizations: set[int] = field(default_factory=set)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    fields: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def dto(self, base_url: str) -> dict[str, Any]:
         return {
@@ -84,27 +86,123 @@ class FakeJira:
     organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
     page_size: int = 50
     race_customer: Account | None = None
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     _failures: deque[tuple[str, str, Any]] = field(default_factory=deque)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     # --- set-up ----------------------------------------------------------------------------
     def add_desk(self, desk_id: str, key: str, name: str, portal_id: str | None = None) -> Desk:
+        """A desk with a small catalogue: two groups, a request type with text, select,
+        multi-select, date and number fields, and one whose required field the portal
+        cannot render (a user picker)."""
         desk = Desk(desk_id, str(10000 + int(desk_id)), key, name, portal_id or desk_id)
-        desk.request_types.append(
-            {
-                "id": f"{desk_id}1",
-                "name": "Get IT help",
-                "description": "Ask for help",
-                "portalId": desk.portal_id,
-                "serviceDeskId": desk_id,
-                "groupIds": ["1"],
-                "issueTypeId": "10001",
-                "helpText": "",
+        desk.groups = [{"id": "1", "name": "Common requests"}, {"id": "2", "name": "Hardware"}]
+
+        def custom(
+            field_id: str, name: str, kind: str, plugin: str, required: bool = False, **extra: Any
+        ) -> dict[str, Any]:
+            schema = {
+                "type": kind,
+                "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{plugin}",
+                "customId": int(field_id.rsplit("_", 1)[1]),
+            } | extra
+            return {
+                "fieldId": field_id,
+                "name": name,
+                "required": required,
+                "visible": True,
+                "jiraSchema": schema,
+                "validValues": [],
             }
-        )
+
+        def options(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
+            return [{"value": value, "label": label, "children": []} for value, label in pairs]
+
+        summary = {
+            "fieldId": "summary",
+            "name": "Summary",
+            "required": True,
+            "visible": True,
+            "jiraSchema": {"type": "string", "system": "summary"},
+            "validValues": [],
+        }
+        description = {
+            "fieldId": "description",
+            "name": "Description",
+            "required": False,
+            "visible": True,
+            "jiraSchema": {"type": "string", "system": "description"},
+            "validValues": [],
+        }
+        urgency = custom("customfield_10010", "Urgency", "option", "select") | {
+            "validValues": options(("1", "Low"), ("2", "High"))
+        }
+        kit = custom(
+            "customfield_10030", "Equipment", "array", "multiselect", True, items="option"
+        ) | {"validValues": options(("11", "Laptop"), ("12", "Monitor"))}
+        needed_by = custom("customfield_10020", "Needed by", "date", "datepicker")
+        count = custom("customfield_10040", "How many", "number", "float")
+        approver = custom("customfield_10050", "Approver", "user", "userpicker", True)
+        catalogue = [
+            (
+                "1",
+                "Get IT help",
+                "Ask the IT team for help",
+                ["1"],
+                [summary, description, urgency],
+            ),
+            (
+                "2",
+                "Request new hardware",
+                "Laptops, monitors and more",
+                ["2"],
+                [summary, kit, needed_by, count],
+            ),
+            ("3", "Request access", "Needs an approver", [], [summary, approver]),
+        ]
+        for suffix, rt_name, rt_description, groups, fields in catalogue:
+            desk.request_types.append(
+                {
+                    "id": f"{desk_id}{suffix}",
+                    "name": rt_name,
+                    "description": rt_description,
+                    "helpText": "",
+                    "portalId": desk.portal_id,
+                    "serviceDeskId": desk_id,
+                    "groupIds": groups,
+                    "issueTypeId": "10001",
+                }
+            )
+            desk.fields[f"{desk_id}{suffix}"] = fields
         self.desks[desk_id] = desk
         return desk
+
+    def add_request(
+        self,
+        desk_id: str,
+        reporter: str,
+        summary: str,
+        *,
+        comments: tuple[tuple[str, bool], ...] = (),
+    ) -> str:
+        desk = self.desks[desk_id]
+        number = len(self.requests) + 1
+        key = f"{desk.project_key}-{number}"
+        self.requests[key] = {
+            "key": key,
+            "id": str(20000 + number),
+            "desk_id": desk_id,
+            "request_type_id": desk.request_types[0]["id"],
+            "reporter": reporter,
+            "values": {"summary": summary},
+            "status": ("Waiting for support", "indeterminate"),
+            "comments": [
+                {"id": str(i), "body": body, "public": public, "author": "557058:agent"}
+                for i, (body, public) in enumerate(comments)
+            ],
+        }
+        return key
 
     def add_account(self, email: str, name: str, account_type: str = "customer") -> Account:
         account = Account(f"qm:{next(self._ids)}", email, name, account_type)
@@ -228,6 +326,14 @@ class FakeJira:
             (r"GET /rest/api/3/user/search", self._user_search),
             (r"POST /rest/api/3/permissions/check", self._permissions_check),
             (r"GET /rest/api/3/myself", self._myself),
+            (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttypegroup", self._groups),
+            (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttype/(\d+)", self._request_type),
+            (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttype/(\d+)/field", self._fields),
+            (r"POST /rest/servicedeskapi/request", self._create_request),
+            (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)", self._get_request),
+            (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/comment", self._comments),
+            (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/comment", self._add_comment),
+            (r"POST /rest/api/3/search/jql", self._search),
         ]
 
     # --- endpoints -------------------------------------------------------------------------
@@ -348,3 +454,170 @@ class FakeJira:
             p for p in body.get("globalPermissions", []) if body.get("accountId") in self.admins
         ]
         return 200, {"globalPermissions": granted, "projectPermissions": []}
+
+    # --- the portal's endpoints ------------------------------------------------------------
+    def _date(self) -> dict[str, Any]:
+        return {
+            "iso8601": "2026-11-27T12:00:00+0000",
+            "jira": "2026-11-27T12:00:00.000+0000",
+            "friendly": "Today 12:00 PM",
+            "epochMillis": 1795780800000,
+        }
+
+    def _groups(self, query: dict[str, str], _body: Any, desk_id: str) -> tuple[int, Any]:
+        desk = self.desks.get(desk_id)
+        return (
+            (200, self._page(desk.groups, query))
+            if desk
+            else (404, {"errorMessage": "Service desk not found"})
+        )
+
+    def _request_type(
+        self, _query: dict[str, str], _body: Any, desk_id: str, type_id: str
+    ) -> tuple[int, Any]:
+        desk = self.desks.get(desk_id)
+        found = next((t for t in desk.request_types if t["id"] == type_id), None) if desk else None
+        return (200, found) if found else (404, {"errorMessage": "Request type not found"})
+
+    def _fields(
+        self, _query: dict[str, str], _body: Any, desk_id: str, type_id: str
+    ) -> tuple[int, Any]:
+        desk = self.desks.get(desk_id)
+        if desk is None or type_id not in desk.fields:
+            return 404, {"errorMessage": "Request type not found"}
+        return 200, {
+            "requestTypeFields": desk.fields[type_id],
+            "canRaiseOnBehalfOf": True,
+            "canAddRequestParticipants": True,
+        }
+
+    def _create_request(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
+        desk = self.desks.get(str(body.get("serviceDeskId")))
+        if desk is None or body.get("requestTypeId") not in desk.fields:
+            return 400, {"errorMessage": "The request type does not exist in this service desk"}
+        if body.get("raiseOnBehalfOf") not in desk.customers:
+            return 400, {"errorMessage": "The reporter is not a customer of this service desk"}
+        values = body.get("requestFieldValues") or {}
+        for f in desk.fields[body["requestTypeId"]]:
+            if f["required"] and not values.get(f["fieldId"]):
+                return 400, {"errorMessage": f"{f['fieldId']}: {f['name']} is required."}
+            if f["validValues"] and f["fieldId"] in values:
+                chosen = values[f["fieldId"]]
+                ids = [c["id"] for c in chosen] if isinstance(chosen, list) else [chosen["id"]]
+                if any(i not in {v["value"] for v in f["validValues"]} for i in ids):
+                    return 400, {"errorMessage": f"{f['fieldId']}: invalid option"}
+        number = len(self.requests) + 1
+        key = f"{desk.project_key}-{number}"
+        self.requests[key] = {
+            "key": key,
+            "id": str(20000 + number),
+            "desk_id": desk.id,
+            "request_type_id": body["requestTypeId"],
+            "reporter": body["raiseOnBehalfOf"],
+            "values": values,
+            "status": ("Waiting for support", "indeterminate"),
+            "comments": [],
+        }
+        return 201, self._request_dto(self.requests[key])
+
+    def _request_dto(self, item: dict[str, Any]) -> dict[str, Any]:
+        desk = self.desks[item["desk_id"]]
+        labels = {f["fieldId"]: f["name"] for f in desk.fields.get(item["request_type_id"], [])}
+        reporter = self.accounts.get(item["reporter"])
+        request_type = next(t for t in desk.request_types if t["id"] == item["request_type_id"])
+        return {
+            "issueId": item["id"],
+            "issueKey": item["key"],
+            "requestTypeId": item["request_type_id"],
+            "serviceDeskId": item["desk_id"],
+            "createdDate": self._date(),
+            "reporter": reporter.user_dto()
+            if reporter
+            else {"accountId": item["reporter"], "displayName": "?"},
+            "requestFieldValues": [
+                {"fieldId": k, "label": labels.get(k, k), "value": v}
+                for k, v in item["values"].items()
+            ],
+            "currentStatus": {
+                "status": item["status"][0],
+                "statusCategory": item["status"][1].upper(),
+                "statusDate": self._date(),
+            },
+            "requestType": request_type,
+        }
+
+    def _get_request(self, _query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        return (
+            (200, self._request_dto(item)) if item else (404, {"errorMessage": "Request not found"})
+        )
+
+    def _comment_dto(self, comment: dict[str, Any]) -> dict[str, Any]:
+        author = self.accounts.get(comment["author"])
+        return {
+            "id": comment["id"],
+            "body": comment["body"],
+            "public": comment["public"],
+            "created": self._date(),
+            "author": author.user_dto()
+            if author
+            else {"accountId": comment["author"], "displayName": "Support agent"},
+        }
+
+    def _comments(self, query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        comments = [
+            c
+            for c in item["comments"]
+            if (c["public"] and query.get("public", "true") == "true")
+            or (not c["public"] and query.get("internal", "true") == "true")
+        ]
+        return 200, self._page([self._comment_dto(c) for c in comments], query)
+
+    def _add_comment(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        comment = {
+            "id": str(len(item["comments"]) + 1),
+            "body": body["body"],
+            "public": body.get("public", True),
+            "author": "557058:app-user",
+        }
+        item["comments"].append(comment)
+        return 201, self._comment_dto(comment)
+
+    def _search(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
+        assert set(body) <= {"jql", "fields", "maxResults", "nextPageToken"}, body
+        match = re.fullmatch(
+            r'project = "([A-Z0-9_]+)" AND reporter = "([^"\\]+)" ORDER BY created DESC',
+            body["jql"],
+        )
+        assert match, f"unexpected JQL: {body['jql']}"
+        project, reporter = match.groups()
+        found = [
+            r
+            for r in reversed(list(self.requests.values()))
+            if self.desks[r["desk_id"]].project_key == project and r["reporter"] == reporter
+        ]
+        start = int(body.get("nextPageToken") or 0)
+        size = int(body.get("maxResults", 50))
+        chunk = found[start : start + size]
+        issues = [
+            {
+                "id": r["id"],
+                "key": r["key"],
+                "fields": {
+                    "summary": r["values"].get("summary", ""),
+                    "created": "2026-11-27T12:00:00.000+0000",
+                    "status": {"name": r["status"][0], "statusCategory": {"key": r["status"][1]}},
+                },
+            }
+            for r in chunk
+        ]
+        last = start + size >= len(found)
+        return 200, {"issues": issues, "isLast": last} | (
+            {} if last else {"nextPageToken": str(start + size)}
+        )

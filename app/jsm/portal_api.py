@@ -1,0 +1,257 @@
+"""The Jira calls behind the customer portal. The app acts for the customer: requests are
+raised with ``raiseOnBehalfOf``; a customer only ever sees requests they reported, in the
+desk they are in, and only public comments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import JiraError, NotFoundError
+from app.jsm.client import JiraClient
+
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,17}$")
+_ACCOUNT_ID = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestType:
+    id: str
+    name: str
+    description: str
+    group_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTypeGroup:
+    id: str
+    name: str
+    request_types: list[RequestType] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSummary:
+    key: str
+    summary: str
+    status: str
+    status_category: str
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    author: str
+    body: str
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRequest:
+    key: str
+    summary: str
+    status: str
+    status_category: str
+    created: str
+    request_type: str
+    fields: list[tuple[str, str]]
+    comments: list[Comment]
+
+
+async def request_type_groups(jira: JiraClient, desk_id: str) -> list[RequestTypeGroup]:
+    """Request types grouped as the JSM portal groups them (ungrouped ones last)."""
+    groups: dict[str, RequestTypeGroup] = {}
+    async for value in jira.paged(f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttypegroup"):
+        groups[str(value.get("id"))] = RequestTypeGroup(
+            str(value.get("id")), str(value.get("name", ""))
+        )
+    other = RequestTypeGroup("", "Other")
+    async for value in jira.paged(f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype"):
+        request_type = RequestType(
+            id=str(value.get("id")),
+            name=str(value.get("name", "")),
+            description=str(value.get("description") or ""),
+            group_ids=tuple(str(g) for g in value.get("groupIds") or []),
+        )
+        homes = [groups[g] for g in request_type.group_ids if g in groups] or [other]
+        for group in homes:
+            group.request_types.append(request_type)
+    result = [group for group in groups.values() if group.request_types]
+    if other.request_types:
+        result.append(other)
+    return result
+
+
+async def request_type(jira: JiraClient, desk_id: str, request_type_id: str) -> RequestType:
+    if not request_type_id.isdigit():
+        raise NotFoundError("this request type is not available")
+    try:
+        value = await jira.get_json(
+            f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype/{request_type_id}"
+        )
+    except JiraError as e:
+        if e.jira_status == 404:
+            raise NotFoundError("this request type is no longer available") from e
+        raise
+    return RequestType(
+        id=str(value.get("id")),
+        name=str(value.get("name", "")),
+        description=str(value.get("description") or ""),
+        group_ids=tuple(str(g) for g in value.get("groupIds") or []),
+    )
+
+
+async def request_type_fields(
+    jira: JiraClient, desk_id: str, request_type_id: str
+) -> list[dict[str, Any]]:
+    try:
+        meta = await jira.get_json(
+            f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype/{request_type_id}/field"
+        )
+    except JiraError as e:
+        if e.jira_status == 404:
+            raise NotFoundError("this request type is no longer available") from e
+        raise
+    fields = meta.get("requestTypeFields") if isinstance(meta, dict) else None
+    return [f for f in fields or [] if isinstance(f, dict) and f.get("visible", True)]
+
+
+async def create_request(
+    jira: JiraClient, *, desk_id: str, request_type_id: str, account_id: str, values: dict[str, Any]
+) -> str:
+    body = await jira.post_json(
+        "/rest/servicedeskapi/request",
+        {
+            "serviceDeskId": desk_id,
+            "requestTypeId": request_type_id,
+            "requestFieldValues": values,
+            "raiseOnBehalfOf": account_id,
+        },
+    )
+    key = body.get("issueKey") if isinstance(body, dict) else None
+    if not isinstance(key, str):
+        raise JiraError("Jira created the request but did not say which")
+    return key
+
+
+def _jql_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def my_requests(
+    jira: JiraClient,
+    *,
+    project_key: str,
+    account_id: str,
+    page_token: str | None,
+    page_size: int = 20,
+) -> tuple[list[RequestSummary], str | None]:
+    """The customer's own requests in this desk's project, newest first, one page."""
+    if not _PROJECT_KEY.fullmatch(project_key) or not _ACCOUNT_ID.fullmatch(account_id):
+        raise NotFoundError("no requests")
+    body: dict[str, Any] = {
+        "jql": f"project = {_jql_string(project_key)} AND reporter = {_jql_string(account_id)} ORDER BY created DESC",
+        "fields": ["summary", "status", "created"],
+        "maxResults": page_size,
+    }
+    if page_token:
+        body["nextPageToken"] = page_token
+    result = await jira.post_json("/rest/api/3/search/jql", body, retry_safe=True)
+    requests = []
+    for issue in result.get("issues", []) if isinstance(result, dict) else []:
+        fields = issue.get("fields") or {}
+        status = fields.get("status") or {}
+        requests.append(
+            RequestSummary(
+                key=str(issue.get("key")),
+                summary=str(fields.get("summary") or ""),
+                status=str(status.get("name") or ""),
+                status_category=str((status.get("statusCategory") or {}).get("key") or ""),
+                created=str(fields.get("created") or "")[:10],
+            )
+        )
+    next_token = (
+        result.get("nextPageToken")
+        if isinstance(result, dict) and not result.get("isLast")
+        else None
+    )
+    return requests, next_token if isinstance(next_token, str) else None
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("friendly") or value.get("iso8601") or "")
+    return ""
+
+
+def _field_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return str(value.get("value") or value.get("name") or value.get("displayName") or "")
+    if isinstance(value, list):
+        return ", ".join(filter(None, (_field_text(item) for item in value)))
+    return "" if value is None else str(value)
+
+
+async def customer_request(
+    jira: JiraClient, *, key: str, desk_id: str, account_id: str
+) -> CustomerRequest:
+    """The request, when it is this customer's and in this desk; otherwise "not found" (never
+    a hint that someone else's request exists)."""
+    if not ISSUE_KEY.fullmatch(key):
+        raise NotFoundError("we could not find that request")
+    try:
+        value = await jira.get_json(
+            f"/rest/servicedeskapi/request/{key}", params={"expand": "requestType"}
+        )
+    except JiraError as e:
+        if e.jira_status in (403, 404):
+            raise NotFoundError("we could not find that request") from e
+        raise
+    reporter = (value.get("reporter") or {}).get("accountId")
+    if reporter != account_id or str(value.get("serviceDeskId")) != desk_id:
+        raise NotFoundError("we could not find that request")
+    comments: list[Comment] = []
+    async for comment in jira.paged(
+        f"/rest/servicedeskapi/request/{key}/comment",
+        params={"public": "true", "internal": "false"},
+    ):
+        if comment.get("public") is True:  # defence in depth: never an internal note
+            comments.append(
+                Comment(
+                    author=str((comment.get("author") or {}).get("displayName") or ""),
+                    body=str(comment.get("body") or ""),
+                    created=_date(comment.get("created")),
+                )
+            )
+    status = value.get("currentStatus") or {}
+    fields = [
+        (str(item.get("label") or item.get("fieldId")), _field_text(item.get("value")))
+        for item in value.get("requestFieldValues") or []
+        if isinstance(item, dict) and item.get("fieldId") != "summary"
+    ]
+    return CustomerRequest(
+        key=key,
+        summary=next(
+            (
+                _field_text(i.get("value"))
+                for i in value.get("requestFieldValues") or []
+                if i.get("fieldId") == "summary"
+            ),
+            str(value.get("summary") or key),
+        ),
+        status=str(status.get("status") or ""),
+        status_category=str(status.get("statusCategory") or ""),
+        created=_date(value.get("createdDate")),
+        request_type=str((value.get("requestType") or {}).get("name") or ""),
+        fields=[(label, text) for label, text in fields if text],
+        comments=comments,
+    )
+
+
+async def add_comment(jira: JiraClient, *, key: str, body: str) -> None:
+    await jira.post_json(
+        f"/rest/servicedeskapi/request/{key}/comment", {"body": body, "public": True}
+    )

@@ -1,0 +1,363 @@
+"""The portal behind the substitute link, for a signed-in customer.
+
+Every page needs the tenant's portal session (else the customer is sent to sign in and comes
+back here); every form carries a CSRF token bound to that session. Requests are the
+customer's own, in this desk, with public comments only.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.config import Settings
+from app.db import SessionDep
+from app.deps import SecretBoxDep, SettingsDep
+from app.errors import JiraError
+from app.jsm import portal_api
+from app.jsm import repository as jsm_repository
+from app.jsm.client import JiraClient
+from app.jsm.directory import JiraDirectory, ServiceDesk
+from app.models import PortalSession, Tenant
+from app.portal.forms import FormField, field_values, form_fields, unsupported_required
+from app.portal.routes import (
+    current_session,
+    existing_desk,
+    portal_tenant,
+    start_customer_login,
+    tenant_return_path,
+)
+from app.templating import render
+
+router = APIRouter(tags=["portal"])
+
+
+@dataclass(frozen=True, slots=True)
+class PortalContext:
+    tenant: Tenant
+    desk: ServiceDesk
+    customer: PortalSession
+    jira: JiraClient
+    home: str
+
+    def page(self, **context: Any) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "desk": self.desk,
+            "customer": self.customer,
+            "home": self.home,
+            **context,
+        }
+
+
+def desk_home(settings: Settings, tenant_id: str, desk_id: str) -> str:
+    return f"{settings.base_path}/portal/{tenant_id}/{desk_id}"
+
+
+def sign_in_redirect(
+    settings: Settings, tenant_id: str, desk_id: str, return_to: str
+) -> RedirectResponse:
+    query = urlencode({"return_to": return_to})
+    return RedirectResponse(f"{desk_home(settings, tenant_id, desk_id)}?{query}", status_code=303)
+
+
+async def customer_context(
+    request: Request, session: SessionDep, settings: Settings, tenant_id: str, desk_id: str
+) -> PortalContext | None:
+    tenant = await portal_tenant(session, tenant_id)
+    desk = await existing_desk(request, session, tenant, desk_id)
+    customer = await current_session(request, session, settings, tenant)
+    if customer is None:
+        return None
+    directory: JiraDirectory = request.app.state.jira
+    jira = await directory.client(session, tenant)
+    return PortalContext(tenant, desk, customer, jira, desk_home(settings, tenant.id, desk.id))
+
+
+def csrf_ok(customer: PortalSession, token: object) -> bool:
+    return isinstance(token, str) and hmac.compare_digest(token, customer.csrf_token)
+
+
+async def native_portal_url(request: Request, context: PortalContext) -> str | None:
+    directory: JiraDirectory = request.app.state.jira
+    desk = await directory.with_portal_id(context.jira, context.desk)
+    if desk.portal_id is None:
+        return None
+    return f"{context.tenant.portal_base_url}/servicedesk/customer/portal/{desk.portal_id}"
+
+
+async def render_home(request: Request, session: SessionDep, context: PortalContext) -> Response:
+    settings_row = await jsm_repository.get_settings(session, context.tenant.id)
+    if settings_row.landing == "jsm_portal":
+        target = await native_portal_url(request, context)
+        if target:
+            return RedirectResponse(target, status_code=303)
+    groups = await portal_api.request_type_groups(context.jira, context.desk.id)
+    query = request.query_params.get("q", "").strip()[:100]
+    if query:
+        needle = query.casefold()
+        groups = [
+            portal_api.RequestTypeGroup(
+                g.id,
+                g.name,
+                [
+                    t
+                    for t in g.request_types
+                    if needle in t.name.casefold() or needle in t.description.casefold()
+                ],
+            )
+            for g in groups
+        ]
+        groups = [g for g in groups if g.request_types]
+    return render(
+        request,
+        "portal/home.html",
+        context.page(title=context.desk.name, groups=groups, query=query),
+    )
+
+
+@router.get(
+    "/portal/{tenant_id}/{service_desk_id}/requests",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def my_requests(
+    tenant_id: str,
+    service_desk_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
+    token = request.query_params.get("page") or None
+    requests, next_token = await portal_api.my_requests(
+        context.jira,
+        project_key=context.desk.project_key,
+        account_id=context.customer.account_id,
+        page_token=token,
+    )
+    return render(
+        request,
+        "portal/requests.html",
+        context.page(
+            title="My requests", requests=requests, next_token=next_token, first_page=token is None
+        ),
+    )
+
+
+@router.get(
+    "/portal/{tenant_id}/{service_desk_id}/requests/{key}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def request_page(
+    tenant_id: str,
+    service_desk_id: str,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
+    customer_request = await portal_api.customer_request(
+        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+    )
+    return render(
+        request,
+        "portal/request.html",
+        context.page(
+            title=customer_request.summary,
+            item=customer_request,
+            created=request.query_params.get("created", "")[:20],
+            commented="commented" in request.query_params,
+        ),
+    )
+
+
+@router.post(
+    "/portal/{tenant_id}/{service_desk_id}/requests/{key}/comments", include_in_schema=False
+)
+async def add_comment(
+    tenant_id: str,
+    service_desk_id: str,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        # The draft stays in the browser (portal.js) and is restored after signing in.
+        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
+    form = await request.form()
+    body = str(form.get("body") or "").strip()
+    item = await portal_api.customer_request(
+        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+    )
+    error = None
+    status_code = 200
+    if not csrf_ok(context.customer, form.get("csrf")):
+        error, status_code = "Your form had expired. Please send your comment again.", 403
+    elif not body:
+        error, status_code = "Write a comment first.", 422
+    elif len(body) > 32000:
+        error, status_code = "That comment is too long.", 422
+    if error:
+        return render(
+            request,
+            "portal/request.html",
+            context.page(title=item.summary, item=item, comment_error=error, draft=body),
+            status_code=status_code,
+        )
+    # JSM records the app as the author; the customer's name leads the text so agents see
+    # who wrote it (see README: comments as the app).
+    await portal_api.add_comment(
+        context.jira, key=item.key, body=f"{context.customer.display_name} wrote:\n\n{body}"
+    )
+    return RedirectResponse(f"{page}?commented=1#comments", status_code=303)
+
+
+async def _create_form(
+    context: PortalContext, request_type_id: str
+) -> tuple[portal_api.RequestType, list[FormField]]:
+    request_type = await portal_api.request_type(context.jira, context.desk.id, request_type_id)
+    raw = await portal_api.request_type_fields(context.jira, context.desk.id, request_type_id)
+    return request_type, form_fields(raw)
+
+
+@router.get(
+    "/portal/{tenant_id}/{service_desk_id}/create/{request_type_id}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def create_form(
+    tenant_id: str,
+    service_desk_id: str,
+    request_type_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
+    request_type, fields = await _create_form(context, request_type_id)
+    return render(
+        request,
+        "portal/create.html",
+        context.page(
+            title=request_type.name,
+            request_type=request_type,
+            fields=fields,
+            values={},
+            errors={},
+            blocked=unsupported_required(fields),
+        ),
+    )
+
+
+@router.post(
+    "/portal/{tenant_id}/{service_desk_id}/create/{request_type_id}", include_in_schema=False
+)
+async def create_request(
+    tenant_id: str,
+    service_desk_id: str,
+    request_type_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    form_page = f"{desk_home(settings, tenant_id, service_desk_id)}/create/{request_type_id}"
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, form_page)
+    request_type, fields = await _create_form(context, request_type_id)
+    form = await request.form()
+    submitted = {key: [str(v) for v in form.getlist(key)] for key in form}
+    values, errors = field_values(fields, submitted)
+    message = None
+    status_code = 422
+    if not csrf_ok(context.customer, form.get("csrf")):
+        message, status_code = "Your form had expired. Check your answers and send it again.", 403
+    elif unsupported_required(fields):
+        message = "This request type needs information this portal cannot collect yet."
+    elif not errors:
+        try:
+            key = await portal_api.create_request(
+                context.jira,
+                desk_id=context.desk.id,
+                request_type_id=request_type.id,
+                account_id=context.customer.account_id,
+                values=values,
+            )
+        except JiraError as e:
+            if e.jira_status not in (400, 422):
+                raise
+            # Jira's own validation: show its messages next to the fields they name.
+            for text in e.error_messages:
+                field_id, _, detail = text.partition(": ")
+                if detail and any(f.id == field_id for f in fields):
+                    errors[field_id] = detail
+            message = "Jira could not accept the request: " + "; ".join(
+                e.error_messages or [e.message]
+            )
+        else:
+            return RedirectResponse(
+                f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}?created={request_type.id}",
+                status_code=303,
+            )
+    return render(
+        request,
+        "portal/create.html",
+        context.page(
+            title=request_type.name,
+            request_type=request_type,
+            fields=fields,
+            values=submitted,
+            errors=errors,
+            message=message or "Please correct the fields marked below.",
+            blocked=unsupported_required(fields),
+        ),
+        status_code=status_code,
+    )
+
+
+@router.get("/portal/{tenant_id}/{service_desk_id}", include_in_schema=False)
+async def substitute_link(
+    tenant_id: str,
+    service_desk_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+    return_to: str | None = None,
+) -> Response:
+    tenant = await portal_tenant(session, tenant_id)
+    desk = await existing_desk(request, session, tenant, service_desk_id)
+    portal_session = await current_session(request, session, settings, tenant)
+    if portal_session is None:
+        return await start_customer_login(
+            request,
+            session,
+            settings=settings,
+            box=box,
+            tenant=tenant,
+            service_desk_id=service_desk_id,
+            return_to=tenant_return_path(return_to, tenant.id),
+        )
+    directory: JiraDirectory = request.app.state.jira
+    jira = await directory.client(session, tenant)
+    context = PortalContext(
+        tenant, desk, portal_session, jira, desk_home(settings, tenant.id, desk.id)
+    )
+    return await render_home(request, session, context)

@@ -1,0 +1,55 @@
+// Progressive enhancement only; every page works without it.
+(function () {
+  "use strict";
+  // Filter request types as the customer types.
+  document.querySelectorAll("input[data-filter]").forEach(function (input) {
+    var root = document.querySelector(input.getAttribute("data-filter"));
+    if (!root) return;
+    input.addEventListener("input", function () {
+      var needle = input.value.trim().toLowerCase();
+      root.querySelectorAll("[data-group]").forEach(function (group) {
+        var shown = 0;
+        group.querySelectorAll("[data-item]").forEach(function (item) {
+          var match = !needle || item.getAttribute("data-text").indexOf(needle) !== -1;
+          item.hidden = !match;
+          if (match) shown += 1;
+        });
+        group.hidden = shown === 0;
+      });
+    });
+  });
+  // A page that confirms a sent form clears its draft.
+  document.querySelectorAll("[data-clear-draft]").forEach(function (el) {
+    try { window.sessionStorage.removeItem("draft:" + el.getAttribute("data-clear-draft")); } catch (e) { /* ignore */ }
+  });
+  // Keep what the customer typed if the session expires mid-form: the draft lives in this
+  // tab's sessionStorage and comes back when the form is shown again after signing in.
+  document.querySelectorAll("form[data-draft]").forEach(function (form) {
+    var key = "draft:" + form.getAttribute("data-draft");
+    var fields = form.querySelectorAll("input[name]:not([type=hidden]), textarea[name], select[name]");
+    try {
+      var saved = JSON.parse(window.sessionStorage.getItem(key) || "null");
+      if (saved) {
+        fields.forEach(function (field) {
+          if (saved[field.name] === undefined || field.value) return;
+          if (field.multiple) {
+            Array.prototype.forEach.call(field.options, function (o) { o.selected = saved[field.name].indexOf(o.value) !== -1; });
+          } else {
+            field.value = saved[field.name];
+          }
+        });
+      }
+    } catch (e) { /* storage unavailable: nothing to restore */ }
+    function save() {
+      var data = {};
+      fields.forEach(function (field) {
+        data[field.name] = field.multiple
+          ? Array.prototype.filter.call(field.options, function (o) { return o.selected; }).map(function (o) { return o.value; })
+          : field.value;
+      });
+      try { window.sessionStorage.setItem(key, JSON.stringify(data)); } catch (e) { /* ignore */ }
+    }
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+  });
+})();

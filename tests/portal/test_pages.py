@@ -1,0 +1,351 @@
+"""The portal pages with the fake JSM: every page and every error a customer can meet."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import InstalledTenant
+from tests.jsm.fake_jira import FakeJira
+from tests.login_fixtures import DESK_ID, SignedIn
+
+
+def csrf(page: httpx.Response) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert match, "no CSRF token in the form"
+    return match.group(1)
+
+
+@pytest.fixture
+def fast_jira(app: FastAPI) -> None:
+    from datetime import timedelta
+
+    from app.jsm.client import RetryPolicy
+    from app.jsm.directory import JiraDirectory
+    from app.jsm.provisioning import JsmProvisioner
+
+    directory = JiraDirectory(
+        app.state.http,
+        box=app.state.secret_box,
+        app_key=app.state.settings.app_key,
+        policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=2),
+    )
+    app.state.jira = directory
+    app.state.provisioner = JsmProvisioner(directory, refresh_interval=timedelta(hours=24))
+
+
+pytestmark = pytest.mark.usefixtures("fast_jira")
+
+
+async def test_home_lists_request_types_by_group_with_the_customer_in_the_header(
+    client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    page = await client.get(signed_in.home)
+    assert page.status_code == 200
+    text = page.text
+    assert "IT Help" in text
+    assert (
+        text.index("Common requests")
+        < text.index("Get IT help")
+        < text.index("Hardware")
+        < text.index("Request new hardware")
+    )
+    assert "Other" in text
+    assert "Request access" in text
+    assert "Ada Lovelace" in text
+    assert f'href="{signed_in.home}/requests"' in text
+    assert f"/portal/{signed_in.tenant.tenant_id}/logout" in text
+    assert page.headers["content-security-policy"].endswith("frame-ancestors 'none'")
+
+
+async def test_search_filters_request_types(client: httpx.AsyncClient, signed_in: SignedIn) -> None:
+    page = await client.get(signed_in.home, params={"q": "laptop"})
+    assert "Request new hardware" in page.text
+    assert "Get IT help" not in page.text
+    nothing = await client.get(signed_in.home, params={"q": "zebra"})
+    assert "No request type matches" in nothing.text
+
+
+async def test_create_form_shows_each_kind_of_field(
+    client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    page = await client.get(f"{signed_in.home}/create/72")
+    assert page.status_code == 200
+    assert 'name="summary"' in page.text
+    assert 'name="customfield_10030" multiple' in page.text
+    assert 'type="date"' in page.text
+    assert 'type="number"' in page.text
+    help_form = await client.get(f"{signed_in.home}/create/71")
+    assert "<textarea" in help_form.text
+    assert "<select" in help_form.text
+
+
+async def test_raise_a_request_on_behalf_of_the_customer(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/72")
+    response = await client.post(
+        f"{signed_in.home}/create/72",
+        data={
+            "csrf": csrf(form),
+            "summary": "New laptop",
+            "customfield_10030": ["11", "12"],
+            "customfield_10020": "2026-12-31",
+            "customfield_10040": "2",
+        },
+    )
+    assert response.status_code == 303, response.text
+    [(key, item)] = jira.requests.items()
+    assert response.headers["location"] == f"{signed_in.home}/requests/{key}?created=72"
+    assert item["reporter"] == signed_in.account_id
+    assert item["values"] == {
+        "summary": "New laptop",
+        "customfield_10030": [{"id": "11"}, {"id": "12"}],
+        "customfield_10020": "2026-12-31",
+        "customfield_10040": 2.0,
+    }
+    page = await client.get(response.headers["location"])
+    assert "was raised" in page.text
+    assert "New laptop" in page.text
+
+
+async def test_validation_errors_are_shown_next_to_the_fields_and_keep_the_text(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/72")
+    response = await client.post(
+        f"{signed_in.home}/create/72",
+        data={
+            "csrf": csrf(form),
+            "summary": "Keep this text",
+            "customfield_10020": "31/12/2026",
+            "customfield_10040": "many",
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="e-customfield_10030"' in response.text
+    assert "Equipment is required" in response.text
+    assert "Needed by must be a date" in response.text
+    assert "How many must be a number" in response.text
+    assert 'value="Keep this text"' in response.text
+    assert jira.requests == {}
+
+
+async def test_an_option_outside_the_valid_values_is_refused(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/71")
+    response = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "x", "customfield_10010": "999"},
+    )
+    assert response.status_code == 422
+    assert "choose one of the options for Urgency" in response.text
+    assert jira.requests == {}
+
+
+async def test_missing_csrf_token_is_refused_and_nothing_is_created(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    response = await client.post(f"{signed_in.home}/create/71", data={"summary": "Typed text"})
+    assert response.status_code == 403
+    assert "expired" in response.text
+    assert 'value="Typed text"' in response.text
+    assert jira.requests == {}
+
+
+async def test_a_required_field_the_portal_cannot_show_blocks_the_form(
+    client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    page = await client.get(f"{signed_in.home}/create/73")
+    assert "cannot collect yet" in page.text
+    assert "Approver" in page.text
+    assert '<button type="submit" disabled' in page.text
+
+
+async def test_a_removed_request_type_gives_a_clear_page_with_a_way_back(
+    client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    page = await client.get(f"{signed_in.home}/create/79")
+    assert page.status_code == 404
+    assert "no longer available" in page.text
+    assert f'href="{signed_in.home}"' in page.text
+
+
+async def test_my_requests_lists_only_the_customers_own(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    other = jira.add_account("mallory@example.com", "Mallory")
+    mine = jira.add_request(DESK_ID, signed_in.account_id, "My printer is on fire")
+    theirs = jira.add_request(DESK_ID, other.account_id, "Mallory's secret request")
+    page = await client.get(f"{signed_in.home}/requests")
+    assert mine in page.text
+    assert "My printer is on fire" in page.text
+    assert theirs not in page.text
+    assert "secret" not in page.text
+
+
+async def test_my_requests_are_paged(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    keys = [
+        jira.add_request(DESK_ID, signed_in.account_id, f"Request number {n}") for n in range(25)
+    ]
+    first = await client.get(f"{signed_in.home}/requests")
+    assert f">{keys[-1]}<" in first.text
+    assert f">{keys[0]}<" not in first.text
+    next_link = re.search(r'href="([^"]+\?page=[^"]+)"', first.text)
+    assert next_link
+    second = await client.get(next_link.group(1).replace("&amp;", "&"))
+    assert f">{keys[0]}<" in second.text
+    assert f">{keys[-1]}<" not in second.text
+
+
+async def test_another_customers_request_is_404_not_a_leak(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    other = jira.add_account("mallory@example.com", "Mallory")
+    theirs = jira.add_request(DESK_ID, other.account_id, "Mallory's secret request")
+    page = await client.get(f"{signed_in.home}/requests/{theirs}")
+    assert page.status_code == 404
+    assert "secret" not in page.text
+    missing = await client.get(f"{signed_in.home}/requests/ITH-999")
+    assert missing.status_code == 404
+    assert missing.text.replace("ITH-999", theirs) == page.text  # the same page either way
+    junk = await client.get(f"{signed_in.home}/requests/..%2F..%2Fadmin")
+    assert junk.status_code == 404
+
+
+async def test_request_page_shows_public_comments_only_and_escapes_html(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    key = jira.add_request(
+        DESK_ID,
+        signed_in.account_id,
+        "<script>alert('x')</script> broken",
+        comments=(("We are on it", True), ("INTERNAL: customer is difficult", False)),
+    )
+    page = await client.get(f"{signed_in.home}/requests/{key}")
+    assert page.status_code == 200
+    assert "We are on it" in page.text
+    assert "INTERNAL" not in page.text
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; broken" in page.text
+
+
+async def test_internal_comment_is_not_shown_even_if_jira_returns_it(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    key = jira.add_request(
+        DESK_ID, signed_in.account_id, "Help", comments=(("secret note", False),)
+    )
+    original = jira._comments
+    jira._comments = lambda query, body, k: original({**query, "internal": "true"}, body, k)  # type: ignore[method-assign]
+    page = await client.get(f"{signed_in.home}/requests/{key}")
+    assert "secret note" not in page.text
+
+
+async def test_add_a_comment(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    key = jira.add_request(DESK_ID, signed_in.account_id, "Help")
+    page = await client.get(f"{signed_in.home}/requests/{key}")
+    response = await client.post(
+        f"{signed_in.home}/requests/{key}/comments", data={"csrf": csrf(page), "body": "Any news?"}
+    )
+    assert response.status_code == 303
+    [comment] = jira.requests[key]["comments"]
+    assert comment["public"] is True
+    assert comment["body"] == "Ada Lovelace wrote:\n\nAny news?"
+    assert "Any news?" in (await client.get(response.headers["location"])).text
+
+
+async def test_comment_without_csrf_is_refused(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    key = jira.add_request(DESK_ID, signed_in.account_id, "Help")
+    response = await client.post(
+        f"{signed_in.home}/requests/{key}/comments", data={"body": "Sneaky"}
+    )
+    assert response.status_code == 403
+    assert "Sneaky" in response.text  # the typed text is kept
+    assert jira.requests[key]["comments"] == []
+
+
+async def test_comment_on_someone_elses_request_is_404(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    other = jira.add_account("mallory@example.com", "Mallory")
+    theirs = jira.add_request(DESK_ID, other.account_id, "Theirs")
+    page = await client.get(signed_in.home)
+    del page
+    response = await client.post(
+        f"{signed_in.home}/requests/{theirs}/comments", data={"body": "hi"}
+    )
+    assert response.status_code == 404
+    assert jira.requests[theirs]["comments"] == []
+
+
+@pytest.mark.parametrize("path", ["", "/requests", "/requests/ITH-1", "/create/71"])
+async def test_pages_without_a_session_send_the_customer_to_sign_in_and_back(
+    client: httpx.AsyncClient, tenant: InstalledTenant, idp: dict[str, object], path: str
+) -> None:
+    home = f"/portal/{tenant.tenant_id}/{DESK_ID}"
+    response = await client.get(home + path)
+    assert response.status_code == 303
+    if path:
+        assert response.headers["location"].startswith(f"{home}?return_to=")
+        login = await client.get(response.headers["location"])
+        assert login.status_code == 303  # straight on to the IdP, remembering the page
+
+
+async def test_a_post_after_the_session_expired_writes_nothing(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/71")
+    token = csrf(form)
+    client.cookies.clear()
+    response = await client.post(
+        f"{signed_in.home}/create/71", data={"csrf": token, "summary": "Lost?"}
+    )
+    assert response.status_code == 303
+    assert "return_to=" in response.headers["location"]
+    assert jira.requests == {}
+
+
+async def test_jira_unreachable_gives_a_friendly_page(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    jira.fail("GET", "/rest/servicedeskapi/servicedesk/7/requesttypegroup", 503, times=5)
+    page = await client.get(signed_in.home)
+    assert page.status_code == 502
+    assert "Jira" in page.text
+    assert "Try again" in page.text
+    assert "Traceback" not in page.text
+
+
+async def test_jira_rate_limiting_past_the_budget_gives_a_friendly_page(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    jira.fail("POST", "/rest/api/3/search/jql", 429, times=5, headers={"Retry-After": "120"})
+    page = await client.get(f"{signed_in.home}/requests")
+    assert page.status_code == 503
+    assert "try again in a minute" in page.text
+
+
+async def test_native_landing_redirects_to_the_jsm_portal(
+    client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    await client.put(
+        "/api/admin/settings",
+        json={"landing": "jsm_portal"},
+        headers={"Authorization": f"JWT {signed_in.tenant.context_token()}"},
+    )
+    response = await client.get(signed_in.home)
+    assert response.status_code == 303
+    assert (
+        response.headers["location"] == "https://acme.atlassian.net/servicedesk/customer/portal/7"
+    )

@@ -1,0 +1,77 @@
+"""Browser tests: Debian's Chromium driven by Playwright (it cannot download its own browser
+here), against the app on a live uvicorn and the real OpenID Provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import respx
+
+from app.config import Settings
+from tests.conftest import ROOT
+from tests.live_server import free_port, live_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The real OP listens on plain http on loopback.
+    return settings.model_copy(update={"app_env": "development", "dev_allow_http_loopback": True})
+
+
+@pytest.fixture
+def loopback(network: respx.MockRouter) -> None:
+    """Let the app reach the real OP (and itself) on loopback; everything else stays faked."""
+    network.route(host="127.0.0.1").pass_through()
+
+
+@pytest.fixture
+def live(settings: Settings, loopback: None) -> Iterator[str]:
+    port = free_port()
+    live_settings = settings.model_copy(
+        update={
+            "app_env": "development",
+            "app_base_url": f"http://127.0.0.1:{port}",
+            "dev_allow_http_loopback": True,
+        }
+    )
+    with live_server(live_settings, port) as url:
+        yield url
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        raise RuntimeError(
+            f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)"
+        )
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    folder = ARTIFACTS / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,115 @@
+"""A customer in a real browser: substitute link -> the real OP's login form -> desk home ->
+raise a request -> My requests -> comment -> sign out. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import InstalledTenant
+from tests.jsm.fake_jira import FakeJira
+from tests.openid_provider import OpenIDProvider
+
+pytestmark = pytest.mark.e2e
+
+
+async def configure_idp(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: OpenIDProvider, live: str
+) -> None:
+    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    created = await client.post(
+        "/api/admin/idps",
+        json={
+            "name": "Acme SSO",
+            "preset": "oidc",
+            "issuer": op.issuer,
+            "client_id": "pending",
+            "client_secret": "pending",
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    idp = created.json()
+    registered = op.register_client(
+        f"{live}/oidc/{idp['id']}/callback",
+        post_logout_redirect_uris=[f"{live}/portal/{tenant.tenant_id}/signed-out"],
+    )
+    updated = await client.put(
+        f"/api/admin/idps/{idp['id']}",
+        json={"client_id": registered["client_id"], "client_secret": registered["client_secret"]},
+        headers=headers,
+    )
+    assert updated.status_code == 200, updated.text
+
+
+async def test_customer_walks_through_the_portal(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    jira: FakeJira,
+    openid_provider: OpenIDProvider,
+    live: str,
+    browser: Any,
+    artifacts: Path,
+) -> None:
+    await configure_idp(client, tenant, openid_provider, live)
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    page = await context.new_page()
+
+    await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
+    await page.wait_for_selector("input[name=login]")
+    assert page.url.startswith(openid_provider.issuer)
+    await page.screenshot(path=str(artifacts / "1-identity-provider-login.png"))
+    await page.fill("input[name=login]", "ada")
+    await page.fill("input[name=password]", "any password")
+    await page.click("button[type=submit]")
+
+    await page.wait_for_selector("text=Welcome to the IT Help help center")
+    assert page.url == f"{live}/portal/{tenant.tenant_id}/7"
+    assert await page.is_visible("text=Ada Lovelace")
+    await page.screenshot(path=str(artifacts / "2-desk-home.png"), full_page=True)
+    await page.fill("#q", "help")
+    assert not await page.is_visible("text=Request new hardware")
+    await page.fill("#q", "")
+
+    await page.click("text=Get IT help")
+    await page.wait_for_selector("h1:has-text('Get IT help')")
+    await page.fill("#f-summary", "My <b>laptop</b> will not start")
+    await page.fill("#f-description", "It beeps three times.")
+    await page.select_option("#f-customfield_10010", "2")
+    await page.screenshot(path=str(artifacts / "3-raise-request.png"), full_page=True)
+    await page.click("button:has-text('Send')")
+
+    await page.wait_for_selector("text=was raised")
+    [key] = jira.requests
+    assert jira.requests[key]["values"]["customfield_10010"] == {"id": "2"}
+    assert await page.is_visible(
+        "text=My <b>laptop</b> will not start"
+    )  # shown as text, not markup
+    await page.screenshot(path=str(artifacts / "4-request.png"), full_page=True)
+
+    await page.click("text=My requests")
+    await page.wait_for_selector(f"text={key}")
+    await page.screenshot(path=str(artifacts / "5-my-requests.png"), full_page=True)
+
+    await page.click(f"text={key}")
+    await page.fill("#body", "Still beeping, any news?")
+    await page.click("button:has-text('Comment')")
+    await page.wait_for_selector("text=Still beeping, any news?")
+    assert jira.requests[key]["comments"][-1]["public"] is True
+    await page.screenshot(path=str(artifacts / "6-commented.png"), full_page=True)
+
+    await page.click("text=Sign out")
+    # oidc-provider asks whether to end its session too.
+    await page.wait_for_selector("button[autofocus], button:has-text('Yes')")
+    await page.screenshot(path=str(artifacts / "7-identity-provider-logout.png"))
+    await page.click("button[autofocus], button:has-text('Yes')")
+    await page.wait_for_selector("text=You have signed out")
+    await page.screenshot(path=str(artifacts / "8-signed-out.png"))
+
+    # Signed out for real: the substitute link asks the OP again.
+    await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
+    await page.wait_for_selector("input[name=login]")
+    await context.close()

@@ -218,3 +218,11 @@ def openid_provider() -> Iterator[Any]:
     from tests.openid_provider import start_openid_provider
 
     yield from start_openid_provider()
+
+
+@pytest.fixture(scope="session")
+def cognito_provider() -> Iterator[Any]:
+    """The real OpenID Provider serving Cognito's paths and claim quirks."""
+    from tests.openid_provider import start_openid_provider
+
+    yield from start_openid_provider(cognito_style=True)

@@ -37,7 +37,7 @@ class OpenIDProvider:
         return client
 
 
-def start_openid_provider() -> Iterator[OpenIDProvider]:
+def start_openid_provider(*, cognito_style: bool = False) -> Iterator[OpenIDProvider]:
     node = shutil.which("node")
     if node is None or not (FIXTURE_DIR / "node_modules" / "oidc-provider").exists():
         raise RuntimeError(
@@ -51,7 +51,12 @@ def start_openid_provider() -> Iterator[OpenIDProvider]:
     process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
         [node, "server.mjs"],
         cwd=FIXTURE_DIR,
-        env={"OP_PORT": str(port), "PATH": "/usr/bin:/bin", "NODE_ENV": "test"},
+        env={
+            "OP_PORT": str(port),
+            "COGNITO_STYLE": "1" if cognito_style else "0",
+            "PATH": "/usr/bin:/usr/local/bin:/bin",
+            "NODE_ENV": "test",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -338,7 +338,7 @@ async def learn_cognito_issuer(
     document = await cache.discovery(claimed)
     for name in ("authorization_endpoint", "token_endpoint"):
         endpoint = document.get(name)
-        if not isinstance(endpoint, str) or urlsplit(endpoint).hostname != domain:
+        if not isinstance(endpoint, str) or urlsplit(endpoint).netloc.lower() != domain.lower():
             raise IdTokenError(
                 f"the user pool's {name.replace('_', ' ')} is not on the Cognito domain {domain}"
             )

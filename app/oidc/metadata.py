@@ -18,7 +18,7 @@ import jwt
 
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
-from app.oidc.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer
+from app.oidc.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer, endpoint_origin
 from app.urls import secure_endpoint_error
 
 CACHE_TTL_SECONDS = 6 * 3600.0
@@ -61,7 +61,7 @@ class MetadataCache:
 
     def __init__(self, http: httpx.AsyncClient, *, allow_http_loopback: bool) -> None:
         self._http = http
-        self._allow_http_loopback = allow_http_loopback
+        self.allow_http_loopback = allow_http_loopback
         self._documents: dict[str, _Entry] = {}
         self._jwks: dict[str, _Entry] = {}
         self._forced: dict[str, float] = {}
@@ -69,7 +69,7 @@ class MetadataCache:
         self.misses = 0
 
     def check_endpoint(self, url: str, what: str) -> None:
-        reason = secure_endpoint_error(url, allow_http_loopback=self._allow_http_loopback)
+        reason = secure_endpoint_error(url, allow_http_loopback=self.allow_http_loopback)
         if reason is not None:
             raise IdentityProviderError(f"the identity provider's {what} {reason}")
 
@@ -167,7 +167,7 @@ async def resolve_metadata(idp: IdentityProvider, cache: MetadataCache) -> Provi
     preset = PRESETS[idp.preset]
     values: dict[str, str] = {k: str(v) for k, v in (idp.settings or {}).items() if v}
     if preset.kind == "cognito":
-        domain = values["domain"]
+        origin = endpoint_origin(values["domain"], allow_http_loopback=cache.allow_http_loopback)
         issuer = idp.pinned_issuer or cognito_issuer(values)
         accepted: frozenset[str] = frozenset()
         if issuer and not idp.pinned_issuer and not values.get("issuer"):
@@ -179,11 +179,11 @@ async def resolve_metadata(idp: IdentityProvider, cache: MetadataCache) -> Provi
         return ProviderMetadata(
             kind="cognito",
             issuer=issuer,
-            authorization_endpoint=f"https://{domain}/oauth2/authorize",
-            token_endpoint=f"https://{domain}/oauth2/token",
-            userinfo_endpoint=f"https://{domain}/oauth2/userInfo",
+            authorization_endpoint=f"{origin}/oauth2/authorize",
+            token_endpoint=f"{origin}/oauth2/token",
+            userinfo_endpoint=f"{origin}/oauth2/userInfo",
             jwks_uri=jwks_uri,
-            end_session_endpoint=f"https://{domain}/logout",
+            end_session_endpoint=f"{origin}/logout",
             id_token_algorithms=frozenset({"RS256"}),
             accepted_issuers=accepted,
         )

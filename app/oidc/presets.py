@@ -93,6 +93,17 @@ def cognito_issuer(values: Mapping[str, str]) -> str | None:
     return None
 
 
+# A development-only Cognito "domain" on loopback (DEV_ALLOW_HTTP_LOOPBACK), for tests.
+_LOOPBACK_HOST_PORT = re.compile(r"^(127\.0\.0\.1|localhost):[0-9]{1,5}$")
+
+
+def endpoint_origin(domain: str, *, allow_http_loopback: bool) -> str:
+    """https://{domain}; plain http only for a loopback test domain in development."""
+    if allow_http_loopback and _LOOPBACK_HOST_PORT.fullmatch(domain.lower()):
+        return f"http://{domain}"
+    return f"https://{domain}"
+
+
 def cognito_region(domain: str) -> str | None:
     match = COGNITO_DOMAIN.fullmatch(domain)
     return match["region"] if match else None
@@ -265,11 +276,16 @@ PRESETS: dict[str, Preset] = {
 
 
 def field_error(
-    spec: PresetField, value: str, *, url_error: Callable[[str], str | None]
+    spec: PresetField,
+    value: str,
+    *,
+    url_error: Callable[[str], str | None],
+    allow_loopback: bool = False,
 ) -> str | None:
     """Why ``value`` does not fit ``spec`` (None when it does)."""
     if spec.kind == "host":
-        if not _HOST.fullmatch(value.lower()):
+        loopback_ok = allow_loopback and _LOOPBACK_HOST_PORT.fullmatch(value.lower())
+        if not loopback_ok and not _HOST.fullmatch(value.lower()):
             return "must be a host name such as example.com (no https://, no path)"
     elif spec.kind == "url":
         return url_error(value)

@@ -92,7 +92,7 @@ def _validate(
             if spec.required:
                 errors[spec.name] = f"enter the {spec.label.lower()}"
             continue
-        message = field_error(spec, value, url_error=url_error)
+        message = field_error(spec, value, url_error=url_error, allow_loopback=allow_http_loopback)
         if message:
             errors[spec.name] = message
     scopes = values.get("scopes") or ""

@@ -7,29 +7,42 @@ const port = Number(process.env.OP_PORT || 0);
 const host = '127.0.0.1';
 const issuer = `http://${host}:${port}`;
 
+// COGNITO_STYLE=1: serve Cognito's paths and claim quirks (token_use, string email_verified,
+// cognito:groups in the ID token) so the Cognito preset can be driven end to end.
+const cognito = process.env.COGNITO_STYLE === '1';
+
 const accounts = {
   ada: { email: 'ada@example.com', email_verified: true, name: 'Ada Lovelace', given_name: 'Ada', family_name: 'Lovelace' },
   eve: { email: 'eve@example.com', email_verified: false, name: 'Eve Unverified' },
 };
 
-const provider = new Provider(issuer, {
+const configuration = {
   features: {
     devInteractions: { enabled: true },
     registration: { enabled: true },
     rpInitiatedLogout: { enabled: true },
   },
   claims: {
-    openid: ['sub'],
+    openid: cognito ? ['sub', 'token_use', 'cognito:groups', 'cognito:username'] : ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name'],
   },
+  // Cognito puts the scope claims in the ID token; a plain OP sends them from userinfo.
+  conformIdTokenClaims: !cognito,
+  routes: cognito
+    ? { authorization: '/oauth2/authorize', token: '/oauth2/token', userinfo: '/oauth2/userInfo', jwks: '/.well-known/jwks.json', end_session: '/logout', registration: '/reg' }
+    : undefined,
   pkce: { required: () => true },
   cookies: { keys: ['portal-sso-test-only-cookie-key'] },
   async findAccount(ctx, id) {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, ...(accounts[id] || { email: `${id}@example.com`, email_verified: true, name: id }) };
+        const claims = { sub: id, ...(accounts[id] || { email: `${id}@example.com`, email_verified: true, name: id }) };
+        if (cognito) {
+          Object.assign(claims, { token_use: 'id', 'cognito:groups': ['support-customers'], 'cognito:username': id, email_verified: String(claims.email_verified) });
+        }
+        return claims;
       },
     };
   },
@@ -40,7 +53,9 @@ const provider = new Provider(issuer, {
     await grant.save();
     return grant;
   },
-});
+};
+if (!configuration.routes) delete configuration.routes;
+const provider = new Provider(issuer, configuration);
 provider.proxy = false;
 
 const server = provider.listen(port, host, () => {

@@ -1,0 +1,397 @@
+// Portal SSO admin page: plain JavaScript over the admin JSON API. Every call carries a fresh
+// context JWT from AP.context.getToken(); data is only ever put in the page as text.
+(function () {
+  "use strict";
+  var API = document.body.getAttribute("data-api");
+  var presets = [];
+  var idps = [];
+  var editing = null; // the IdP being edited, or null when adding
+  var MAPPABLE = [
+    ["email", "Email"], ["email_verified", "Email verified"], ["display_name", "Display name"],
+    ["first_name", "First name"], ["last_name", "Last name"], ["organizations", "Organizations"], ["groups", "Groups"]
+  ];
+  var CLIENT_HELP = {
+    cognito: "Cognito console → your user pool → App integration → App clients → your app client. Use a client that has a client secret, the Authorization code grant, and the openid, email and profile scopes.",
+    entra_id: "Entra admin center → App registrations → your app: Application (client) ID; the secret is under Certificates & secrets.",
+    okta: "Okta admin → Applications → your OIDC web app: Client ID and Client secret.",
+    google: "Google Cloud console → APIs & Services → Credentials → OAuth 2.0 Client IDs (type Web application)."
+  };
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function $$(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attrs[key];
+      else if (key.indexOf("on") === 0) node.addEventListener(key.slice(2), attrs[key]);
+      else node.setAttribute(key, attrs[key]);
+    });
+    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    return node;
+  }
+
+  function token() {
+    return new Promise(function (resolve, reject) {
+      if (!window.AP || !AP.context) { reject(new Error("This page must be opened from Jira (Apps → Portal SSO).")); return; }
+      AP.context.getToken(function (jwt) { resolve(jwt); });
+    });
+  }
+
+  function api(method, path, body) {
+    return token().then(function (jwt) {
+      var options = { method: method, headers: { "Authorization": "JWT " + jwt, "Accept": "application/json" } };
+      if (body !== undefined) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }
+      return fetch(API + path, options);
+    }).then(function (response) {
+      if (response.status === 204) return null;
+      return response.json().then(function (data) {
+        if (!response.ok) { var error = new Error(data.message || "Request failed"); error.status = response.status; error.data = data; throw error; }
+        return data;
+      });
+    });
+  }
+
+  function flash(message, kind) {
+    var box = $("#flash");
+    box.textContent = message;
+    box.className = "flag " + (kind || "success");
+    box.hidden = false;
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(function () { box.hidden = true; }, 6000);
+  }
+
+  function showErrors(form, error) {
+    $$("[data-error]", form).forEach(function (p) { p.textContent = ""; });
+    $$("[aria-invalid]", form).forEach(function (input) { input.removeAttribute("aria-invalid"); });
+    var fields = (error && error.data && error.data.fields) || {};
+    Object.keys(fields).forEach(function (name) {
+      var slot = $('[data-error="' + name + '"]', form);
+      if (slot) slot.textContent = fields[name];
+      var input = form.elements[name];
+      if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
+    });
+    if (error) flash(error.data && error.data.fields ? "Some fields need attention." : error.message, "error");
+  }
+
+  function copyFrom(selector, button) {
+    var text = $(selector).textContent;
+    var done = function () { button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 1500); };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(done, function () { legacyCopy(text); done(); });
+    } else { legacyCopy(text); done(); }
+  }
+  function legacyCopy(text) {
+    var area = el("textarea", {}); area.value = text; document.body.appendChild(area); area.select();
+    try { document.execCommand("copy"); } catch (e) { /* the text stays selectable */ }
+    document.body.removeChild(area);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.copy");
+    if (button) copyFrom(button.getAttribute("data-copy"), button);
+  });
+
+  // --- tabs ---------------------------------------------------------------------------------
+  var loaders = {};
+  function selectTab(tab) {
+    $$("[role=tab]").forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      $("#" + t.getAttribute("aria-controls")).hidden = !on;
+    });
+    var load = loaders[tab.id];
+    if (load) load();
+  }
+  $$("[role=tab]").forEach(function (tab, index, all) {
+    tab.addEventListener("click", function () { selectTab(tab); });
+    tab.addEventListener("keydown", function (event) {
+      var step = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
+      if (step) { var next = all[(index + step + all.length) % all.length]; next.focus(); selectTab(next); }
+    });
+  });
+
+  // --- identity providers --------------------------------------------------------------------
+  function presetOf(key) { return presets.filter(function (p) { return p.key === key; })[0]; }
+
+  function renderIdps() {
+    var list = $("#idp-list");
+    list.textContent = "";
+    if (!idps.length) { list.appendChild(el("p", { "class": "muted", text: "No identity provider yet. Add one to let customers sign in." })); return; }
+    var rows = idps.map(function (idp) {
+      return el("tr", {}, [
+        el("td", {}, [el("strong", { text: idp.name })]),
+        el("td", { text: idp.preset_label }),
+        el("td", {}, [el("label", { "class": "toggle" }, [
+          el("input", { type: "checkbox", "aria-label": "Enabled: " + idp.name, onchange: function (e) { toggleIdp(idp, e.target.checked); } }),
+          document.createTextNode(" Enabled")])]),
+        el("td", { text: idp.pinned_issuer || (idp.ready ? "configured" : "learned at Test connection") }),
+        el("td", { "class": "row-actions" }, [
+          el("button", { type: "button", text: "Edit", onclick: function () { openForm(idp); } }),
+          el("button", { type: "button", text: "Test connection", onclick: function () { testIdp(idp); } }),
+          el("button", { type: "button", "class": "danger", text: "Delete", onclick: function () { deleteIdp(idp); } })
+        ])
+      ]);
+    });
+    list.appendChild(el("table", { id: "idp-table" }, [
+      el("thead", {}, [el("tr", {}, ["Name", "Provider", "Status", "Issuer", ""].map(function (h) { return el("th", { text: h }); }))]),
+      el("tbody", {}, rows)
+    ]));
+    idps.forEach(function (idp, i) { $$("#idp-table tbody input[type=checkbox]")[i].checked = idp.enabled; });
+  }
+
+  function loadIdps() {
+    return api("GET", "/idps").then(function (data) { idps = data; renderIdps(); fillMappingChoices(); });
+  }
+
+  function renderPresetFields(presetKey, values) {
+    var box = $("#preset-fields");
+    box.textContent = "";
+    var preset = presetOf(presetKey);
+    if (!preset) return;
+    preset.fields.forEach(function (f) {
+      box.appendChild(el("div", { "class": "field" }, [
+        el("label", { "for": "f-" + f.name, text: f.label + (f.required ? "" : " (optional)") }),
+        el("input", { id: "f-" + f.name, name: f.name, "data-preset-field": "1", placeholder: f.default || "" }),
+        f.help ? el("p", { "class": "help", text: f.help }) : null,
+        el("p", { "class": "error", "data-error": f.name })
+      ]));
+      $("#f-" + f.name).value = (values && values[f.name]) || "";
+    });
+    $('[data-help="client_id"]').textContent = CLIENT_HELP[presetKey] || "From your identity provider's app registration.";
+    $("#signout-line").hidden = presetKey !== "cognito";
+  }
+
+  function openForm(idp) {
+    editing = idp || null;
+    var form = $("#idp-form");
+    form.reset();
+    showErrors(form, null);
+    $("#idp-form-title").textContent = idp ? "Edit " + idp.name : "Add identity provider";
+    $("#preset").value = idp ? idp.preset : presets[0].key;
+    $("#preset").disabled = !!idp;
+    renderPresetFields($("#preset").value, idp);
+    if (idp) {
+      ["name", "client_id", "scopes", "logout_url"].forEach(function (n) { form.elements[n].value = idp[n] || ""; });
+      form.elements.email_domains.value = (idp.email_domains || []).join(", ");
+      form.elements.trust_email.checked = idp.trust_email;
+      form.elements.enabled.checked = idp.enabled;
+      $("#secret-help").textContent = "A secret is stored. Leave empty to keep it, or type a new one.";
+      showCallback(idp);
+    } else {
+      $("#secret-help").textContent = "Stored encrypted; never shown again.";
+      $("#callback-box").hidden = true;
+    }
+    form.hidden = false;
+    $("#add-idp").hidden = true;
+    form.elements.name.focus();
+  }
+
+  function showCallback(idp) {
+    $("#callback-url").textContent = idp.callback_url;
+    $("#signout-url").textContent = idp.signed_out_url;
+    $("#signout-line").hidden = idp.preset !== "cognito";
+    $("#callback-box").hidden = false;
+  }
+
+  function closeForm() { $("#idp-form").hidden = true; $("#add-idp").hidden = false; editing = null; }
+
+  function idpBody(form) {
+    var body = {
+      name: form.elements.name.value, client_id: form.elements.client_id.value, scopes: form.elements.scopes.value,
+      logout_url: form.elements.logout_url.value || null,
+      email_domains: form.elements.email_domains.value.split(",").map(function (d) { return d.trim(); }).filter(Boolean),
+      trust_email: form.elements.trust_email.checked, enabled: form.elements.enabled.checked
+    };
+    if (!editing) body.preset = form.elements.preset.value;
+    if (form.elements.client_secret.value) body.client_secret = form.elements.client_secret.value;
+    $$("[data-preset-field]", form).forEach(function (input) { body[input.name] = input.value || null; });
+    return body;
+  }
+
+  function saveIdp(event) {
+    event.preventDefault();
+    var form = event.target;
+    var request = editing ? api("PUT", "/idps/" + editing.id, idpBody(form)) : api("POST", "/idps", idpBody(form));
+    request.then(function (idp) {
+      showErrors(form, null);
+      flash(editing ? "Saved." : "Saved. Paste the callback URL into your provider, then run Test connection.");
+      editing = idp;
+      $("#idp-form-title").textContent = "Edit " + idp.name;
+      $("#preset").disabled = true;
+      form.elements.client_secret.value = "";
+      $("#secret-help").textContent = "A secret is stored. Leave empty to keep it, or type a new one.";
+      showCallback(idp);
+      return loadIdps();
+    }).catch(function (error) { showErrors(form, error); });
+  }
+
+  function toggleIdp(idp, enabled) {
+    api("PUT", "/idps/" + idp.id, { enabled: enabled }).then(function () {
+      flash(idp.name + (enabled ? " enabled." : " disabled.")); return loadIdps();
+    }).catch(function (error) { flash(error.message, "error"); });
+  }
+
+  function deleteIdp(idp) {
+    if (!window.confirm("Delete " + idp.name + "? Customers can no longer sign in with it.")) return;
+    api("DELETE", "/idps/" + idp.id).then(function () { flash(idp.name + " deleted."); return loadIdps(); })
+      .catch(function (error) { flash(error.message, "error"); });
+  }
+
+  function testIdp(idp) {
+    // Identity providers refuse to be framed: the test runs in a new top-level window.
+    var popup = window.open("about:blank", "portal-sso-test");
+    api("POST", "/idps/" + idp.id + "/test").then(function (data) {
+      if (popup) popup.location.href = data.url; else window.open(data.url, "portal-sso-test");
+      flash("Test connection opened in a new window. Reload this tab afterwards to see a pinned issuer.");
+    }).catch(function (error) { if (popup) popup.close(); flash(error.message, "error"); });
+  }
+
+  // --- attribute mapping ---------------------------------------------------------------------
+  function fillMappingChoices() {
+    var select = $("#mapping-idp");
+    var current = select.value;
+    select.textContent = "";
+    idps.forEach(function (idp) { select.appendChild(el("option", { value: idp.id, text: idp.name })); });
+    if (current) select.value = current;
+    renderMapping();
+  }
+
+  function renderMapping() {
+    var idp = idps.filter(function (i) { return i.id === $("#mapping-idp").value; })[0];
+    var box = $("#mapping-fields");
+    box.textContent = "";
+    if (!idp) { box.appendChild(el("p", { "class": "muted", text: "Add an identity provider first." })); return; }
+    var list = $("#claim-names");
+    list.textContent = "";
+    (idp.last_test_claim_names || []).forEach(function (name) { list.appendChild(el("option", { value: name })); });
+    $("#mapping-claims-help").textContent = idp.last_test_claim_names.length
+      ? "Choices come from the claims seen at the last Test connection (" + idp.last_tested_at + ")."
+      : "Run Test connection to see the claims this provider sends; you can type claim names meanwhile.";
+    MAPPABLE.forEach(function (pair) {
+      box.appendChild(el("div", { "class": "field" }, [
+        el("label", { "for": "m-" + pair[0], text: pair[1] }),
+        el("input", { id: "m-" + pair[0], name: pair[0], list: "claim-names", placeholder: "claim name" })
+      ]));
+      $("#m-" + pair[0]).value = idp.attribute_mapping[pair[0]] || "";
+    });
+  }
+  $("#mapping-idp").addEventListener("change", renderMapping);
+  $("#mapping-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var mapping = {};
+    MAPPABLE.forEach(function (pair) { mapping[pair[0]] = $("#m-" + pair[0]).value.trim(); });
+    api("PUT", "/idps/" + $("#mapping-idp").value, { attribute_mapping: mapping })
+      .then(function () { flash("Mapping saved."); showErrors(event.target, null); return loadIdps(); })
+      .catch(function (error) { showErrors(event.target, error); });
+  });
+
+  // --- Jira configuration and settings -------------------------------------------------------
+  function fillSettings(settings) {
+    var jira = $("#jira-form");
+    $$("input[name=jira_auth]", jira).forEach(function (r) { r.checked = r.value === settings.jira_auth; });
+    jira.elements.service_account_email.value = settings.service_account_email || "";
+    $("#token-help").textContent = settings.has_service_account_token
+      ? "A token is stored. Leave empty to keep it." : "Create one at id.atlassian.com → Security → API tokens.";
+    $("#service-account").hidden = settings.jira_auth !== "api_token";
+    var form = $("#settings-form");
+    $$("input[name=landing]", form).forEach(function (r) { r.checked = r.value === settings.landing; });
+    form.elements.auto_create_customers.checked = settings.auto_create_customers;
+    form.elements.organization_sync.checked = settings.organization_sync;
+    form.elements.allowed_email_domains.value = settings.allowed_email_domains.join(", ");
+  }
+  function loadSettings() { return api("GET", "/settings").then(fillSettings).catch(function (e) { flash(e.message, "error"); }); }
+
+  $$("#jira-form input[name=jira_auth]").forEach(function (radio) {
+    radio.addEventListener("change", function () { $("#service-account").hidden = radio.value !== "api_token" || !radio.checked; });
+  });
+  $("#jira-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target;
+    var body = { jira_auth: $("input[name=jira_auth]:checked", form).value };
+    if (body.jira_auth === "api_token") {
+      body.service_account_email = form.elements.service_account_email.value;
+      if (form.elements.service_account_token.value) body.service_account_token = form.elements.service_account_token.value;
+    }
+    api("PUT", "/settings", body).then(function (settings) {
+      showErrors(form, null); form.elements.service_account_token.value = ""; fillSettings(settings); flash("Jira configuration saved.");
+      return loadPortals();
+    }).catch(function (error) { showErrors(form, error); });
+  });
+  $("#verify-jira").addEventListener("click", function () {
+    var out = $("#verify-result");
+    out.textContent = "Checking…";
+    api("POST", "/settings/verify").then(function (result) {
+      out.textContent = result.ok
+        ? "Connected to Jira as " + (result.display_name || result.account_id) + (result.is_admin ? " (Jira administrator)." : " (not a Jira administrator: creating customers may fail).")
+        : "Jira refused: " + result.message;
+      out.className = result.ok ? "ok" : "error";
+    }).catch(function (error) { out.textContent = error.message; out.className = "error"; });
+  });
+
+  function loadPortals() {
+    var box = $("#portal-list");
+    return api("GET", "/portals").then(function (portals) {
+      box.textContent = "";
+      if (!portals.length) { box.appendChild(el("p", { "class": "muted", text: "No service desk found." })); return; }
+      box.appendChild(el("table", { id: "portal-table" }, [
+        el("thead", {}, [el("tr", {}, ["Service desk", "Project", "Substitute link", ""].map(function (h) { return el("th", { text: h }); }))]),
+        el("tbody", {}, portals.map(function (p, i) {
+          return el("tr", {}, [
+            el("td", { text: p.name }), el("td", { text: p.project_key }),
+            el("td", {}, [el("code", { id: "link-" + i, text: p.substitute_link })]),
+            el("td", {}, [el("button", { type: "button", "class": "copy", "data-copy": "#link-" + i, text: "Copy" })])
+          ]);
+        }))
+      ]));
+    }).catch(function (error) { box.textContent = ""; box.appendChild(el("p", { "class": "error", text: error.message })); });
+  }
+
+  $("#settings-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target;
+    var body = {
+      landing: $("input[name=landing]:checked", form).value,
+      auto_create_customers: form.elements.auto_create_customers.checked,
+      organization_sync: form.elements.organization_sync.checked,
+      allowed_email_domains: form.elements.allowed_email_domains.value.split(",").map(function (d) { return d.trim(); }).filter(Boolean)
+    };
+    api("PUT", "/settings", body).then(function (settings) { showErrors(form, null); fillSettings(settings); flash("Settings saved."); })
+      .catch(function (error) { showErrors(form, error); });
+  });
+
+  // --- login activity ------------------------------------------------------------------------
+  var before = null;
+  function loadLogins(more) {
+    if (!more) { before = null; $("#login-table tbody").textContent = ""; }
+    return api("GET", "/logins?limit=25" + (before ? "&before=" + before : "")).then(function (data) {
+      var body = $("#login-table tbody");
+      data.logins.forEach(function (e) {
+        body.appendChild(el("tr", { "class": e.outcome }, [
+          el("td", { text: new Date(e.time).toLocaleString() }), el("td", { text: e.email || "—" }),
+          el("td", { text: (e.idp_name || "—") + (e.purpose === "test" ? " (test)" : "") }),
+          el("td", {}, [el("span", { "class": "lozenge " + e.outcome, text: e.outcome })]), el("td", { text: e.reason || "" })
+        ]));
+      });
+      if (!body.children.length) body.appendChild(el("tr", {}, [el("td", { colspan: "5", "class": "muted", text: "No sign-ins yet." })]));
+      before = data.next_before;
+      $("#more-logins").hidden = !before;
+    }).catch(function (error) { flash(error.message, "error"); });
+  }
+  $("#more-logins").addEventListener("click", function () { loadLogins(true); });
+
+  loaders["tab-mapping"] = function () { loadIdps(); };
+  loaders["tab-jira"] = function () { loadSettings(); loadPortals(); };
+  loaders["tab-settings"] = loadSettings;
+  loaders["tab-logins"] = function () { loadLogins(false); };
+
+  // --- start ---------------------------------------------------------------------------------
+  $("#add-idp").addEventListener("click", function () { openForm(null); });
+  $("#cancel-idp").addEventListener("click", closeForm);
+  $("#idp-form").addEventListener("submit", saveIdp);
+  $("#preset").addEventListener("change", function (e) { renderPresetFields(e.target.value, null); });
+  api("GET", "/presets").then(function (data) {
+    presets = data;
+    presets.forEach(function (p) { $("#preset").appendChild(el("option", { value: p.key, text: p.label })); });
+    return loadIdps();
+  }).catch(function (error) { flash(error.message, "error"); });
+})();

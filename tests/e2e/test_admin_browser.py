@@ -1,0 +1,149 @@
+"""A Jira admin in a real browser: the admin page with a stand-in for Atlassian's AP,
+an AWS Cognito provider added through the form, Test connection in a popup against the real
+(Cognito-flavoured) OpenID Provider, attribute mapping, Jira configuration, a copied
+substitute link, and every tab. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.connect.jwt import query_string_hash
+from tests.conftest import InstalledTenant
+from tests.connect_tokens import tenant_token
+from tests.jsm.fake_jira import FakeJira
+from tests.openid_provider import OpenIDProvider
+
+pytestmark = pytest.mark.e2e
+
+AP_STAND_IN = """
+window.AP = {
+  context: { getToken: function (callback) { setTimeout(function () { callback(%r); }, 0); } },
+  resize: function () {}, sizeToParent: function () {}
+};
+"""
+
+
+async def test_admin_configures_cognito_sso(
+    tenant: InstalledTenant,
+    jira: FakeJira,
+    cognito_provider: OpenIDProvider,
+    live: str,
+    browser: Any,
+    artifacts: Path,
+) -> None:
+    context_token = tenant_token(
+        client_key=tenant.client_key, secret=tenant.shared_secret, exp=int(time.time()) + 3600
+    )
+    page_query = "lic=none&xdm_e=https%3A%2F%2Facme.atlassian.net&cp="
+    page_jwt = tenant_token(
+        client_key=tenant.client_key,
+        secret=tenant.shared_secret,
+        qsh=query_string_hash("GET", "/admin", page_query),
+    )
+    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live)
+    # Stand in for Atlassian's all.js, which this machine cannot download.
+    await context.route(
+        "https://connect-cdn.atl-paas.net/all.js",
+        lambda route: route.fulfill(
+            content_type="application/javascript", body=AP_STAND_IN % context_token
+        ),
+    )
+    page = await context.new_page()
+    await page.goto(f"{live}/admin?{page_query}&jwt={page_jwt}")
+    await page.wait_for_selector("text=No identity provider yet")
+
+    # --- add an AWS Cognito provider through the form --------------------------------------
+    await page.click("#add-idp")
+    assert await page.input_value("#preset") == "cognito"
+    assert await page.is_visible("text=amazoncognito.com")  # the domain help
+    await page.click("#idp-form button[type=submit]")
+    await page.wait_for_selector("[data-error=domain]:has-text('enter the cognito domain')")
+    assert await page.is_visible("[data-error=client_id]:has-text('client (application) ID')")
+    await page.screenshot(path=str(artifacts / "1-cognito-form-errors.png"), full_page=True)
+
+    op_netloc = urlsplit(cognito_provider.issuer).netloc
+    await page.fill("#name", "Acme customers")
+    await page.fill("#f-domain", op_netloc)
+    await page.fill("#f-issuer", cognito_provider.issuer)
+    await page.fill("#client_id", "to-be-created")
+    await page.fill("#client_secret", "to-be-created")
+    await page.click("#idp-form button[type=submit]")
+    await page.wait_for_selector("#callback-box:not([hidden])")
+    callback_url = await page.inner_text("#callback-url")
+    assert callback_url.startswith(f"{live}/oidc/")
+    assert callback_url.endswith("/callback")
+    assert await page.inner_text("#signout-url") == f"{live}/portal/{tenant.tenant_id}/signed-out"
+    await page.screenshot(path=str(artifacts / "2-cognito-saved-callback-url.png"), full_page=True)
+
+    # The admin registers the callback URL in the user pool's app client, then pastes its id/secret.
+    client = cognito_provider.register_client(callback_url)
+    await page.fill("#client_id", client["client_id"])
+    await page.fill("#client_secret", client["client_secret"])
+    await page.click("#idp-form button[type=submit]")
+    await page.wait_for_selector("#flash:has-text('Saved.')")
+    await page.wait_for_selector("#idp-table >> text=Acme customers")
+    await page.screenshot(path=str(artifacts / "3-identity-providers.png"), full_page=True)
+
+    # --- Test connection in a new top-level window ------------------------------------------
+    async with context.expect_page() as popup_info:
+        await page.click("#idp-table button:has-text('Test connection')")
+    popup = await popup_info.value
+    await popup.wait_for_selector("input[name=login]")
+    await popup.fill("input[name=login]", "ada")
+    await popup.fill("input[name=password]", "any")
+    await popup.click("button[type=submit]")
+    await popup.wait_for_selector("text=Success.")
+    claims = await popup.inner_text("#claims")
+    assert "cognito:groups" in claims
+    assert "token_use" in claims
+    assert "ada@example.com" in await popup.inner_text("#mapped")
+    await popup.screenshot(path=str(artifacts / "4-test-connection-claims.png"), full_page=True)
+    await popup.close()
+
+    # --- attribute mapping, offered the claims seen in the test ------------------------------
+    await page.reload()
+    await page.wait_for_selector("#idp-table")
+    await page.click("#tab-mapping")
+    await page.wait_for_selector("#m-groups")
+    options = await page.eval_on_selector_all("#claim-names option", "els => els.map(e => e.value)")
+    assert "cognito:groups" in options
+    await page.fill("#m-organizations", "cognito:groups")
+    await page.click("#mapping-form button[type=submit]")
+    await page.wait_for_selector("#flash:has-text('Mapping saved.')")
+    await page.screenshot(path=str(artifacts / "5-attribute-mapping.png"), full_page=True)
+
+    # --- Jira configuration: service account, verify, substitute links ----------------------
+    jira.service_account = ("support-bot@acme.com", "api-token-123")
+    await page.click("#tab-jira")
+    await page.wait_for_selector("#portal-table")
+    await page.check("input[name=jira_auth][value=api_token]")
+    await page.fill("#service_account_email", "support-bot@acme.com")
+    await page.fill("#service_account_token", "api-token-123")
+    await page.click("#jira-form button[type=submit]")
+    await page.wait_for_selector("#flash:has-text('Jira configuration saved.')")
+    await page.click("#verify-jira")
+    await page.wait_for_selector("#verify-result:has-text('Connected to Jira as Support bot')")
+    link = await page.inner_text("#link-0")
+    assert link == f"{live}/portal/{tenant.tenant_id}/7"
+    await page.click("#portal-table button.copy")
+    await page.wait_for_selector("#portal-table button:has-text('Copied')")
+    assert await page.evaluate("navigator.clipboard.readText()") == link
+    await page.screenshot(path=str(artifacts / "6-jira-configuration.png"), full_page=True)
+
+    # --- settings and login activity ---------------------------------------------------------
+    await page.click("#tab-settings")
+    await page.check("#organization_sync")
+    await page.click("#settings-form button[type=submit]")
+    await page.wait_for_selector("#flash:has-text('Settings saved.')")
+    await page.screenshot(path=str(artifacts / "7-settings.png"), full_page=True)
+    await page.click("#tab-logins")
+    await page.wait_for_selector("#login-table >> text=ada@example.com")
+    assert await page.is_visible("#login-table >> text=Acme customers (test)")
+    await page.screenshot(path=str(artifacts / "8-login-activity.png"), full_page=True)
+    await context.close()

@@ -46,6 +46,11 @@ class Settings(DatabaseSettings):
     portal_session_hours: float = 8.0
     portal_idle_minutes: float = 60.0
     customer_refresh_hours: float = 24.0
+    login_starts_per_ip_per_minute: int = 30
+    login_starts_per_tenant_per_minute: int = 1200
+    purge_interval_seconds: float = 3600.0
+    uninstalled_retention_days: float = 30.0
+    log_level: str = "INFO"
 
     @property
     def secure_cookies(self) -> bool:

@@ -3,10 +3,12 @@ and one error handler per surface (JSON for APIs and lifecycle, HTML pages elsew
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.admin import api as admin_api
@@ -30,13 +34,23 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import JsmProvisioner
+from app.maintenance import purge_forever
+from app.observability import (
+    Metrics,
+    configure_logging,
+    incoming_request_id,
+    install_log_context,
+    request_context,
+)
 from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
+from app.ratelimit import LoginRateLimiter
 from app.templating import render_error
 
 logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("app.access")
 
 JSON_SURFACES = ("/api/", "/lifecycle/")
 DEFAULT_CSP = (
@@ -109,6 +123,12 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics()
+    # httpx logs every request's full URL at INFO: OAuth codes, and emails in Jira's user
+    # search; aiosqlite logs SQL parameters at DEBUG. Our request log and metrics suffice.
+    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncpg"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    install_log_context()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,7 +141,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.metadata = MetadataCache(
                 http, allow_http_loopback=settings.dev_allow_http_loopback
             )
-            app.state.jira = JiraDirectory(http, box=app.state.secret_box, app_key=settings.app_key)
+            app.state.jira = JiraDirectory(
+                http,
+                box=app.state.secret_box,
+                app_key=settings.app_key,
+                observe=metrics.observe_jira,
+            )
             app.state.provisioner = JsmProvisioner(
                 app.state.jira, refresh_interval=timedelta(hours=settings.customer_refresh_hours)
             )
@@ -130,9 +155,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 keys_url=settings.connect_install_keys_url,
                 max_keys=settings.install_key_cache_size,
             )
+            purge = None
+            if settings.purge_interval_seconds > 0:
+                purge = asyncio.create_task(
+                    purge_forever(
+                        app.state.sessionmaker,
+                        interval_seconds=settings.purge_interval_seconds,
+                        uninstalled_days=settings.uninstalled_retention_days,
+                    )
+                )
             try:
                 yield
             finally:
+                if purge is not None:
+                    purge.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await purge
                 await engine.dispose()
 
     app = FastAPI(
@@ -144,10 +182,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.effective_encryption_keys())
+    app.state.metrics = metrics
+    app.state.login_limiter = LoginRateLimiter(
+        per_ip=settings.login_starts_per_ip_per_minute,
+        per_tenant=settings.login_starts_per_tenant_per_minute,
+    )
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+    async def request_scope(request: Request, call_next: Any) -> Response:
+        request_id = incoming_request_id(request.headers.get("x-request-id"))
+        context_token = request_context.set({"request_id": request_id, "tenant_id": None})
+        started = time.perf_counter()
+        status = 500
+        try:
+            response: Response = await call_next(request)
+            status = response.status_code
+        finally:
+            # The path only: query strings carry codes, states and JWTs.
+            access_logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            request_context.reset(context_token)
+        response.headers["X-Request-ID"] = request_id
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         # Admin iframe pages set their own policy (framed by the tenant's Jira); nothing
@@ -173,10 +235,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with request.app.state.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception:
+        except (SQLAlchemyError, OSError):
             logger.warning("readiness check failed", exc_info=True)
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        cache: MetadataCache = request.app.state.metadata
+        metrics.metadata_cache.labels("hit").set(cache.hits)
+        metrics.metadata_cache.labels("miss").set(cache.misses)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(lifecycle.router)
@@ -187,3 +256,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_pages.router)
     return app
+
+
+def production_app() -> FastAPI:
+    """The entry point for uvicorn (``make run``, the container): JSON logs, then the app."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -30,6 +30,7 @@ from app.crypto import SecretBox
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.models import Tenant
+from app.observability import set_tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ async def authenticate_tenant_token(
         expected_qsh=expected_qsh,
         leeway=settings.jwt_leeway_seconds,
     )
+    set_tenant(tenant.id)
     if require_active and not tenant.active:
         raise TokenError("the app is not installed or not enabled on this site")
     return TenantContext(tenant=tenant, claims=claims)

@@ -93,6 +93,7 @@ class JiraClient:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[str, int, float], None] | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -100,6 +101,7 @@ class JiraClient:
         self._policy = policy or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        self._observe = observe
         self.calls = 0
 
     async def request(
@@ -121,6 +123,7 @@ class JiraClient:
         while True:
             attempt += 1
             self.calls += 1
+            started = time.perf_counter()
             try:
                 response = await self._http.request(
                     method,
@@ -131,17 +134,20 @@ class JiraClient:
                     auth=self._auth,
                 )
             except httpx.TimeoutException as e:
+                self._record(method, 0, started)
                 delay = self._backoff(attempt, deadline, allowed=retry_safe)
                 if delay is None:
                     raise JiraError("Jira did not answer in time", status_code=504) from e
                 await self._sleep(delay)
                 continue
             except httpx.HTTPError as e:
+                self._record(method, 0, started)
                 delay = self._backoff(attempt, deadline, allowed=retry_safe)
                 if delay is None:
                     raise JiraError("Jira could not be reached", status_code=502) from e
                 await self._sleep(delay)
                 continue
+            self._record(method, response.status_code, started)
             if response.status_code in ok:
                 return response
             if response.status_code == 429:
@@ -162,6 +168,10 @@ class JiraClient:
                     await self._sleep(delay)
                     continue
             raise self._error(response)
+
+    def _record(self, method: str, status: int, started: float) -> None:
+        if self._observe is not None:
+            self._observe(method, status, time.perf_counter() - started)
 
     def _backoff(
         self, attempt: int, deadline: float, *, allowed: bool, at_least: float | None = None

@@ -4,6 +4,7 @@ cached), substitute links, and whether a user is a Jira administrator."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,7 +51,9 @@ class JiraDirectory:
         box: SecretBox,
         app_key: str,
         policy: RetryPolicy | None = None,
+        observe: Callable[[str, int, float], None] | None = None,
     ) -> None:
+        self._observe = observe
         self._http = http
         self._box = box
         self._app_key = app_key
@@ -78,7 +81,13 @@ class JiraDirectory:
                 shared_secret=self._box.decrypt(tenant.shared_secret_encrypted),
                 base_url=tenant.base_url,
             )
-        return JiraClient(self._http, base_url=tenant.base_url, auth=auth, policy=self._policy)
+        return JiraClient(
+            self._http,
+            base_url=tenant.base_url,
+            auth=auth,
+            policy=self._policy,
+            observe=self._observe,
+        )
 
     def forget(self, tenant_id: str) -> None:
         self._desk_lists.pop(tenant_id, None)

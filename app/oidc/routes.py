@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,15 +18,18 @@ from app.db import SessionDep
 from app.deps import HttpDep, SecretBoxDep, SettingsDep
 from app.errors import AppError, LoginError, NotFoundError
 from app.models import IdentityProvider, LoginState, Tenant
+from app.observability import Metrics, set_tenant
 from app.oidc import repository
 from app.oidc.flow import CompletedLogin, check_state, complete_login, start_login
 from app.oidc.mapping import MappedIdentity
 from app.oidc.metadata import MetadataCache
 from app.oidc.provisioning import CustomerProvisioner
 from app.portal.sessions import create_session
+from app.ratelimit import LoginRateLimiter, TooManyLoginsError
 from app.templating import render, render_error
 
 router = APIRouter(tags=["login"])
+logger = logging.getLogger(__name__)
 
 # Hints for the errors admins meet while wiring an IdP (shown on test and login pages).
 IDP_ERROR_HINTS = {
@@ -36,6 +40,12 @@ IDP_ERROR_HINTS = {
     "access_denied": "the sign-in was cancelled or refused at the identity provider",
     "invalid_grant": "the sign-in code was already used or has expired; try again",
 }
+
+
+def _count_login(request: Request, *, outcome: str, idp_id: str, reason: str | None = None) -> None:
+    metrics: Metrics = request.app.state.metrics
+    metrics.logins.labels(outcome, idp_id).inc()
+    logger.info("login", extra={"outcome": outcome, "idp_id": idp_id, "reason": reason})
 
 
 def explain(message: str) -> str:
@@ -57,6 +67,14 @@ async def begin_login(
     service_desk_id: str | None = None,
     return_path: str | None = None,
 ) -> Response:
+    if purpose == "login":
+        limiter: LoginRateLimiter = request.app.state.login_limiter
+        try:
+            limiter.check(tenant.id, request.client.host if request.client else "unknown")
+        except TooManyLoginsError:
+            metrics: Metrics = request.app.state.metrics
+            metrics.login_starts_limited.inc()
+            raise
     cache: MetadataCache = request.app.state.metadata
     metadata = await cache.metadata(idp)
     start = await start_login(
@@ -116,6 +134,7 @@ async def _fail(
     # Read what the page and the audit row need before the rollback expires these objects.
     idp_id, idp_name = idp.id, idp.name
     purpose = state.purpose if state else "login"
+    _count_login(request, outcome="failure", idp_id=idp_id, reason=error.code)
     retry_url = _retry_url(settings, state)
     await session.rollback()
     await record_login(
@@ -154,6 +173,7 @@ async def callback(
     tenant = await tenants.get_by_id(session, idp.tenant_id)
     if tenant is None or not tenant.active:
         raise NotFoundError("sign-in is not available for this site")
+    set_tenant(tenant.id)
     params = dict(request.query_params.items())
     now = datetime.now(UTC)
     try:
@@ -234,6 +254,7 @@ async def callback(
         subject=identity.subject,
         account_id=account_id,
     )
+    _count_login(request, outcome="success", idp_id=idp.id)
     target = state.return_path or f"{settings.base_path}/portal/{tenant.id}/{state.service_desk_id}"
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(

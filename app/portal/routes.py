@@ -23,6 +23,7 @@ from app.deps import SecretBoxDep, SettingsDep
 from app.errors import NotFoundError
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.models import IdentityProvider, PortalSession, Tenant
+from app.observability import set_tenant
 from app.oidc import repository
 from app.oidc.metadata import MetadataCache
 from app.oidc.routes import begin_login
@@ -36,6 +37,8 @@ _DESK_ID = re.compile(r"^[0-9]{1,18}$")
 
 async def portal_tenant(session: SessionDep, tenant_id: str) -> Tenant:
     tenant = await tenants.get_by_id(session, tenant_id)
+    if tenant is not None:
+        set_tenant(tenant.id)
     if tenant is None or not tenant.installed:
         raise NotFoundError("this portal link is not valid; ask the team that gave it to you")
     if not tenant.enabled:

@@ -94,6 +94,7 @@ class HostileOP:
     jwks_calls: int = 0
     discovery_calls: int = 0
     token_requests: list[httpx.Request] = field(default_factory=list)
+    issued: list[str] = field(default_factory=list)  # tokens handed out, to grep logs for
     # Where the endpoints live (a Cognito domain serves them apart from the issuer host).
     endpoint_base: str | None = None
     jwks_path: str = "/jwks"
@@ -201,6 +202,7 @@ class HostileOP:
         }
         if self.issue_id_token:
             body["id_token"] = self.id_token(grant, access_token)
+        self.issued.extend(v for v in (access_token, body.get("id_token")) if v)
         return httpx.Response(200, json=body)
 
     def _userinfo(self, request: httpx.Request) -> httpx.Response:

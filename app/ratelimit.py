@@ -1,0 +1,59 @@
+"""Login-start rate limiting, so a flood cannot exhaust a tenant's IdP or Jira quotas.
+
+Sliding windows per (tenant, client IP) and per tenant, kept in each instance's memory: with
+N instances behind a balancer the effective limit is up to N times the setting, which is the
+intended trade-off (no database write on the hot path).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+
+from app.errors import AppError
+
+WINDOW_SECONDS = 60.0
+_MAX_KEYS = 50_000
+
+
+class TooManyLoginsError(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class SlidingWindow:
+    def __init__(self, limit: int, *, window: float = WINDOW_SECONDS) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def allow(self, key: str, *, now: float | None = None) -> bool:
+        if self.limit <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+        self._hits.move_to_end(key)
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        if len(self._hits) > _MAX_KEYS:
+            self._hits.popitem(last=False)
+        return True
+
+
+class LoginRateLimiter:
+    def __init__(self, *, per_ip: int, per_tenant: int) -> None:
+        self._per_ip = SlidingWindow(per_ip)
+        self._per_tenant = SlidingWindow(per_tenant)
+
+    def check(self, tenant_id: str, client_ip: str) -> None:
+        if not self._per_ip.allow(f"{tenant_id}|{client_ip}") or not self._per_tenant.allow(
+            tenant_id
+        ):
+            raise TooManyLoginsError(
+                "there have been too many sign-in attempts from here; please wait a minute and try again"
+            )

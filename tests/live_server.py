@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -25,8 +26,14 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(settings: Settings, port: int) -> Iterator[str]:
+    with serve(create_app(settings), port) as url:
+        yield url
+
+
+@contextmanager
+def serve(app: Any, port: int, *, lifespan: str = "on") -> Iterator[str]:
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -88,3 +88,29 @@ def start_openid_provider(*, cognito_style: bool = False) -> Iterator[OpenIDProv
         process.wait(timeout=10)
         drain.join(timeout=5)
         process.stdout.close()
+
+
+async def sign_in_at_op(location: str, login: str, *, app_prefix: str) -> str:
+    """Be the browser at the OP: follow to its login form, post it, and return the URL the OP
+    sends the browser back to (anything starting with ``app_prefix``)."""
+    async with httpx.AsyncClient(timeout=10) as browser:
+        response = await browser.get(location)
+        while response.status_code in (302, 303):
+            target = str(httpx.URL(str(response.url)).join(response.headers["location"]))
+            if target.startswith(app_prefix):
+                return target
+            response = await browser.get(target)
+        assert response.status_code == 200, response.text
+        action = re.search(r'<form[^>]*action="([^"]+)"', response.text)
+        assert action is not None, response.text
+        response = await browser.post(
+            action.group(1), data={"prompt": "login", "login": login, "password": "any"}
+        )
+        while response.status_code in (302, 303):
+            target = str(httpx.URL(str(response.url)).join(response.headers["location"]))
+            if target.startswith(app_prefix):
+                return target
+            response = await browser.get(target)
+        raise AssertionError(
+            f"the OP did not redirect back: {response.status_code} {response.text[:500]}"
+        )

@@ -1,4 +1,7 @@
-"""Process-wide services held on ``app.state`` and their dependency aliases."""
+"""Process-wide services held on ``app.state`` and their dependency aliases.
+
+Dependencies are ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +14,17 @@ from app.config import Settings
 from app.crypto import SecretBox
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_secret_box(request: Request) -> SecretBox:
+async def get_secret_box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.secret_box
     return box
 
 
-def get_http(request: Request) -> httpx.AsyncClient:
+async def get_http(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.http
     return client
 

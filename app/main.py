@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
@@ -29,6 +28,8 @@ from app.config import Settings
 from app.connect import lifecycle
 from app.connect.descriptor import descriptor_for
 from app.connect.install_keys import InstallKeyStore
+from app.connect.tenant_cache import TenantCache
+from app.connect.tenant_cache import register as register_tenant_cache
 from app.crypto import SecretBox
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
@@ -37,10 +38,9 @@ from app.jsm.provisioning import JsmProvisioner
 from app.maintenance import purge_forever
 from app.observability import (
     Metrics,
+    RequestScope,
     configure_logging,
-    incoming_request_id,
     install_log_context,
-    request_context,
 )
 from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
@@ -50,7 +50,6 @@ from app.ratelimit import LoginRateLimiter
 from app.templating import render_error
 
 logger = logging.getLogger(__name__)
-access_logger = logging.getLogger("app.access")
 
 JSON_SURFACES = ("/api/", "/lifecycle/")
 DEFAULT_CSP = (
@@ -155,6 +154,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 keys_url=settings.connect_install_keys_url,
                 max_keys=settings.install_key_cache_size,
             )
+            app.state.tenant_cache = TenantCache(distributed=engine.dialect.name == "postgresql")
+            register_tenant_cache(app.state.tenant_cache)
+            background = []
+            if engine.dialect.name == "postgresql":
+                background.append(
+                    asyncio.create_task(app.state.tenant_cache.listen_forever(engine))
+                )
             purge = None
             if settings.purge_interval_seconds > 0:
                 purge = asyncio.create_task(
@@ -168,9 +174,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 if purge is not None:
-                    purge.cancel()
+                    background.append(purge)
+                for task in background:
+                    task.cancel()
                     with suppress(asyncio.CancelledError):
-                        await purge
+                        await task
                 await engine.dispose()
 
     app = FastAPI(
@@ -188,34 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_tenant=settings.login_starts_per_tenant_per_minute,
     )
 
-    @app.middleware("http")
-    async def request_scope(request: Request, call_next: Any) -> Response:
-        request_id = incoming_request_id(request.headers.get("x-request-id"))
-        context_token = request_context.set({"request_id": request_id, "tenant_id": None})
-        started = time.perf_counter()
-        status = 500
-        try:
-            response: Response = await call_next(request)
-            status = response.status_code
-        finally:
-            # The path only: query strings carry codes, states and JWTs.
-            access_logger.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
-            request_context.reset(context_token)
-        response.headers["X-Request-ID"] = request_id
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        # Admin iframe pages set their own policy (framed by the tenant's Jira); nothing
-        # else may be framed.
-        response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-        return response
+    app.add_middleware(RequestScope, default_csp=DEFAULT_CSP)
 
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -245,6 +226,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache: MetadataCache = request.app.state.metadata
         metrics.metadata_cache.labels("hit").set(cache.hits)
         metrics.metadata_cache.labels("miss").set(cache.misses)
+        tenant_cache: TenantCache = request.app.state.tenant_cache
+        metrics.metadata_cache.labels("tenant_hit").set(tenant_cache.hits)
+        metrics.metadata_cache.labels("tenant_miss").set(tenant_cache.misses)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

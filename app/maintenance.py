@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.connect.tenant_cache import announce_tenant_change
 from app.models import (
     CustomerLink,
     IdentityProvider,
@@ -75,7 +76,10 @@ async def delete_tenant_data(session: AsyncSession, tenant_id: str) -> None:
 
     for model in (*_OWNED, ManagedOrganization):
         await session.execute(delete(model).where(model.tenant_id == tenant_id))
+    client_key = await session.scalar(select(Tenant.client_key).where(Tenant.id == tenant_id))
     await session.execute(delete(Tenant).where(Tenant.id == tenant_id))
+    if client_key is not None:
+        await announce_tenant_change(session, client_key)
 
 
 async def export_tenant_data(session: AsyncSession, tenant_id: str) -> dict[str, Any]:

@@ -130,3 +130,57 @@ class Metrics:
 
     def observe_jira(self, method: str, status: int, seconds: float) -> None:
         self.jira_requests.labels(method, str(status)).observe(seconds)
+
+
+class RequestScope:
+    """Pure ASGI middleware (no extra task per request): request id, security headers, and
+    one log line per request with the path but never the query string."""
+
+    def __init__(self, app: Any, *, default_csp: str) -> None:
+        self.app = app
+        self.default_csp = default_csp.encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), b"")
+        request_id = incoming_request_id(header.decode("latin-1") if header else None)
+        token = request_context.set({"request_id": request_id, "tenant_id": None})
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.append((b"x-request-id", request_id.encode()))
+                for name, value in (
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    # Admin iframe pages set their own policy; nothing else may be framed.
+                    (b"content-security-policy", self.default_csp),
+                ):
+                    if name not in present:
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            request_context.reset(token)
+
+
+access_logger = logging.getLogger("app.access")

@@ -201,6 +201,26 @@ async def test_login_started_on_one_instance_finishes_on_another(
                 assert replay.status_code == 400
                 assert "already been used" in replay.text
             assert [a.email for a in jira.accounts.values()] == ["ada@example.com"]
+
+            # B has the tenant cached now; a reinstall through A must retire the old secret on
+            # B at once (PostgreSQL NOTIFY, sent in the reinstall's own transaction).
+            b = f"http://127.0.0.1:{port_b}"
+            async with httpx.AsyncClient(timeout=20) as http:
+                assert (await http.get(f"{b}/api/admin/presets", headers=admin)).status_code == 200
+                new_secret = secrets.token_urlsafe(32)
+                token = signer.token(client_key=client_key, aud=public, path="/lifecycle/installed")
+                reinstalled = await http.post(
+                    f"{public}/lifecycle/installed",
+                    json=install_body(client_key, new_secret, jira.base_url),
+                    headers={"Authorization": f"JWT {token}"},
+                )
+                assert reinstalled.status_code == 204
+                assert (await http.get(f"{b}/api/admin/presets", headers=admin)).status_code == 401
+                jira.shared_secret = new_secret
+                fresh = {
+                    "Authorization": f"JWT {tenant_token(client_key=client_key, secret=new_secret)}"
+                }
+                assert (await http.get(f"{b}/api/admin/presets", headers=fresh)).status_code == 200
             assert atlassian.errors == []
         finally:
             stop(processes)

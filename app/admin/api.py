@@ -207,7 +207,7 @@ async def verify_jira_connection(
     except JiraError as e:
         return {"ok": False, "message": e.message}
     account_id = me.get("accountId") if isinstance(me, dict) else None
-    admin = bool(account_id) and await directory.is_admin(jira, context.tenant, str(account_id))
+    admin = bool(account_id) and await directory.is_admin(session, context.tenant, str(account_id))
     return {
         "ok": True,
         "account_id": account_id,

@@ -18,8 +18,7 @@ async def require_jira_admin(
     if not context.account_id:
         raise PermissionDeniedError("the token names no user")
     directory: JiraDirectory = request.app.state.jira
-    jira = await directory.client(session, context.tenant)
-    if not await directory.is_admin(jira, context.tenant, context.account_id):
+    if not await directory.is_admin(session, context.tenant, context.account_id):
         raise PermissionDeniedError("only Jira administrators can configure Portal SSO")
     return context
 

@@ -26,6 +26,7 @@ from app.connect.jwt import (
     unverified_issuer,
     verify_tenant_token,
 )
+from app.connect.tenant_cache import TenantCache
 from app.crypto import SecretBox
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
@@ -68,11 +69,15 @@ async def authenticate_tenant_token(
     settings: Settings,
     box: SecretBox,
     require_active: bool = True,
+    cache: TenantCache | None = None,
 ) -> TenantContext:
     if not token:
         raise TokenError("missing token")
     client_key = unverified_issuer(token)
-    tenant = await tenants.get_by_client_key(session, client_key)
+    if cache is not None:
+        tenant = await cache.get(session, client_key)
+    else:
+        tenant = await tenants.get_by_client_key(session, client_key)
     if tenant is None:
         raise TokenError("unknown tenant")
     claims = verify_tenant_token(
@@ -98,6 +103,7 @@ async def tenant_from_page_token(
         expected_qsh=query_string_hash(request.method, path, query),
         settings=settings,
         box=box,
+        cache=request.app.state.tenant_cache,
     )
 
 
@@ -110,6 +116,7 @@ async def tenant_from_context_token(
         expected_qsh=CONTEXT_QSH,
         settings=settings,
         box=box,
+        cache=request.app.state.tenant_cache,
     )
 
 

@@ -23,6 +23,12 @@ class Installation:
     description: str | None
 
 
+async def announce_tenant_change(session: AsyncSession, client_key: str) -> None:
+    from app.connect.tenant_cache import announce_tenant_change as announce
+
+    await announce(session, client_key)
+
+
 async def get_by_client_key(session: AsyncSession, client_key: str) -> Tenant | None:
     result = await session.execute(select(Tenant).where(Tenant.client_key == client_key))
     return result.scalar_one_or_none()
@@ -59,6 +65,7 @@ async def upsert_installation(session: AsyncSession, installation: Installation)
         set_={key: statement.excluded[key] for key in values if key != "client_key"},
     )
     await session.execute(statement)
+    await announce_tenant_change(session, installation.client_key)
     tenant = await session.scalar(
         select(Tenant)
         .where(Tenant.client_key == installation.client_key)
@@ -76,6 +83,7 @@ async def mark_uninstalled(session: AsyncSession, client_key: str) -> None:
         .where(Tenant.client_key == client_key)
         .values(installed=False, uninstalled_at=utcnow(), updated_at=utcnow())
     )
+    await announce_tenant_change(session, client_key)
 
 
 async def set_enabled(session: AsyncSession, client_key: str, *, enabled: bool) -> None:
@@ -84,3 +92,4 @@ async def set_enabled(session: AsyncSession, client_key: str, *, enabled: bool) 
         .where(Tenant.client_key == client_key)
         .values(enabled=enabled, updated_at=utcnow())
     )
+    await announce_tenant_change(session, client_key)

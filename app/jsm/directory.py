@@ -140,12 +140,13 @@ class JiraDirectory:
         portal_id = first.get("portalId") if isinstance(first, dict) else None
         return replace(desk, portal_id=str(portal_id) if portal_id is not None else None)
 
-    async def is_admin(self, jira: JiraClient, tenant: Tenant, account_id: str) -> bool:
+    async def is_admin(self, session: AsyncSession, tenant: Tenant, account_id: str) -> bool:
         # The secret is part of the key: a reinstall (new secret) re-checks at once.
         key = (tenant.id, tenant.shared_secret_encrypted[-16:], account_id)
         cached = self._admins.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
+        jira = await self.client(session, tenant)
         body = await jira.post_json(
             "/rest/api/3/permissions/check",
             {"accountId": account_id, "globalPermissions": ["ADMINISTER"]},

@@ -1,0 +1,135 @@
+"""Shared set-up for the benchmarks: a migrated database, the app in uvicorn worker processes,
+and the fakes (Jira, install keys, an OpenID Provider) served over loopback by this process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cryptography.fernet import Fernet  # noqa: E402
+
+from tests.conftest import alembic_config  # noqa: E402
+
+
+def database_url(tmp: Path) -> str:
+    return os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+
+
+def migrate(url: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(url), "base")
+    command.upgrade(alembic_config(url), "head")
+
+
+@contextmanager
+def app_processes(
+    env: dict[str, str], *, workers: int, port: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    command = [
+        str(ROOT / ".venv" / "bin" / "uvicorn"),
+        "app.main:production_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(  # noqa: S603 - fixed command
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env, "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("app did not start")
+        time.sleep(0.1)
+    try:
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:
+    """Resident memory of the uvicorn process(es) serving requests (workers, or the single one)."""
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    pids = [pid for pid in pids if "uvicorn" in Path(f"/proc/{pid}/cmdline").read_text()] or [
+        parent.pid
+    ]
+    sizes = []
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def base_env(url: str, *, port: int, fake_port: int) -> dict[str, str]:
+    return {
+        "APP_ENV": "development",
+        "APP_BASE_URL": f"http://127.0.0.1:{port}",
+        "CONNECT_INSTALL_KEYS_URL": f"http://127.0.0.1:{fake_port}/keys",
+        "DATABASE_URL": url,
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DEV_ALLOW_HTTP_LOOPBACK": "true",
+        "ALLOWED_INSTALL_HOSTS": "127.0.0.1",
+        "PURGE_INTERVAL_SECONDS": "0",
+        # The benchmark is the only client: lift the per-IP login-start limit.
+        "LOGIN_STARTS_PER_IP_PER_MINUTE": "0",
+        "LOGIN_STARTS_PER_TENANT_PER_MINUTE": "0",
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def install(app_url: str, signer: object, *, client_key: str, secret: str, jira_url: str) -> None:
+    from tests.conftest import install_body
+
+    token = signer.token(client_key=client_key, aud=app_url, path="/lifecycle/installed")  # type: ignore[attr-defined]
+    response = httpx.post(
+        f"{app_url}/lifecycle/installed",
+        json=install_body(client_key, secret, jira_url),
+        headers={"Authorization": f"JWT {token}"},
+        timeout=10,
+    )
+    response.raise_for_status()

@@ -1,0 +1,87 @@
+"""Cached tenant rows never let an old secret work after a reinstall."""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.connect.tenant_cache import TenantCache
+from tests.conftest import InstalledTenant, install_tenant
+from tests.connect_tokens import InstallSigner, tenant_token
+
+
+async def test_cached_tenant_serves_repeat_requests(
+    client: httpx.AsyncClient, tenant: InstalledTenant, app: FastAPI
+) -> None:
+    cache: TenantCache = app.state.tenant_cache
+    if not cache.active:
+        pytest.skip("on PostgreSQL the cache is active only while its LISTEN connection is up")
+    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    for _ in range(3):
+        assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
+    assert cache.hits >= 2
+
+
+async def test_reinstall_evicts_at_once(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    signer: InstallSigner,
+    key_cdn: respx.Route,
+    app: FastAPI,
+) -> None:
+    old = {"Authorization": f"JWT {tenant.context_token()}"}
+    assert (await client.get("/api/admin/presets", headers=old)).status_code == 200
+    new_secret = secrets.token_urlsafe(32)
+    assert (
+        await install_tenant(client, signer, client_key=tenant.client_key, shared_secret=new_secret)
+    ).status_code == 204
+    assert (await client.get("/api/admin/presets", headers=old)).status_code == 401
+    tenant.jira.shared_secret = new_secret
+    new = {"Authorization": f"JWT {tenant_token(client_key=tenant.client_key, secret=new_secret)}"}
+    assert (await client.get("/api/admin/presets", headers=new)).status_code == 200
+
+
+async def test_disable_evicts_at_once(client: httpx.AsyncClient, tenant: InstalledTenant) -> None:
+    from app.connect.jwt import query_string_hash
+    from tests.conftest import install_body
+
+    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
+    token = tenant.context_token(qsh=query_string_hash("POST", "/lifecycle/disabled"))
+    await client.post(
+        "/lifecycle/disabled",
+        json=install_body(tenant.client_key, tenant.shared_secret),
+        headers={"Authorization": f"JWT {token}"},
+    )
+    assert (await client.get("/api/admin/presets", headers=headers)).status_code == 401
+
+
+async def test_a_read_that_raced_an_eviction_is_not_cached(
+    tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    cache = TenantCache(distributed=False)
+
+    class EvictDuringRead:
+        """A session whose read is overtaken by an eviction (as a NOTIFY would)."""
+
+        def __init__(self, inner: AsyncSession) -> None:
+            self.inner = inner
+
+        async def execute(self, *args: object, **kwargs: object) -> object:
+            result = await self.inner.execute(*args, **kwargs)  # type: ignore[arg-type]
+            cache.evict(tenant.client_key)
+            return result
+
+        def expunge(self, obj: object) -> None:
+            self.inner.expunge(obj)
+
+    async with session() as s:
+        assert await cache.get(EvictDuringRead(s), tenant.client_key) is not None  # type: ignore[arg-type]
+        assert cache._entries == {}
+        assert await cache.get(s, tenant.client_key) is not None
+        assert tenant.client_key in cache._entries

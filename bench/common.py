@@ -82,9 +82,7 @@ def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:
     """Resident memory of the uvicorn process(es) serving requests (workers, or the single one)."""
     children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
     pids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    pids = [pid for pid in pids if "uvicorn" in Path(f"/proc/{pid}/cmdline").read_text()] or [
-        parent.pid
-    ]
+    pids = pids or [parent.pid]  # with --workers the children serve; else the process itself
     sizes = []
     for pid in pids:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

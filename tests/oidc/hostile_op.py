@@ -57,6 +57,7 @@ class Grant:
     nonce: str | None
     challenge: str
     subject: str
+    claims: dict[str, Any] | None = None  # the user's claims when the code was issued
 
 
 @dataclass
@@ -166,6 +167,7 @@ class HostileOP:
                 nonce=params.get("nonce"),
                 challenge=params["code_challenge"],
                 subject=self.subject,
+                claims=dict(self.user_claims),
             )
             answer["code"] = code
         if self.callback_iss is not None:
@@ -227,7 +229,7 @@ class HostileOP:
             "exp": now + 300,
             "nonce": grant.nonce,
             "at_hash": token_hash(access_token, "RS256"),
-            **self.user_claims,
+            **(grant.claims if grant.claims is not None else self.user_claims),
             **self.extra_claims,
         }
         for name, value in self.claim_overrides.items():

@@ -1,0 +1,46 @@
+"""The hostile OP (well behaved here) as a loopback HTTP server, for app worker processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.oidc.hostile_op import HostileOP
+
+
+class OPServer:
+    def __init__(self, op: HostileOP) -> None:
+        self.op = op
+        base = op.issuer
+        self.routes = {
+            ("GET", "/.well-known/openid-configuration"): op._discovery,
+            ("GET", op.jwks_path): op._jwks,
+            ("POST", op.token_endpoint.removeprefix(base)): op._token,
+            ("GET", op.userinfo_endpoint.removeprefix(base)): op._userinfo,
+        }
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        handler = self.routes.get((scope["method"], scope["path"]))
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"]]
+        request = httpx.Request(
+            scope["method"], f"{self.op.issuer}{scope['path']}", headers=headers, content=body
+        )
+        response = handler(request) if handler else httpx.Response(404)
+        content = response.content
+        out = [
+            (k.encode(), v.encode())
+            for k, v in response.headers.items()
+            if k.lower() != "content-length"
+        ]
+        out.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": content})

@@ -1,0 +1,200 @@
+"""Complete logins per second: substitute link -> IdP -> callback -> portal redirect.
+
+The app runs in uvicorn worker processes; the IdP (token, JWKS, discovery, userinfo) and Jira
+are zero-latency fakes served over loopback by this process, whose event loop also plays the
+browsers (the IdP's authorize step is done in-process). Prints logins/s, p50/p99 latency of
+the two app requests of a login, outbound calls per login, and worker memory.
+
+    .venv/bin/python -m bench.login [--logins 1500] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from bench.common import (
+    app_processes,
+    base_env,
+    database_url,
+    install,
+    migrate,
+    new_secret,
+    percentile,
+    worker_rss_mb,
+)
+from bench.fakes import OPServer
+from tests.connect_tokens import InstallSigner, tenant_token
+from tests.jsm.fake_jira import FakeJira
+from tests.jsm.fake_jira_server import FakeAtlassian
+from tests.live_server import free_port, serve
+from tests.oidc.hostile_op import HostileOP
+
+
+@dataclass
+class Phase:
+    name: str
+    logins_per_second: float
+    p50_ms: float
+    p99_ms: float
+    token_calls: float
+    other_idp_calls: float
+    jira_calls: float
+
+
+async def run_phase(
+    name: str,
+    app: str,
+    tenant_id: str,
+    op: HostileOP,
+    jira: FakeJira,
+    *,
+    subjects: list[str],
+    logins: int,
+    concurrency: int,
+) -> Phase:
+    latencies: list[float] = []
+    counter = iter(range(logins))
+    idp_before = (op.token_calls, op.userinfo_calls + op.jwks_calls + op.discovery_calls)
+    jira_before = len(jira.calls)
+
+    async def user() -> None:
+        async with httpx.AsyncClient(timeout=30) as browser:
+            for n in counter:
+                subject = subjects[n % len(subjects)]
+                browser.cookies.clear()
+                started = time.perf_counter()
+                first = await browser.get(f"{app}/portal/{tenant_id}/7")
+                assert first.status_code == 303, first.text
+                op.subject = subject
+                op.user_claims = {
+                    "email": f"{subject}@example.com",
+                    "email_verified": True,
+                    "name": subject,
+                }
+                back = urlsplit(op.authorize(first.headers["location"]))
+                done = await browser.get(f"{app}{back.path}?{back.query}")
+                assert done.status_code == 303, done.text[:300]
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return Phase(
+        name,
+        logins / elapsed,
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99),
+        (op.token_calls - idp_before[0]) / logins,
+        (op.userinfo_calls + op.jwks_calls + op.discovery_calls - idp_before[1]) / logins,
+        (len(jira.calls) - jira_before) / logins,
+    )
+
+
+async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase], list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database_url(Path(tmp))
+        await asyncio.to_thread(migrate, url)
+        port, fake_port, op_port = free_port(), free_port(), free_port()
+        signer, client_key, secret = InstallSigner(), "jira:bench", new_secret()
+        jira = FakeJira(
+            base_url=f"http://127.0.0.1:{fake_port}",
+            app_key="portal-sso-for-jsm",
+            client_key=client_key,
+            shared_secret=secret,
+        )
+        jira.add_desk("7", "ITH", "IT Help")
+        op = HostileOP(issuer=f"http://127.0.0.1:{op_port}")
+        env = base_env(url, port=port, fake_port=fake_port)
+        with (
+            serve(FakeAtlassian(jira, {signer.kid: signer.public_pem}), fake_port, lifespan="off"),
+            serve(OPServer(op), op_port, lifespan="off"),
+            app_processes(env, workers=workers, port=port) as (app, process),
+        ):
+            await asyncio.to_thread(
+                install, app, signer, client_key=client_key, secret=secret, jira_url=jira.base_url
+            )
+            admin = {"Authorization": f"JWT {tenant_token(client_key=client_key, secret=secret)}"}
+            async with httpx.AsyncClient() as http:
+                idp = (
+                    await http.post(
+                        f"{app}/api/admin/idps",
+                        headers=admin,
+                        json={
+                            "name": "Bench",
+                            "preset": "oidc",
+                            "issuer": op.issuer,
+                            "client_id": op.client_id,
+                            "client_secret": op.client_secret,
+                        },
+                    )
+                ).json()
+            tenant_id = idp["signed_out_url"].split("/portal/")[1].split("/")[0]
+            returning = [f"returning-{n}" for n in range(200)]
+            # Warm up: first logins for the returning population (also fills caches).
+            await run_phase(
+                "warm-up",
+                app,
+                tenant_id,
+                op,
+                jira,
+                subjects=returning,
+                logins=len(returning),
+                concurrency=concurrency,
+            )
+            phases = [
+                await run_phase(
+                    "returning customers",
+                    app,
+                    tenant_id,
+                    op,
+                    jira,
+                    subjects=returning,
+                    logins=logins,
+                    concurrency=concurrency,
+                ),
+                await run_phase(
+                    "first-time customers",
+                    app,
+                    tenant_id,
+                    op,
+                    jira,
+                    subjects=[f"new-{n}" for n in range(logins // 3)],
+                    logins=logins // 3,
+                    concurrency=concurrency,
+                ),
+            ]
+            rss = worker_rss_mb(process)
+    return phases, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--logins", type=int, default=1500)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    print(
+        f"database: {os.environ.get('BENCH_DATABASE_URL', 'sqlite').split(':')[0]}; "
+        f"{args.concurrency} concurrent browsers"
+    )
+    for workers in (1, 2):
+        phases, rss = asyncio.run(bench(workers, args.logins, args.concurrency))
+        for phase in phases:
+            print(
+                f"{workers} worker(s), {phase.name:21}: {phase.logins_per_second:7.1f} logins/s  "
+                f"p50 {phase.p50_ms:6.1f} ms  p99 {phase.p99_ms:6.1f} ms  per login: "
+                f"{phase.token_calls:.2f} IdP token, {phase.other_idp_calls:.2f} other IdP, {phase.jira_calls:.2f} Jira calls"
+            )
+        print(f"{workers} worker(s) RSS: {', '.join(f'{m:.0f} MB' for m in rss)}")
+
+
+if __name__ == "__main__":
+    main()

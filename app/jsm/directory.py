@@ -108,13 +108,17 @@ class JiraDirectory:
         self._desk_lists[tenant.id] = (time.monotonic() + DESK_TTL_SECONDS, desks)
         return desks
 
-    async def service_desk(self, jira: JiraClient, tenant: Tenant, desk_id: str) -> ServiceDesk:
-        """The desk, or ``NotFoundError`` when Jira no longer has it."""
+    async def service_desk(
+        self, session: AsyncSession, tenant: Tenant, desk_id: str
+    ) -> ServiceDesk:
+        """The desk, or ``NotFoundError`` when Jira no longer has it (answers cached briefly,
+        so most substitute-link visits cost no Jira call and no settings read)."""
         key = (tenant.id, desk_id)
         cached = self._desks.get(key)
         if cached and cached[0] > time.monotonic():
             desk = cached[1]
         else:
+            jira = await self.client(session, tenant)
             try:
                 desk = _desk(await jira.get_json(f"/rest/servicedeskapi/servicedesk/{desk_id}"))
                 self._desks[key] = (time.monotonic() + DESK_TTL_SECONDS, desk)

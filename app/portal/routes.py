@@ -58,8 +58,7 @@ async def existing_desk(
     """The desk behind a substitute link; a clear page (no redirect) when it is gone."""
     check_desk_id(service_desk_id)
     directory: JiraDirectory = request.app.state.jira
-    jira = await directory.client(session, tenant)
-    return await directory.service_desk(jira, tenant, service_desk_id)
+    return await directory.service_desk(session, tenant, service_desk_id)
 
 
 async def current_session(

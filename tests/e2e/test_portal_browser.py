@@ -113,3 +113,45 @@ async def test_customer_walks_through_the_portal(
     await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
     await page.wait_for_selector("input[name=login]")
     await context.close()
+
+
+async def test_typed_text_survives_a_session_that_expired_mid_form(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    jira: FakeJira,
+    openid_provider: OpenIDProvider,
+    live: str,
+    browser: Any,
+    artifacts: Path,
+) -> None:
+    await configure_idp(client, tenant, openid_provider, live)
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{live}/portal/{tenant.tenant_id}/7/create/71")
+    await page.fill("input[name=login]", "ada")
+    await page.fill("input[name=password]", "any")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("h1:has-text('Get IT help')")  # back on the form it asked for
+    await page.fill("#f-summary", "Printer jam on floor 3")
+    await page.fill("#f-description", "A long description the customer would hate to type twice.")
+
+    # The portal session expires while the customer types (the IdP's session lives on).
+    kept = [c for c in await context.cookies() if c["name"] != "portal_session"]
+    await context.clear_cookies()
+    await context.add_cookies(kept)  # type: ignore[arg-type]
+    await page.click("button:has-text('Send')")
+
+    if await page.is_visible("input[name=login]"):
+        await page.fill("input[name=login]", "ada")
+        await page.fill("input[name=password]", "any")
+        await page.click("button[type=submit]")
+    await page.wait_for_selector("h1:has-text('Get IT help')")
+    assert jira.requests == {}  # nothing was sent without a session
+    assert await page.input_value("#f-summary") == "Printer jam on floor 3"
+    assert "hate to type twice" in await page.input_value("#f-description")
+    await page.screenshot(path=str(artifacts / "draft-restored.png"))
+    await page.click("button:has-text('Send')")
+    await page.wait_for_selector("text=was raised")
+    [item] = jira.requests.values()
+    assert item["values"]["summary"] == "Printer jam on floor 3"
+    await context.close()

@@ -196,7 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_tenant=settings.login_starts_per_tenant_per_minute,
     )
 
-    app.add_middleware(RequestScope, default_csp=DEFAULT_CSP)
+    app.add_middleware(RequestScope, default_csp=DEFAULT_CSP, https=settings.secure_cookies)
 
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -132,13 +132,17 @@ class Metrics:
         self.jira_requests.labels(method, str(status)).observe(seconds)
 
 
+PRIVATE_PREFIXES = ("/portal/", "/oidc/", "/admin", "/api/")
+
+
 class RequestScope:
     """Pure ASGI middleware (no extra task per request): request id, security headers, and
     one log line per request with the path but never the query string."""
 
-    def __init__(self, app: Any, *, default_csp: str) -> None:
+    def __init__(self, app: Any, *, default_csp: str, https: bool = False) -> None:
         self.app = app
         self.default_csp = default_csp.encode()
+        self.https = https
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -157,12 +161,18 @@ class RequestScope:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
-                for name, value in (
+                defaults = [
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
                     # Admin iframe pages set their own policy; nothing else may be framed.
                     (b"content-security-policy", self.default_csp),
-                ):
+                ]
+                if scope["path"].startswith(PRIVATE_PREFIXES):
+                    # Customer requests, admin data, login responses: never in a shared cache.
+                    defaults.append((b"cache-control", b"no-store"))
+                if self.https:
+                    defaults.append((b"strict-transport-security", b"max-age=31536000"))
+                for name, value in defaults:
                     if name not in present:
                         headers.append((name, value))
                 message = {**message, "headers": headers}

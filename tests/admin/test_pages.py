@@ -47,3 +47,17 @@ async def test_api_docs_only_in_development(
         assert (await http.get("/docs")).status_code == 200
         schema = (await http.get("/openapi.json")).json()
         assert "/api/admin/idps" in schema["paths"]
+
+
+async def test_private_pages_are_never_cached_and_https_is_pinned(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    portal = await client.get(f"/portal/{tenant.tenant_id}/signed-out")
+    assert portal.headers["cache-control"] == "no-store"
+    api = await client.get(
+        "/api/admin/presets", headers={"Authorization": f"JWT {tenant.context_token()}"}
+    )
+    assert api.headers["cache-control"] == "no-store"
+    static = await client.get("/static/portal.css")
+    assert static.headers.get("cache-control") != "no-store"  # public assets may be cached
+    assert portal.headers["strict-transport-security"] == "max-age=31536000"

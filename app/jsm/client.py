@@ -102,7 +102,6 @@ class JiraClient:
         self._sleep = sleep
         self._clock = clock
         self._observe = observe
-        self.calls = 0
 
     async def request(
         self,
@@ -122,7 +121,6 @@ class JiraClient:
         attempt = 0
         while True:
             attempt += 1
-            self.calls += 1
             started = time.perf_counter()
             try:
                 response = await self._http.request(

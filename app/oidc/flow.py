@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
@@ -63,7 +63,6 @@ class CompletedLogin:
     learned_issuer: str | None = None
     learned_jwks_uri: str | None = None
     userinfo_used: bool = False
-    id_token_claims: dict[str, Any] = field(default_factory=dict)
 
 
 def callback_url(app_base_url: str, idp_id: str) -> str:
@@ -449,7 +448,6 @@ async def complete_login(
         learned_issuer=learned[0] if learned else None,
         learned_jwks_uri=learned[1] if learned else None,
         userinfo_used=userinfo_used,
-        id_token_claims=id_claims,
     )
 
 

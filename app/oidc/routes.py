@@ -190,6 +190,16 @@ async def callback(
         )
     # The state is spent whatever happens next: commit that before anything can fail.
     await session.commit()
+    if state.purpose == "login" and not idp.enabled:
+        return await _fail(
+            request,
+            session,
+            error=LoginError("this sign-in option has been switched off by your administrator"),
+            tenant_id=tenant.id,
+            idp=idp,
+            settings=settings,
+            state=state,
+        )
 
     cache: MetadataCache = request.app.state.metadata
     try:

@@ -7,7 +7,9 @@ with email-domain routing when the admin set domains).
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -20,7 +22,7 @@ from app.cookies import clear_session_cookie, read_session_cookie
 from app.crypto import SecretBox
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
-from app.errors import NotFoundError
+from app.errors import IdentityProviderError, NotFoundError
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.models import IdentityProvider, PortalSession, Tenant
 from app.observability import set_tenant
@@ -32,6 +34,7 @@ from app.templating import render
 from app.urls import safe_return_path
 
 router = APIRouter(tags=["portal"])
+logger = logging.getLogger(__name__)
 _DESK_ID = re.compile(r"^[0-9]{1,18}$")
 
 
@@ -64,8 +67,6 @@ async def existing_desk(
 async def current_session(
     request: Request, session: SessionDep, settings: Settings, tenant: Tenant
 ) -> PortalSession | None:
-    from datetime import timedelta
-
     return await load_session(
         session,
         tenant.id,
@@ -161,16 +162,21 @@ async def logout(
     if ended is not None:
         idp = await repository.get_idp(session, tenant.id, ended.idp_id)
         if idp is not None:
-            target = (
-                await idp_logout_url(
-                    request,
-                    idp,
-                    signed_out_url=signed_out_url,
-                    id_token_encrypted=ended.id_token_encrypted,
-                    box=box,
+            try:
+                target = (
+                    await idp_logout_url(
+                        request,
+                        idp,
+                        signed_out_url=signed_out_url,
+                        id_token_encrypted=ended.id_token_encrypted,
+                        box=box,
+                    )
+                    or signed_out_url
                 )
-                or signed_out_url
-            )
+            except IdentityProviderError:
+                # Our session ends whatever the IdP's state: an unreachable discovery document
+                # must not roll the sign-out back and leave the customer signed in.
+                logger.warning("IdP sign-out endpoint unavailable; signed out locally only")
     response = RedirectResponse(target, status_code=303)
     clear_session_cookie(response, settings, tenant_id=tenant.id)
     response.headers["Cache-Control"] = "no-store"

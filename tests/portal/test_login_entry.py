@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import respx
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -263,3 +263,47 @@ async def test_flow_cookie_is_scoped_to_the_callback(
     assert "Secure" in cookie
     assert "SameSite=lax" in cookie
     assert "Max-Age=600" in cookie
+
+
+async def test_sign_out_ends_the_session_even_when_the_idp_is_unreachable(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    app: Any,
+) -> None:
+    assert (await login(client, tenant, op)).status_code == 303
+    op.discovery_issuer = "https://evil.example"  # discovery now fails its issuer check
+    app.state.metadata._documents.clear()  # as after the cache's expiry
+    response = await client.get(f"/portal/{tenant.tenant_id}/logout")
+    assert response.status_code == 303
+    assert response.headers["location"].endswith(f"/portal/{tenant.tenant_id}/signed-out")
+    async with session() as s:
+        assert await s.scalar(select(func.count()).select_from(PortalSession)) == 0
+
+
+async def test_a_login_for_an_idp_disabled_mid_flow_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    url = op.authorize(
+        (await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")).headers["location"]
+    )
+    await client.put(
+        f"/api/admin/idps/{idp['id']}",
+        json={"enabled": False},
+        headers={"Authorization": f"JWT {tenant.context_token()}"},
+    )
+    response = await callback(client, url)
+    assert response.status_code == 400
+    assert "switched off" in response.text
+    assert provisioner.calls == []
+    assert op.token_calls == 0
+    async with session() as s:
+        assert await s.scalar(select(func.count()).select_from(PortalSession)) == 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -13,6 +14,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""Opens a session on demand (an ``async_sessionmaker``): for code that needs the database
+only sometimes, such as a cache miss."""
 
 
 def create_engine(database_url: str) -> AsyncEngine:

@@ -30,6 +30,7 @@ from app.connect.descriptor import descriptor_for
 from app.connect.install_keys import InstallKeyStore
 from app.connect.tenant_cache import TenantCache
 from app.connect.tenant_cache import register as register_tenant_cache
+from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_keys=settings.install_key_cache_size,
             )
             app.state.tenant_cache = TenantCache(distributed=engine.dialect.name == "postgresql")
+            app.state.verified_tokens = VerifiedTokens()
             register_tenant_cache(app.state.tenant_cache)
             background = []
             if engine.dialect.name == "postgresql":
@@ -187,6 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.is_development else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.is_development else None,
+        # Metrics are Prometheus (/metrics) and logs JSON lines: FastAPI's OpenTelemetry hooks
+        # would only cost a provider lookup per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.effective_encryption_keys())
@@ -202,6 +207,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+    # Routes are matched in order: the busiest first (admin API calls, then logins and the
+    # portal), fixed portal paths (logout, signed-out) before the /{service_desk_id} pages.
+    app.include_router(admin_api.router)
+    app.include_router(oidc_routes.router)
+    app.include_router(portal_routes.router)
+    app.include_router(portal_pages.router)
 
     @app.get("/atlassian-connect.json", include_in_schema=False)
     async def connect_descriptor() -> JSONResponse:
@@ -234,11 +246,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(lifecycle.router)
     app.include_router(admin_pages.router)
-    app.include_router(admin_api.router)
-    app.include_router(oidc_routes.router)
-    # Fixed portal paths (logout, signed-out) before the /{service_desk_id} pages.
-    app.include_router(portal_routes.router)
-    app.include_router(portal_pages.router)
     return app
 
 

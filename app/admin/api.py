@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -24,9 +25,7 @@ router = APIRouter(prefix="/api/admin", tags=["admin"])
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
-@router.get("/presets")
-async def list_presets(context: AdminJWT) -> list[dict[str, Any]]:
-    del context
+def _describe_presets() -> list[dict[str, Any]]:
     return [
         {
             "key": preset.key,
@@ -46,6 +45,16 @@ async def list_presets(context: AdminJWT) -> list[dict[str, Any]]:
         }
         for preset in PRESETS.values()
     ]
+
+
+# The presets are constant data: serialise them once, not on every call.
+_PRESETS_JSON = json.dumps(_describe_presets(), separators=(",", ":")).encode()
+
+
+@router.get("/presets", response_model=list[dict[str, Any]])
+async def list_presets(context: AdminJWT) -> Response:
+    del context
+    return Response(_PRESETS_JSON, media_type="application/json")
 
 
 @router.get("/idps")
@@ -207,7 +216,7 @@ async def verify_jira_connection(
     except JiraError as e:
         return {"ok": False, "message": e.message}
     account_id = me.get("accountId") if isinstance(me, dict) else None
-    admin = bool(account_id) and await directory.is_admin(session, context.tenant, str(account_id))
+    admin = bool(account_id) and await directory.check_admin(jira, context.tenant, str(account_id))
     return {
         "ok": True,
         "account_id": account_id,

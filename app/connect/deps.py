@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.connect import tenants
@@ -21,15 +22,15 @@ from app.connect.jwt import (
     CONTEXT_QSH,
     TokenClaims,
     TokenError,
+    check_token_lifetime,
     query_string_hash,
     relative_path,
     unverified_issuer,
     verify_tenant_token,
 )
 from app.connect.tenant_cache import TenantCache
+from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
-from app.db import SessionDep
-from app.deps import SecretBoxDep, SettingsDep
 from app.models import Tenant
 from app.observability import set_tenant
 
@@ -62,22 +63,19 @@ def bearer_jwt(request: Request) -> str | None:
 
 
 async def authenticate_tenant_token(
-    session: SessionDep,
+    session: AsyncSession,
     *,
     token: str | None,
     expected_qsh: str,
     settings: Settings,
     box: SecretBox,
     require_active: bool = True,
-    cache: TenantCache | None = None,
 ) -> TenantContext:
+    """Full verification against the tenant row read in ``session`` (no cache): for the
+    lifecycle callbacks, which must see the row they are about to change."""
     if not token:
         raise TokenError("missing token")
-    client_key = unverified_issuer(token)
-    if cache is not None:
-        tenant = await cache.get(session, client_key)
-    else:
-        tenant = await tenants.get_by_client_key(session, client_key)
+    tenant = await tenants.get_by_client_key(session, unverified_issuer(token))
     if tenant is None:
         raise TokenError("unknown tenant")
     claims = verify_tenant_token(
@@ -93,31 +91,62 @@ async def authenticate_tenant_token(
     return TenantContext(tenant=tenant, claims=claims)
 
 
-async def tenant_from_page_token(
-    request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
+async def authenticate_cached(
+    request: Request, *, token: str | None, expected_qsh: str
 ) -> TenantContext:
-    path, query = request_target(request, settings)
-    return await authenticate_tenant_token(
-        session,
+    """The same checks, for the hot paths: the tenant row from the process cache (a database
+    session only on a miss) and a token seen before not verified twice (see
+    ``verified_tokens``). Expiry and the tenant's status are checked on every request."""
+    if not token:
+        raise TokenError("missing token")
+    state = request.app.state
+    settings: Settings = state.settings
+    cache: TenantCache = state.tenant_cache
+    memo: VerifiedTokens = state.verified_tokens
+    remembered = memo.get(token, expected_qsh=expected_qsh)
+    client_key = remembered[1].issuer if remembered else unverified_issuer(token)
+    tenant = await cache.get(state.sessionmaker, client_key)
+    if tenant is None:
+        raise TokenError("unknown tenant")
+    if remembered and remembered[0] == tenant.shared_secret_encrypted:
+        claims = remembered[1]
+        try:
+            check_token_lifetime(claims, leeway=settings.jwt_leeway_seconds)
+        except TokenError:
+            memo.forget(token)
+            raise
+    else:
+        claims = verify_tenant_token(
+            token,
+            shared_secret=cache.shared_secret(tenant, state.secret_box),
+            client_key=tenant.client_key,
+            expected_qsh=expected_qsh,
+            leeway=settings.jwt_leeway_seconds,
+        )
+        memo.remember(
+            token,
+            secret_encrypted=tenant.shared_secret_encrypted,
+            expected_qsh=expected_qsh,
+            claims=claims,
+        )
+    set_tenant(tenant.id)
+    if not tenant.active:
+        raise TokenError("the app is not installed or not enabled on this site")
+    return TenantContext(tenant=tenant, claims=claims)
+
+
+# Hot paths: these take only the request (each extra dependency costs FastAPI real time).
+async def tenant_from_page_token(request: Request) -> TenantContext:
+    path, query = request_target(request, request.app.state.settings)
+    return await authenticate_cached(
+        request,
         token=request.query_params.get("jwt"),
         expected_qsh=query_string_hash(request.method, path, query),
-        settings=settings,
-        box=box,
-        cache=request.app.state.tenant_cache,
     )
 
 
-async def tenant_from_context_token(
-    request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
-) -> TenantContext:
-    return await authenticate_tenant_token(
-        session,
-        token=bearer_jwt(request),
-        expected_qsh=CONTEXT_QSH,
-        settings=settings,
-        box=box,
-        cache=request.app.state.tenant_cache,
-    )
+async def tenant_from_context_token(request: Request) -> TenantContext:
+    return await authenticate_cached(request, token=bearer_jwt(request), expected_qsh=CONTEXT_QSH)
 
 
 TenantJWT = Annotated[TenantContext, Depends(tenant_from_page_token)]

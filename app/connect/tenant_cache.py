@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from app.connect import tenants
+from app.crypto import SecretBox
+from app.db import OpenSession
 from app.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class TenantCache:
         self._distributed = distributed
         self._listening = not distributed
         self._entries: dict[str, tuple[float, Tenant]] = {}
+        self._secrets: dict[str, str] = {}
         self._generation = 0
         self.hits = 0
         self.misses = 0
@@ -49,21 +52,36 @@ class TenantCache:
     def active(self) -> bool:
         return self._listening
 
-    async def get(self, session: AsyncSession, client_key: str) -> Tenant | None:
+    async def get(self, open_session: OpenSession, client_key: str) -> Tenant | None:
+        """The tenant's row; a database session is opened only when it is not cached."""
         entry = self._entries.get(client_key)
         if entry is not None and entry[0] > time.monotonic() and self._listening:
             self.hits += 1
             return entry[1]
         self.misses += 1
         generation = self._generation
-        tenant = await tenants.get_by_client_key(session, client_key)
+        async with open_session() as session:
+            tenant = await tenants.get_by_client_key(session, client_key)
+            if tenant is not None:
+                session.expunge(tenant)  # a detached, fully loaded snapshot, shared read-only
         if tenant is not None and self._listening and generation == self._generation:
-            session.expunge(tenant)  # a detached, fully loaded snapshot, shared read-only
             self._entries[client_key] = (time.monotonic() + TTL_SECONDS, tenant)
         return tenant
 
+    def shared_secret(self, tenant: Tenant, box: SecretBox) -> str:
+        """The tenant's decrypted secret, kept while its row is cached (no decryption per
+        request). Keyed by the ciphertext, which a reinstall always changes."""
+        encrypted = tenant.shared_secret_encrypted
+        secret = self._secrets.get(encrypted)
+        if secret is None:
+            secret = box.decrypt(encrypted)
+            if self._listening and self._entries.get(tenant.client_key, (0, None))[1] is tenant:
+                self._secrets[encrypted] = secret
+        return secret
+
     def evict(self, client_key: str | None = None) -> None:
         self._generation += 1
+        self._secrets.clear()  # rare (installs, lifecycle events): simply start over
         if client_key is None:
             self._entries.clear()
         else:

@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import SecretBox
+from app.db import OpenSession
 from app.errors import AppError, JiraError, NotFoundError
 from app.jsm import repository
 from app.jsm.auth import ConnectJWTAuth, ServiceAccountAuth
@@ -144,21 +145,34 @@ class JiraDirectory:
         portal_id = first.get("portalId") if isinstance(first, dict) else None
         return replace(desk, portal_id=str(portal_id) if portal_id is not None else None)
 
-    async def is_admin(self, session: AsyncSession, tenant: Tenant, account_id: str) -> bool:
-        # The secret is part of the key: a reinstall (new secret) re-checks at once.
-        key = (tenant.id, tenant.shared_secret_encrypted[-16:], account_id)
-        cached = self._admins.get(key)
+    async def is_admin(self, open_session: OpenSession, tenant: Tenant, account_id: str) -> bool:
+        """Whether the account has Jira's global ADMINISTER permission (cached a few minutes;
+        a database session is opened only to build the client on a miss)."""
+        cached = self._admins.get(self._admin_key(tenant, account_id))
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        jira = await self.client(session, tenant)
+        async with open_session() as session:
+            jira = await self.client(session, tenant)
+        return await self.check_admin(jira, tenant, account_id)
+
+    async def check_admin(self, jira: JiraClient, tenant: Tenant, account_id: str) -> bool:
+        """Ask Jira now (and remember the answer for ``is_admin``)."""
         body = await jira.post_json(
             "/rest/api/3/permissions/check",
             {"accountId": account_id, "globalPermissions": ["ADMINISTER"]},
             retry_safe=True,  # a read, even though it is a POST
         )
         granted = isinstance(body, dict) and "ADMINISTER" in (body.get("globalPermissions") or [])
-        self._admins[key] = (time.monotonic() + ADMIN_TTL_SECONDS, granted)
+        self._admins[self._admin_key(tenant, account_id)] = (
+            time.monotonic() + ADMIN_TTL_SECONDS,
+            granted,
+        )
         return granted
+
+    @staticmethod
+    def _admin_key(tenant: Tenant, account_id: str) -> tuple[str, str, str]:
+        # The secret is part of the key: a reinstall (new secret) re-checks at once.
+        return (tenant.id, tenant.shared_secret_encrypted[-16:], account_id)
 
 
 def _desk(value: Any) -> ServiceDesk:

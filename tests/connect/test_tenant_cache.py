@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connect.tenant_cache import TenantCache
+from app.db import OpenSession
 from tests.conftest import InstalledTenant, install_tenant
 from tests.connect_tokens import InstallSigner, tenant_token
 
@@ -72,6 +74,13 @@ async def test_a_read_that_raced_an_eviction_is_not_cached(
         def __init__(self, inner: AsyncSession) -> None:
             self.inner = inner
 
+        async def __aenter__(self) -> EvictDuringRead:
+            await self.inner.__aenter__()
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.inner.__aexit__(*exc)
+
         async def execute(self, *args: object, **kwargs: object) -> object:
             result = await self.inner.execute(*args, **kwargs)  # type: ignore[arg-type]
             cache.evict(tenant.client_key)
@@ -80,8 +89,41 @@ async def test_a_read_that_raced_an_eviction_is_not_cached(
         def expunge(self, obj: object) -> None:
             self.inner.expunge(obj)
 
-    async with session() as s:
-        assert await cache.get(EvictDuringRead(s), tenant.client_key) is not None  # type: ignore[arg-type]
-        assert cache._entries == {}
-        assert await cache.get(s, tenant.client_key) is not None
-        assert tenant.client_key in cache._entries
+    racing = cast(OpenSession, lambda: EvictDuringRead(session()))
+    assert await cache.get(racing, tenant.client_key) is not None
+    assert cache._entries == {}
+    assert await cache.get(session, tenant.client_key) is not None
+    assert tenant.client_key in cache._entries
+
+
+async def test_cached_rows_are_read_without_a_session(
+    tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    cache = TenantCache(distributed=False)
+    opened = 0
+
+    def counting() -> AsyncSession:
+        nonlocal opened
+        opened += 1
+        return session()
+
+    first = await cache.get(counting, tenant.client_key)
+    again = await cache.get(counting, tenant.client_key)
+    assert first is again
+    assert opened == 1
+
+
+async def test_decrypted_secret_is_kept_only_while_its_row_is_cached(
+    tenant: InstalledTenant, session: async_sessionmaker[AsyncSession], app: FastAPI
+) -> None:
+    cache = TenantCache(distributed=False)
+    box = app.state.secret_box
+    row = await cache.get(session, tenant.client_key)
+    assert row is not None
+    assert cache.shared_secret(row, box) == tenant.shared_secret
+    assert cache._secrets == {row.shared_secret_encrypted: tenant.shared_secret}
+    cache.evict(tenant.client_key)
+    assert cache._secrets == {}
+    # A row that is not the cached one (read while evicted) is decrypted, not remembered.
+    assert cache.shared_secret(row, box) == tenant.shared_secret
+    assert cache._secrets == {}

@@ -91,6 +91,20 @@ def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:
     return sizes
 
 
+def process_cpu_seconds(parent: subprocess.Popen[bytes]) -> float:
+    """User + system CPU time of the uvicorn process and its workers so far."""
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    pids = [parent.pid] + (
+        [int(p) for p in children.read_text().split()] if children.exists() else []
+    )
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
 def base_env(url: str, *, port: int, fake_port: int) -> dict[str, str]:
     return {
         "APP_ENV": "development",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from bench.common import (
     migrate,
     new_secret,
     percentile,
+    process_cpu_seconds,
     worker_rss_mb,
 )
 from bench.fakes import OPServer
@@ -48,6 +50,8 @@ class Phase:
     token_calls: float
     other_idp_calls: float
     jira_calls: float
+    app_cpu_ms: float
+    harness_cpu_ms: float
 
 
 async def run_phase(
@@ -56,6 +60,7 @@ async def run_phase(
     tenant_id: str,
     op: HostileOP,
     jira: FakeJira,
+    process: subprocess.Popen[bytes],
     *,
     subjects: list[str],
     logins: int,
@@ -85,9 +90,12 @@ async def run_phase(
                 assert done.status_code == 303, done.text[:300]
                 latencies.append((time.perf_counter() - started) * 1000)
 
+    cpu_before = (process_cpu_seconds(process), time.process_time())
     started = time.perf_counter()
     await asyncio.gather(*(user() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    app_cpu = process_cpu_seconds(process) - cpu_before[0]
+    harness_cpu = time.process_time() - cpu_before[1]
     return Phase(
         name,
         logins / elapsed,
@@ -96,6 +104,8 @@ async def run_phase(
         (op.token_calls - idp_before[0]) / logins,
         (op.userinfo_calls + op.jwks_calls + op.discovery_calls - idp_before[1]) / logins,
         (len(jira.calls) - jira_before) / logins,
+        app_cpu * 1000 / logins,
+        harness_cpu * 1000 / logins,
     )
 
 
@@ -146,6 +156,7 @@ async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase
                 tenant_id,
                 op,
                 jira,
+                process,
                 subjects=returning,
                 logins=len(returning),
                 concurrency=concurrency,
@@ -157,6 +168,7 @@ async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase
                     tenant_id,
                     op,
                     jira,
+                    process,
                     subjects=returning,
                     logins=logins,
                     concurrency=concurrency,
@@ -167,6 +179,7 @@ async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase
                     tenant_id,
                     op,
                     jira,
+                    process,
                     subjects=[f"new-{n}" for n in range(logins // 3)],
                     logins=logins // 3,
                     concurrency=concurrency,
@@ -191,7 +204,8 @@ def main() -> None:
             print(
                 f"{workers} worker(s), {phase.name:21}: {phase.logins_per_second:7.1f} logins/s  "
                 f"p50 {phase.p50_ms:6.1f} ms  p99 {phase.p99_ms:6.1f} ms  per login: "
-                f"{phase.token_calls:.2f} IdP token, {phase.other_idp_calls:.2f} other IdP, {phase.jira_calls:.2f} Jira calls"
+                f"{phase.token_calls:.2f} IdP token, {phase.other_idp_calls:.2f} other IdP, {phase.jira_calls:.2f} Jira calls; "
+                f"CPU {phase.app_cpu_ms:.1f} ms app, {phase.harness_cpu_ms:.1f} ms fakes+browsers"
             )
         print(f"{workers} worker(s) RSS: {', '.join(f'{m:.0f} MB' for m in rss)}")
 

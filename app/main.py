@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.admin import api as admin_api
@@ -36,7 +37,9 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import JsmProvisioner
+from app.jsm.repository import get_settings
 from app.maintenance import purge_forever
+from app.models import TenantSettings
 from app.observability import (
     Metrics,
     RequestScope,
@@ -49,6 +52,7 @@ from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.ratelimit import LoginRateLimiter
 from app.templating import render_error
+from app.tenant_config import load_tenant_config
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +140,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=5.0)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             app.state.engine = engine
-            app.state.sessionmaker = create_sessionmaker(engine)
+            app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
+            app.state.tenant_cache = tenant_cache = TenantCache(
+                distributed=engine.dialect.name == "postgresql"
+            )
+            app.state.verified_tokens = VerifiedTokens()
+
+            async def cached_settings(session: AsyncSession, tenant_id: str) -> TenantSettings:
+                config = await load_tenant_config(tenant_cache, sessionmaker, tenant_id)
+                return config.settings if config else await get_settings(session, tenant_id)
+
             app.state.http = http
             app.state.metadata = MetadataCache(
                 http, allow_http_loopback=settings.dev_allow_http_loopback
@@ -148,15 +161,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 observe=metrics.observe_jira,
             )
             app.state.provisioner = JsmProvisioner(
-                app.state.jira, refresh_interval=timedelta(hours=settings.customer_refresh_hours)
+                app.state.jira,
+                refresh_interval=timedelta(hours=settings.customer_refresh_hours),
+                settings_for=cached_settings,
             )
             app.state.install_keys = InstallKeyStore(
                 http,
                 keys_url=settings.connect_install_keys_url,
                 max_keys=settings.install_key_cache_size,
             )
-            app.state.tenant_cache = TenantCache(distributed=engine.dialect.name == "postgresql")
-            app.state.verified_tokens = VerifiedTokens()
             register_tenant_cache(app.state.tenant_cache)
             background = []
             if engine.dialect.name == "postgresql":

@@ -202,9 +202,19 @@ async def test_login_started_on_one_instance_finishes_on_another(
                 assert "already been used" in replay.text
             assert [a.email for a in jira.accounts.values()] == ["ada@example.com"]
 
+            # B has the tenant's IdPs and settings cached now (the login finished there):
+            # switching the IdP off through A must stop new logins on B at once.
+            b = f"http://127.0.0.1:{port_b}"
+            async with httpx.AsyncClient(timeout=20) as http:
+                assert (await http.get(f"{b}/portal/{tenant_id}/7")).status_code == 303
+                switched = await http.put(
+                    f"{public}/api/admin/idps/{idp['id']}", headers=admin, json={"enabled": False}
+                )
+                assert switched.status_code == 200, switched.text
+                assert (await http.get(f"{b}/portal/{tenant_id}/7")).status_code == 503
+
             # B has the tenant cached now; a reinstall through A must retire the old secret on
             # B at once (PostgreSQL NOTIFY, sent in the reinstall's own transaction).
-            b = f"http://127.0.0.1:{port_b}"
             async with httpx.AsyncClient(timeout=20) as http:
                 assert (await http.get(f"{b}/api/admin/presets", headers=admin)).status_code == 200
                 new_secret = secrets.token_urlsafe(32)

@@ -1,15 +1,21 @@
-"""A per-process cache of tenant rows for JWT verification, invalidated across instances.
+"""A per-process cache of tenant rows and tenant configuration, invalidated across instances.
 
-Every Connect-JWT request needs the tenant's row (its secret and status). Reading it from the
-database each time costs a round trip; caching it must not let an old secret work after a
-reinstall. So:
+Every Connect-JWT request needs the tenant's row (its secret and status), and every login its
+identity providers and settings. Reading them from the database each time costs round trips;
+caching them must not let an old secret work after a reinstall, nor a disabled IdP start a
+login. So:
 
 * every tenant write is followed, after its commit, by a local eviction, and on PostgreSQL by
-  a ``NOTIFY`` sent in the same transaction (delivered only once it commits) to every instance;
+  a ``NOTIFY`` sent in the same transaction (delivered only once it commits) to every instance.
+  Tenant rows are announced explicitly (``announce_tenant_change``); any ORM flush that
+  writes an ``IdentityProvider`` or ``TenantSettings`` announces its tenant by itself;
 * each instance ``LISTEN``s on a dedicated connection; while that connection is down it stops
   caching and reads the database;
 * a generation counter stops a read that began before an eviction from storing its (stale)
   row after it; entries also expire after a short TTL as a backstop.
+
+Cached objects are detached snapshots shared by concurrent requests: read them, never change
+them (writes go through a session's own fresh rows).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import Any
+from itertools import chain
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -28,13 +36,17 @@ from sqlalchemy.orm import Session
 from app.connect import tenants
 from app.crypto import SecretBox
 from app.db import OpenSession
-from app.models import Tenant
+from app.models import IdentityProvider, Tenant, TenantSettings
 
 logger = logging.getLogger(__name__)
 CHANNEL = "portal_sso_tenants"
 TTL_SECONDS = 60.0
 HEARTBEAT_SECONDS = 15.0
 _PENDING = "portal_sso_tenant_evictions"
+# NOTIFY payloads: a tenant named by its clientKey, or by its id.
+_BY_KEY, _BY_ID = "c:", "t:"
+_CONFIG_MODELS = (IdentityProvider, TenantSettings)
+T = TypeVar("T")
 
 
 class TenantCache:
@@ -44,6 +56,8 @@ class TenantCache:
         self._listening = not distributed
         self._entries: dict[str, tuple[float, Tenant]] = {}
         self._secrets: dict[str, str] = {}
+        # By tenant id: (expiry, the tenant's clientKey, a value derived from its rows).
+        self._derived: dict[str, tuple[float, str, Any]] = {}
         self._generation = 0
         self.hits = 0
         self.misses = 0
@@ -79,17 +93,62 @@ class TenantCache:
                 self._secrets[encrypted] = secret
         return secret
 
+    async def for_tenant(
+        self,
+        open_session: OpenSession,
+        tenant_id: str,
+        load: Callable[[AsyncSession], Awaitable[tuple[str, T] | None]],
+    ) -> T | None:
+        """A value built from a tenant's rows by ``load`` (which returns the tenant's clientKey
+        with it, or None when there is no such tenant), cached until the tenant changes."""
+        entry = self._derived.get(tenant_id)
+        if entry is not None and entry[0] > time.monotonic() and self._listening:
+            self.hits += 1
+            value: T = entry[2]
+            return value
+        self.misses += 1
+        generation = self._generation
+        async with open_session() as session:
+            loaded = await load(session)
+            session.expunge_all()  # detached, fully loaded snapshots, shared read-only
+        if loaded is None:
+            return None
+        if self._listening and generation == self._generation:
+            self._derived[tenant_id] = (time.monotonic() + TTL_SECONDS, loaded[0], loaded[1])
+        return loaded[1]
+
     def evict(self, client_key: str | None = None) -> None:
         self._generation += 1
         self._secrets.clear()  # rare (installs, lifecycle events): simply start over
         if client_key is None:
             self._entries.clear()
+            self._derived.clear()
+            return
+        self._entries.pop(client_key, None)
+        for tenant_id in [k for k, entry in self._derived.items() if entry[1] == client_key]:
+            del self._derived[tenant_id]
+
+    def evict_tenant_id(self, tenant_id: str) -> None:
+        entry = self._derived.pop(tenant_id, None)
+        if entry is not None:
+            self.evict(entry[1])
         else:
-            self._entries.pop(client_key, None)
+            self._generation += 1
+            self._secrets.clear()
+            for key in [k for k, (_, tenant) in self._entries.items() if tenant.id == tenant_id]:
+                del self._entries[key]
+
+    def _evict_payload(self, payload: str) -> None:
+        if payload.startswith(_BY_ID):
+            self.evict_tenant_id(payload.removeprefix(_BY_ID))
+        elif payload.startswith(_BY_KEY):
+            self.evict(payload.removeprefix(_BY_KEY))
+        else:
+            self.evict()  # not ours to parse: forget everything rather than keep a stale row
 
     # --- listening (PostgreSQL) --------------------------------------------------------------
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        self.evict(payload or None)
+        self._evict_payload(payload)
 
     async def listen_forever(self, engine: AsyncEngine) -> None:
         """Keep a LISTEN connection open; while it is down, nothing is served from cache."""
@@ -125,13 +184,22 @@ class TenantCache:
             await asyncio.sleep(2.0)
 
 
-async def announce_tenant_change(session: AsyncSession, client_key: str) -> None:
-    """Call in the transaction that changes a tenant: evictions follow its commit."""
-    session.sync_session.info.setdefault(_PENDING, set()).add(client_key)
+async def _announce(session: AsyncSession, payload: str) -> None:
+    session.sync_session.info.setdefault(_PENDING, set()).add(payload)
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
-            text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": client_key}
+            text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": payload}
         )
+
+
+async def announce_tenant_change(session: AsyncSession, client_key: str) -> None:
+    """Call in the transaction that changes a tenant row: evictions follow its commit."""
+    await _announce(session, _BY_KEY + client_key)
+
+
+async def announce_config_change(session: AsyncSession, tenant_id: str) -> None:
+    """For IdP or settings writes the ORM flush does not see (bulk UPDATE or DELETE)."""
+    await _announce(session, _BY_ID + tenant_id)
 
 
 _caches: weakref.WeakSet[TenantCache] = weakref.WeakSet()
@@ -142,11 +210,33 @@ def register(cache: TenantCache) -> None:
     _caches.add(cache)
 
 
+@event.listens_for(Session, "after_flush")
+def _announce_config_writes(session: Session, _flush_context: Any) -> None:
+    """An IdP or the settings of a tenant were written: announce that tenant (the NOTIFY goes
+    out with this transaction; it is delivered, and applied here, only if it commits)."""
+    tenant_ids = {
+        obj.tenant_id
+        for obj in chain(session.new, session.dirty, session.deleted)
+        if isinstance(obj, _CONFIG_MODELS)
+    }
+    pending = session.info.setdefault(_PENDING, set())
+    for tenant_id in sorted(tenant_ids):
+        payload = _BY_ID + tenant_id
+        if payload in pending:
+            continue
+        pending.add(payload)
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": payload}
+            )
+
+
 @event.listens_for(Session, "after_commit")
 def _evict_after_commit(session: Session) -> None:
-    for client_key in session.info.pop(_PENDING, ()):
+    for payload in session.info.pop(_PENDING, ()):
         for cache in list(_caches):
-            cache.evict(client_key)
+            cache._evict_payload(payload)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -13,7 +13,7 @@ unchanged, costs no Jira call at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -133,12 +133,23 @@ async def sync_organizations(
     return wanted_names
 
 
+SettingsSource = Callable[[AsyncSession, str], Awaitable[TenantSettings]]
+
+
 class JsmProvisioner:
     """``CustomerProvisioner`` against the tenant's Jira Service Management."""
 
-    def __init__(self, directory: JiraDirectory, *, refresh_interval: timedelta) -> None:
+    def __init__(
+        self,
+        directory: JiraDirectory,
+        *,
+        refresh_interval: timedelta,
+        settings_for: SettingsSource = repository.get_settings,
+    ) -> None:
         self._directory = directory
         self._refresh_interval = refresh_interval
+        # The app passes the cached tenant configuration's settings (no query per login).
+        self._settings_for = settings_for
 
     async def provision(
         self,
@@ -150,7 +161,7 @@ class JsmProvisioner:
         service_desk_id: str | None,
     ) -> str:
         del idp  # the binding is to (issuer, subject), whichever IdP object carried it
-        settings = await repository.get_settings(session, tenant.id)
+        settings = await self._settings_for(session, tenant.id)
         if not email_domain_allowed(identity.email, settings.allowed_email_domains):
             raise CustomerNotAllowedError(
                 "your email address is not one this help center accepts; ask your administrator"

@@ -150,9 +150,22 @@ async def check_state(
     browser_id: str | None,
     now: datetime,
 ) -> LoginState:
-    """Step 1: the state must be ours, fresh, unused, from this browser and for this IdP."""
+    """Step 1: the state must be ours, fresh, unused, from this browser and for this IdP.
+
+    The happy path is one conditional UPDATE; only a refused state is read again, to say why.
+    """
     if not state:
         raise LoginStateError("the sign-in response carries no state")
+    if browser_id:
+        spent = await repository.consume_login_state(
+            session,
+            repository.digest(state),
+            idp_id=idp_id,
+            browser_hash=repository.digest(browser_id),
+            now=now,
+        )
+        if spent is not None:
+            return spent
     row = await repository.get_login_state(session, state)
     if row is None:
         raise LoginStateError("this sign-in link is unknown or has already been cleaned up")
@@ -164,9 +177,8 @@ async def check_state(
         raise LoginStateError("this sign-in was started in another browser")
     if row.idp_id != idp_id:
         raise LoginStateError("this sign-in response came back to the wrong identity provider")
-    if not await repository.consume_login_state(session, row.state_hash, now=now):
-        raise LoginStateError("this sign-in response has already been used")
-    return row
+    # Every condition held when read again: another request spent it in between.
+    raise LoginStateError("this sign-in response has already been used")
 
 
 def check_authorization_response(params: Mapping[str, str], *, metadata: ProviderMetadata) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.connect.tenant_cache import announce_config_change
 from app.models import IdentityProvider, LoginState, TestTicket
 
 
@@ -57,6 +58,7 @@ async def delete_idp(session: AsyncSession, tenant_id: str, idp_id: str) -> bool
             IdentityProvider.tenant_id == tenant_id, IdentityProvider.id == idp_id
         )
     )
+    await announce_config_change(session, tenant_id)  # a bulk DELETE: the flush never sees it
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -64,14 +66,24 @@ async def get_login_state(session: AsyncSession, state: str) -> LoginState | Non
     return await session.get(LoginState, digest(state))
 
 
-async def consume_login_state(session: AsyncSession, state_hash: str, *, now: datetime) -> bool:
-    """Mark a state used; False when another request consumed it first (replay)."""
-    result = await session.execute(
+async def consume_login_state(
+    session: AsyncSession, state_hash: str, *, idp_id: str, browser_hash: str, now: datetime
+) -> LoginState | None:
+    """Mark the state used and return it, in one statement, if it is unused, unexpired, for
+    this IdP and from this browser; None otherwise (``check_state`` then says why)."""
+    result = await session.scalars(
         update(LoginState)
-        .where(LoginState.state_hash == state_hash, LoginState.used_at.is_(None))
+        .where(
+            LoginState.state_hash == state_hash,
+            LoginState.used_at.is_(None),
+            LoginState.expires_at > now,
+            LoginState.idp_id == idp_id,
+            LoginState.browser_hash == browser_hash,
+        )
         .values(used_at=now)
+        .returning(LoginState)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return result.one_or_none()
 
 
 async def consume_test_ticket(

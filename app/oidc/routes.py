@@ -27,6 +27,7 @@ from app.oidc.provisioning import CustomerProvisioner
 from app.portal.sessions import create_session
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError
 from app.templating import render, render_error
+from app.tenant_config import tenant_config
 
 router = APIRouter(tags=["login"])
 logger = logging.getLogger(__name__)
@@ -167,29 +168,41 @@ async def callback(
     box: SecretBoxDep,
     http: HttpDep,
 ) -> Response:
-    idp = await repository.get_idp_for_callback(session, idp_id)
-    if idp is None:
-        raise NotFoundError("this sign-in provider does not exist")
-    tenant = await tenants.get_by_id(session, idp.tenant_id)
-    if tenant is None or not tenant.active:
-        raise NotFoundError("sign-in is not available for this site")
-    set_tenant(tenant.id)
     params = dict(request.query_params.items())
     now = datetime.now(UTC)
     try:
         state = await check_state(
             session,
-            idp_id=idp.id,
+            idp_id=idp_id,
             state=params.get("state"),
             browser_id=read_flow_cookie(request, settings),
             now=now,
         )
     except AppError as e:
+        # Refused before we know whose login this is: find out from the IdP, for the audit.
+        idp = await repository.get_idp_for_callback(session, idp_id)
+        if idp is None:
+            raise NotFoundError("this sign-in provider does not exist") from None
+        tenant = await tenants.get_by_id(session, idp.tenant_id)
+        if tenant is None or not tenant.active:
+            raise NotFoundError("sign-in is not available for this site") from None
+        set_tenant(tenant.id)
         return await _fail(
             request, session, error=e, tenant_id=tenant.id, idp=idp, settings=settings, state=None
         )
     # The state is spent whatever happens next: commit that before anything can fail.
     await session.commit()
+    set_tenant(state.tenant_id)
+    if state.purpose == "login":
+        # Logins read the cached configuration; a test writes to its IdP, so it reads afresh.
+        config = await tenant_config(request, state.tenant_id)
+        tenant, found = (config.tenant, config.idp(idp_id)) if config else (None, None)
+    else:
+        tenant = await tenants.get_by_id(session, state.tenant_id)
+        found = await repository.get_idp_for_callback(session, idp_id)
+    if tenant is None or not tenant.active or found is None:
+        raise NotFoundError("sign-in is not available for this site")
+    idp = found
     if state.purpose == "login" and not idp.enabled:
         return await _fail(
             request,

@@ -69,7 +69,7 @@ def sign_in_redirect(
 async def customer_context(
     request: Request, session: SessionDep, settings: Settings, tenant_id: str, desk_id: str
 ) -> PortalContext | None:
-    tenant = await portal_tenant(session, tenant_id)
+    tenant = await portal_tenant(request, tenant_id)
     desk = await existing_desk(request, session, tenant, desk_id)
     customer = await current_session(request, session, settings, tenant)
     if customer is None:
@@ -342,7 +342,7 @@ async def substitute_link(
     box: SecretBoxDep,
     return_to: str | None = None,
 ) -> Response:
-    tenant = await portal_tenant(session, tenant_id)
+    tenant = await portal_tenant(request, tenant_id)
     desk = await existing_desk(request, session, tenant, service_desk_id)
     portal_session = await current_session(request, session, settings, tenant)
     if portal_session is None:

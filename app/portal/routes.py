@@ -17,7 +17,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.config import Settings
-from app.connect import tenants
 from app.cookies import clear_session_cookie, read_session_cookie
 from app.crypto import SecretBox
 from app.db import SessionDep
@@ -31,6 +30,7 @@ from app.oidc.metadata import MetadataCache
 from app.oidc.routes import begin_login
 from app.portal.sessions import end_session, load_session
 from app.templating import render
+from app.tenant_config import TenantConfig, tenant_config
 from app.urls import safe_return_path
 
 router = APIRouter(tags=["portal"])
@@ -38,15 +38,20 @@ logger = logging.getLogger(__name__)
 _DESK_ID = re.compile(r"^[0-9]{1,18}$")
 
 
-async def portal_tenant(session: SessionDep, tenant_id: str) -> Tenant:
-    tenant = await tenants.get_by_id(session, tenant_id)
-    if tenant is not None:
-        set_tenant(tenant.id)
-    if tenant is None or not tenant.installed:
+async def portal_config(request: Request, tenant_id: str) -> TenantConfig:
+    """The tenant of a portal URL with its IdPs and settings (cached), if it may be used."""
+    config = await tenant_config(request, tenant_id)
+    if config is not None:
+        set_tenant(config.tenant.id)
+    if config is None or not config.tenant.installed:
         raise NotFoundError("this portal link is not valid; ask the team that gave it to you")
-    if not tenant.enabled:
+    if not config.tenant.enabled:
         raise NotFoundError("sign-in to this portal is switched off at the moment")
-    return tenant
+    return config
+
+
+async def portal_tenant(request: Request, tenant_id: str) -> Tenant:
+    return (await portal_config(request, tenant_id)).tenant
 
 
 def check_desk_id(service_desk_id: str) -> str:
@@ -96,11 +101,9 @@ async def start_customer_login(
     email: str | None = None,
     message: str | None = None,
 ) -> Response:
-    idps = (
-        idps
-        if idps is not None
-        else list(await repository.list_idps(session, tenant.id, enabled_only=True))
-    )
+    if idps is None:
+        config = await portal_config(request, tenant.id)
+        idps = config.enabled_idps
     if not idps:
         return render(
             request,
@@ -146,8 +149,8 @@ async def start_customer_login(
 
 
 @router.get("/portal/{tenant_id}/signed-out", response_class=HTMLResponse, include_in_schema=False)
-async def signed_out(tenant_id: str, request: Request, session: SessionDep) -> HTMLResponse:
-    tenant = await portal_tenant(session, tenant_id)
+async def signed_out(tenant_id: str, request: Request) -> HTMLResponse:
+    tenant = await portal_tenant(request, tenant_id)
     return render(request, "portal/signed_out.html", {"title": "Signed out", "tenant": tenant})
 
 
@@ -155,7 +158,7 @@ async def signed_out(tenant_id: str, request: Request, session: SessionDep) -> H
 async def logout(
     tenant_id: str, request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
 ) -> Response:
-    tenant = await portal_tenant(session, tenant_id)
+    tenant = await portal_tenant(request, tenant_id)
     ended = await end_session(session, tenant.id, read_session_cookie(request, settings))
     signed_out_url = f"{settings.app_base_url}/portal/{tenant.id}/signed-out"
     target = signed_out_url
@@ -221,9 +224,10 @@ async def login_with(
     box: SecretBoxDep,
     return_to: str | None = None,
 ) -> Response:
-    tenant = await portal_tenant(session, tenant_id)
+    config = await portal_config(request, tenant_id)
+    tenant = config.tenant
     check_desk_id(service_desk_id)
-    idp = await repository.get_idp(session, tenant.id, idp_id)
+    idp = config.idp(idp_id)
     if idp is None or not idp.enabled:
         raise NotFoundError("this sign-in option is not available")
     return await begin_login(
@@ -250,9 +254,10 @@ async def login_by_email(
     email: Annotated[str, Form(max_length=320)] = "",
     return_to: Annotated[str | None, Form(max_length=2048)] = None,
 ) -> Response:
-    tenant = await portal_tenant(session, tenant_id)
+    config = await portal_config(request, tenant_id)
+    tenant = config.tenant
     check_desk_id(service_desk_id)
-    idps = list(await repository.list_idps(session, tenant.id, enabled_only=True))
+    idps = config.enabled_idps
     domain = email.strip().rpartition("@")[2].lower()
     matches = [idp for idp in idps if domain and domain in idp.email_domains]
     return_path = tenant_return_path(return_to, tenant.id)

@@ -1,0 +1,56 @@
+"""What a customer's login needs to know about a tenant, cached per process.
+
+The tenant row, its identity providers (in the admin's order) and its settings, read together
+on a miss and then served from ``TenantCache`` until the tenant, one of its IdPs or its
+settings change (on any instance: see ``app.connect.tenant_cache``). The objects are
+detached snapshots shared by concurrent requests: read them, never change them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.connect import tenants
+from app.connect.tenant_cache import TenantCache
+from app.db import OpenSession
+from app.jsm import repository as jsm_repository
+from app.models import IdentityProvider, Tenant, TenantSettings
+from app.oidc import repository as oidc_repository
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    tenant: Tenant
+    idps: tuple[IdentityProvider, ...]
+    settings: TenantSettings
+
+    @property
+    def enabled_idps(self) -> list[IdentityProvider]:
+        return [idp for idp in self.idps if idp.enabled]
+
+    def idp(self, idp_id: str) -> IdentityProvider | None:
+        return next((idp for idp in self.idps if idp.id == idp_id), None)
+
+
+async def _load(session: AsyncSession, *, tenant_id: str) -> tuple[str, TenantConfig] | None:
+    tenant = await tenants.get_by_id(session, tenant_id)
+    if tenant is None:
+        return None
+    idps = await oidc_repository.list_idps(session, tenant_id)
+    settings = await jsm_repository.get_settings(session, tenant_id)
+    return tenant.client_key, TenantConfig(tenant, tuple(idps), settings)
+
+
+async def load_tenant_config(
+    cache: TenantCache, open_session: OpenSession, tenant_id: str
+) -> TenantConfig | None:
+    return await cache.for_tenant(open_session, tenant_id, partial(_load, tenant_id=tenant_id))
+
+
+async def tenant_config(request: Request, tenant_id: str) -> TenantConfig | None:
+    state = request.app.state
+    return await load_tenant_config(state.tenant_cache, state.sessionmaker, tenant_id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import LoginEvent
+from app.models import LoginEvent, utcnow
+
+_INSERT_EVENT = insert(LoginEvent)  # built once: every login attempt runs it
 
 
 async def record_login(
@@ -23,20 +25,21 @@ async def record_login(
     account_id: str | None = None,
     purpose: str = "login",
 ) -> None:
-    session.add(
-        LoginEvent(
-            tenant_id=tenant_id,
-            idp_id=idp_id,
-            idp_name=idp_name,
-            outcome=outcome,
-            reason=reason[:500] if reason else None,
-            email=email,
-            subject=subject,
-            account_id=account_id,
-            purpose=purpose,
-        )
+    await session.execute(
+        _INSERT_EVENT,
+        {
+            "tenant_id": tenant_id,
+            "idp_id": idp_id,
+            "idp_name": idp_name,
+            "occurred_at": utcnow(),
+            "outcome": outcome,
+            "reason": reason[:500] if reason else None,
+            "email": email,
+            "subject": subject,
+            "account_id": account_id,
+            "purpose": purpose,
+        },
     )
-    await session.flush()
 
 
 async def recent_logins(

@@ -108,22 +108,20 @@ async def start_login(
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48)
-    session.add(
-        LoginState(
-            state_hash=repository.digest(state),
-            tenant_id=tenant.id,
-            idp_id=idp.id,
-            purpose=purpose,
-            service_desk_id=service_desk_id,
-            return_path=return_path,
-            browser_hash=repository.digest(browser_id),
-            nonce=nonce,
-            code_verifier_encrypted=box.encrypt(verifier),
-            created_at=now,
-            expires_at=now + STATE_LIFETIME,
-        )
+    await repository.save_login_state(
+        session,
+        state_hash=repository.digest(state),
+        tenant_id=tenant.id,
+        idp_id=idp.id,
+        purpose=purpose,
+        service_desk_id=service_desk_id,
+        return_path=return_path,
+        browser_hash=repository.digest(browser_id),
+        nonce=nonce,
+        code_verifier_encrypted=box.encrypt(verifier),
+        created_at=now,
+        expires_at=now + STATE_LIFETIME,
     )
-    await session.flush()
     params = {
         "response_type": "code",
         "client_id": idp.client_id,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connect.tenant_cache import announce_config_change
@@ -66,22 +67,41 @@ async def get_login_state(session: AsyncSession, state: str) -> LoginState | Non
     return await session.get(LoginState, digest(state))
 
 
+# Built once: the login path runs these on every login (building a statement costs more
+# than sending it).
+_INSERT_STATE = insert(LoginState)
+_SPEND_STATE = (
+    update(LoginState)
+    .where(
+        LoginState.state_hash == bindparam("which"),
+        LoginState.used_at.is_(None),
+        LoginState.expires_at > bindparam("now"),
+        LoginState.idp_id == bindparam("for_idp"),
+        LoginState.browser_hash == bindparam("from_browser"),
+    )
+    .values(used_at=bindparam("spent_at"))
+    .returning(LoginState)
+)
+
+
+async def save_login_state(session: AsyncSession, **values: Any) -> None:
+    await session.execute(_INSERT_STATE, values)
+
+
 async def consume_login_state(
     session: AsyncSession, state_hash: str, *, idp_id: str, browser_hash: str, now: datetime
 ) -> LoginState | None:
     """Mark the state used and return it, in one statement, if it is unused, unexpired, for
     this IdP and from this browser; None otherwise (``check_state`` then says why)."""
     result = await session.scalars(
-        update(LoginState)
-        .where(
-            LoginState.state_hash == state_hash,
-            LoginState.used_at.is_(None),
-            LoginState.expires_at > now,
-            LoginState.idp_id == idp_id,
-            LoginState.browser_hash == browser_hash,
-        )
-        .values(used_at=now)
-        .returning(LoginState)
+        _SPEND_STATE,
+        {
+            "which": state_hash,
+            "now": now,
+            "for_idp": idp_id,
+            "from_browser": browser_hash,
+            "spent_at": now,
+        },
     )
     return result.one_or_none()
 

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import IdentityProvider, PortalSession
@@ -25,7 +25,9 @@ _TOUCH_INTERVAL = timedelta(minutes=1)
 @dataclass(frozen=True, slots=True)
 class NewSession:
     token: str
-    record: PortalSession
+
+
+_INSERT_SESSION = insert(PortalSession)  # built once: every login runs it
 
 
 async def create_session(
@@ -41,24 +43,25 @@ async def create_session(
 ) -> NewSession:
     now = now or datetime.now(UTC)
     token = secrets.token_urlsafe(32)
-    record = PortalSession(
-        id_hash=digest(token),
-        tenant_id=tenant_id,
-        idp_id=idp.id,
-        account_id=account_id,
-        issuer=identity.issuer,
-        subject=identity.subject,
-        email=identity.email,
-        display_name=identity.display_name,
-        id_token_encrypted=id_token_encrypted,
-        csrf_token=secrets.token_urlsafe(32),
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + lifetime,
+    await session.execute(
+        _INSERT_SESSION,
+        {
+            "id_hash": digest(token),
+            "tenant_id": tenant_id,
+            "idp_id": idp.id,
+            "account_id": account_id,
+            "issuer": identity.issuer,
+            "subject": identity.subject,
+            "email": identity.email,
+            "display_name": identity.display_name,
+            "id_token_encrypted": id_token_encrypted,
+            "csrf_token": secrets.token_urlsafe(32),
+            "created_at": now,
+            "last_seen_at": now,
+            "expires_at": now + lifetime,
+        },
     )
-    session.add(record)
-    await session.flush()
-    return NewSession(token=token, record=record)
+    return NewSession(token=token)
 
 
 async def load_session(

@@ -9,8 +9,8 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -76,6 +76,27 @@ def app_processes(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@asynccontextmanager
+async def serve_here(app: object, port: int) -> AsyncIterator[str]:
+    """Serve a fake on the caller's event loop (no thread: the harness's browsers and fakes
+    then never wait for each other's turn at the GIL)."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:

@@ -31,13 +31,14 @@ from bench.common import (
     new_secret,
     percentile,
     process_cpu_seconds,
+    serve_here,
     worker_rss_mb,
 )
 from bench.fakes import OPServer
 from tests.connect_tokens import InstallSigner, tenant_token
 from tests.jsm.fake_jira import FakeJira
 from tests.jsm.fake_jira_server import FakeAtlassian
-from tests.live_server import free_port, serve
+from tests.live_server import free_port
 from tests.oidc.hostile_op import HostileOP
 
 
@@ -124,68 +125,75 @@ async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase
         jira.add_desk("7", "ITH", "IT Help")
         op = HostileOP(issuer=f"http://127.0.0.1:{op_port}")
         env = base_env(url, port=port, fake_port=fake_port)
-        with (
-            serve(FakeAtlassian(jira, {signer.kid: signer.public_pem}), fake_port, lifespan="off"),
-            serve(OPServer(op), op_port, lifespan="off"),
-            app_processes(env, workers=workers, port=port) as (app, process),
+        async with (
+            serve_here(FakeAtlassian(jira, {signer.kid: signer.public_pem}), fake_port),
+            serve_here(OPServer(op), op_port),
         ):
-            await asyncio.to_thread(
-                install, app, signer, client_key=client_key, secret=secret, jira_url=jira.base_url
-            )
-            admin = {"Authorization": f"JWT {tenant_token(client_key=client_key, secret=secret)}"}
-            async with httpx.AsyncClient() as http:
-                idp = (
-                    await http.post(
-                        f"{app}/api/admin/idps",
-                        headers=admin,
-                        json={
-                            "name": "Bench",
-                            "preset": "oidc",
-                            "issuer": op.issuer,
-                            "client_id": op.client_id,
-                            "client_secret": op.client_secret,
-                        },
-                    )
-                ).json()
-            tenant_id = idp["signed_out_url"].split("/portal/")[1].split("/")[0]
-            returning = [f"returning-{n}" for n in range(200)]
-            # Warm up: first logins for the returning population (also fills caches).
-            await run_phase(
-                "warm-up",
-                app,
-                tenant_id,
-                op,
-                jira,
-                process,
-                subjects=returning,
-                logins=len(returning),
-                concurrency=concurrency,
-            )
-            phases = [
+            with app_processes(env, workers=workers, port=port) as (app, process):
+                await asyncio.to_thread(
+                    install,
+                    app,
+                    signer,
+                    client_key=client_key,
+                    secret=secret,
+                    jira_url=jira.base_url,
+                )
+                admin = {
+                    "Authorization": f"JWT {tenant_token(client_key=client_key, secret=secret)}"
+                }
+                async with httpx.AsyncClient() as http:
+                    idp = (
+                        await http.post(
+                            f"{app}/api/admin/idps",
+                            headers=admin,
+                            json={
+                                "name": "Bench",
+                                "preset": "oidc",
+                                "issuer": op.issuer,
+                                "client_id": op.client_id,
+                                "client_secret": op.client_secret,
+                            },
+                        )
+                    ).json()
+                tenant_id = idp["signed_out_url"].split("/portal/")[1].split("/")[0]
+                returning = [f"returning-{n}" for n in range(200)]
+                # Warm up: first logins for the returning population (also fills caches).
                 await run_phase(
-                    "returning customers",
+                    "warm-up",
                     app,
                     tenant_id,
                     op,
                     jira,
                     process,
                     subjects=returning,
-                    logins=logins,
+                    logins=len(returning),
                     concurrency=concurrency,
-                ),
-                await run_phase(
-                    "first-time customers",
-                    app,
-                    tenant_id,
-                    op,
-                    jira,
-                    process,
-                    subjects=[f"new-{n}" for n in range(logins // 3)],
-                    logins=logins // 3,
-                    concurrency=concurrency,
-                ),
-            ]
-            rss = worker_rss_mb(process)
+                )
+                phases = [
+                    await run_phase(
+                        "returning customers",
+                        app,
+                        tenant_id,
+                        op,
+                        jira,
+                        process,
+                        subjects=returning,
+                        logins=logins,
+                        concurrency=concurrency,
+                    ),
+                    await run_phase(
+                        "first-time customers",
+                        app,
+                        tenant_id,
+                        op,
+                        jira,
+                        process,
+                        subjects=[f"new-{n}" for n in range(logins // 3)],
+                        logins=logins // 3,
+                        concurrency=concurrency,
+                    ),
+                ]
+                rss = worker_rss_mb(process)
     return phases, rss
 
 

@@ -1,9 +1,11 @@
 """Complete logins per second: substitute link -> IdP -> callback -> portal redirect.
 
 The app runs in uvicorn worker processes; the IdP (token, JWKS, discovery, userinfo) and Jira
-are zero-latency fakes served over loopback by this process, whose event loop also plays the
-browsers (the IdP's authorize step is done in-process). Prints logins/s, p50/p99 latency of
-the two app requests of a login, outbound calls per login, and worker memory.
+are zero-latency fakes served over loopback by this process, on the same event loop as the
+browsers (a minimal HTTP client, ``bench/browser.py``; the IdP's authorize step is done
+in-process). Prints logins/s, p50/p99 latency of the two app requests of a login, outbound
+calls per login, CPU per login of the app and of this harness (they share the machine's
+cores), and worker memory.
 
     .venv/bin/python -m bench.login [--logins 1500] [--concurrency 16]
 """
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bench.browser import Browser
 from bench.common import (
     app_processes,
     base_env,
@@ -73,13 +76,14 @@ async def run_phase(
     jira_before = len(jira.calls)
 
     async def user() -> None:
-        async with httpx.AsyncClient(timeout=30) as browser:
+        browser = Browser(app)
+        try:
             for n in counter:
                 subject = subjects[n % len(subjects)]
                 browser.cookies.clear()
                 started = time.perf_counter()
-                first = await browser.get(f"{app}/portal/{tenant_id}/7")
-                assert first.status_code == 303, first.text
+                first = await browser.get(f"/portal/{tenant_id}/7")
+                assert first.status == 303, first.body[:300]
                 op.subject = subject
                 op.user_claims = {
                     "email": f"{subject}@example.com",
@@ -87,9 +91,11 @@ async def run_phase(
                     "name": subject,
                 }
                 back = urlsplit(op.authorize(first.headers["location"]))
-                done = await browser.get(f"{app}{back.path}?{back.query}")
-                assert done.status_code == 303, done.text[:300]
+                done = await browser.get(f"{back.path}?{back.query}")
+                assert done.status == 303, done.body[:300]
                 latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            await browser.close()
 
     cpu_before = (process_cpu_seconds(process), time.process_time())
     started = time.perf_counter()

@@ -33,6 +33,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
+from app.bounded import put_bounded
 from app.connect import tenants
 from app.crypto import SecretBox
 from app.db import OpenSession
@@ -41,6 +42,7 @@ from app.models import IdentityProvider, Tenant, TenantSettings
 logger = logging.getLogger(__name__)
 CHANNEL = "portal_sso_tenants"
 TTL_SECONDS = 60.0
+MAX_ENTRIES = 5000  # per map: tenants active within a TTL, far more than one process serves
 HEARTBEAT_SECONDS = 15.0
 _PENDING = "portal_sso_tenant_evictions"
 # NOTIFY payloads: a tenant named by its clientKey, or by its id.
@@ -79,7 +81,12 @@ class TenantCache:
             if tenant is not None:
                 session.expunge(tenant)  # a detached, fully loaded snapshot, shared read-only
         if tenant is not None and self._listening and generation == self._generation:
-            self._entries[client_key] = (time.monotonic() + TTL_SECONDS, tenant)
+            put_bounded(
+                self._entries,
+                client_key,
+                (time.monotonic() + TTL_SECONDS, tenant),
+                max_entries=MAX_ENTRIES,
+            )
         return tenant
 
     def shared_secret(self, tenant: Tenant, box: SecretBox) -> str:
@@ -90,6 +97,8 @@ class TenantCache:
         if secret is None:
             secret = box.decrypt(encrypted)
             if self._listening and self._entries.get(tenant.client_key, (0, None))[1] is tenant:
+                if len(self._secrets) >= MAX_ENTRIES:
+                    self._secrets.clear()
                 self._secrets[encrypted] = secret
         return secret
 
@@ -114,7 +123,12 @@ class TenantCache:
         if loaded is None:
             return None
         if self._listening and generation == self._generation:
-            self._derived[tenant_id] = (time.monotonic() + TTL_SECONDS, loaded[0], loaded[1])
+            put_bounded(
+                self._derived,
+                tenant_id,
+                (time.monotonic() + TTL_SECONDS, loaded[0], loaded[1]),
+                max_entries=MAX_ENTRIES,
+            )
         return loaded[1]
 
     def evict(self, client_key: str | None = None) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bounded import put_bounded
 from app.crypto import SecretBox
 from app.db import OpenSession
 from app.errors import AppError, JiraError, NotFoundError
@@ -22,6 +23,7 @@ from app.models import Tenant
 DESK_TTL_SECONDS = 300.0
 MISSING_DESK_TTL_SECONDS = 60.0
 ADMIN_TTL_SECONDS = 300.0
+MAX_ENTRIES = 10_000  # per cache
 
 
 class JiraNotConfiguredError(AppError):
@@ -106,7 +108,12 @@ class JiraDirectory:
         desks: list[ServiceDesk] = []
         async for value in jira.paged("/rest/servicedeskapi/servicedesk"):
             desks.append(await self.with_portal_id(jira, _desk(value)))
-        self._desk_lists[tenant.id] = (time.monotonic() + DESK_TTL_SECONDS, desks)
+        put_bounded(
+            self._desk_lists,
+            tenant.id,
+            (time.monotonic() + DESK_TTL_SECONDS, desks),
+            max_entries=MAX_ENTRIES,
+        )
         return desks
 
     async def service_desk(
@@ -122,12 +129,22 @@ class JiraDirectory:
             jira = await self.client(session, tenant)
             try:
                 desk = _desk(await jira.get_json(f"/rest/servicedeskapi/servicedesk/{desk_id}"))
-                self._desks[key] = (time.monotonic() + DESK_TTL_SECONDS, desk)
+                put_bounded(
+                    self._desks,
+                    key,
+                    (time.monotonic() + DESK_TTL_SECONDS, desk),
+                    max_entries=MAX_ENTRIES,
+                )
             except JiraError as e:
                 if e.jira_status != 404:
                     raise
                 desk = None
-                self._desks[key] = (time.monotonic() + MISSING_DESK_TTL_SECONDS, None)
+                put_bounded(
+                    self._desks,
+                    key,
+                    (time.monotonic() + MISSING_DESK_TTL_SECONDS, None),
+                    max_entries=MAX_ENTRIES,
+                )
         if desk is None:
             raise NotFoundError(
                 "this help center no longer exists; ask the team that gave you the link"
@@ -163,9 +180,11 @@ class JiraDirectory:
             retry_safe=True,  # a read, even though it is a POST
         )
         granted = isinstance(body, dict) and "ADMINISTER" in (body.get("globalPermissions") or [])
-        self._admins[self._admin_key(tenant, account_id)] = (
-            time.monotonic() + ADMIN_TTL_SECONDS,
-            granted,
+        put_bounded(
+            self._admins,
+            self._admin_key(tenant, account_id),
+            (time.monotonic() + ADMIN_TTL_SECONDS, granted),
+            max_entries=MAX_ENTRIES,
         )
         return granted
 

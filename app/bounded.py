@@ -1,0 +1,27 @@
+"""Size bounds for the per-process caches, whose entries are tuples led by their expiry.
+
+A process serving thousands of Jira sites meets many tenants, desks and admins; entries only
+expire when looked up again, so without a bound the caches would keep everything ever seen.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+K = TypeVar("K")
+
+
+def put_bounded(entries: dict[K, Any], key: K, entry: tuple[Any, ...], *, max_entries: int) -> None:
+    """Store ``entry`` (``(expires_at, ...)``, monotonic clock) as the newest; when over the
+    bound, drop expired entries, then the oldest, down to nine tenths of it."""
+    entries.pop(key, None)
+    entries[key] = entry
+    if len(entries) <= max_entries:
+        return
+    now = time.monotonic()
+    for stale in [k for k, value in entries.items() if value[0] <= now]:
+        del entries[stale]
+    keep = max_entries * 9 // 10
+    while len(entries) > keep:
+        del entries[next(iter(entries))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 """Opens a session on demand (an ``async_sessionmaker``): for code that needs the database
@@ -23,6 +25,7 @@ only sometimes, such as a cache miss."""
 def create_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        _one_writer_at_a_time(engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -38,6 +41,46 @@ def create_engine(database_url: str) -> AsyncEngine:
         return engine
     # pool_recycle instead of pre_ping: a ping is a round trip on every checkout.
     return create_async_engine(database_url, pool_recycle=1800, pool_size=10, max_overflow=10)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_HOLDS_WRITE_LOCK = "portal_sso_holds_write_lock"
+WRITE_LOCK_TIMEOUT_SECONDS = 30.0
+
+
+def _one_writer_at_a_time(engine: AsyncEngine) -> None:
+    """SQLite has one writer; the others wait in its busy handler, which sleeps in growing
+    steps (up to 100 ms a time), so under concurrent logins a few waited seconds. Inside one
+    process, writers instead queue on an asyncio lock, taken at a transaction's first write
+    and released when it ends; SQLite's own locking still arbitrates between processes."""
+    lock = asyncio.Lock()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _take(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get(_HOLDS_WRITE_LOCK) or not statement.lstrip()[:7].upper().startswith(
+            _WRITES
+        ):
+            return
+        # Runs inside SQLAlchemy's greenlet: await_only waits on the event loop.
+        await_only(asyncio.wait_for(lock.acquire(), WRITE_LOCK_TIMEOUT_SECONDS))
+        conn.info[_HOLDS_WRITE_LOCK] = True
+
+    def _release(info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS_WRITE_LOCK, False):
+            lock.release()
+
+    @event.listens_for(engine.sync_engine, "commit")
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _end(conn: Any) -> None:
+        _release(conn.info)
+
+    # A connection returned or dropped with its transaction still open ends it too.
+    @event.listens_for(engine.sync_engine.pool, "reset")
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    @event.listens_for(engine.sync_engine.pool, "invalidate")
+    def _pool_end(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        if record is not None:
+            _release(record.info)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -52,7 +52,10 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
     """SQLite has one writer; the others wait in its busy handler, which sleeps in growing
     steps (up to 100 ms a time), so under concurrent logins a few waited seconds. Inside one
     process, writers instead queue on an asyncio lock, taken at a transaction's first write
-    and released when it ends; SQLite's own locking still arbitrates between processes."""
+    and released when it ends; SQLite's own locking still arbitrates between processes.
+
+    As with SQLite's own lock, a request must not wait for a second connection while its
+    transaction holds the write lock (read caches before writing, as the login path does)."""
     lock = asyncio.Lock()
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")

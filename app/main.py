@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,13 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return render_error(request, status_code=500, message="Something went wrong on our side.")
 
 
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing. The one outbound client serves every tenant: a cookie that a
+    Jira site or an IdP sets (Domain=.atlassian.net, say) must never ride along to another
+    tenant's site, and a jar that kept them would grow for as long as the process lives."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
@@ -138,7 +146,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         timeout = httpx.Timeout(settings.http_timeout_seconds, connect=5.0)
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+        async with httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, cookies=_no_cookies()
+        ) as http:
             app.state.engine = engine
             app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
             app.state.tenant_cache = tenant_cache = TenantCache(

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connect.tenant_cache import TenantCache
@@ -137,3 +138,35 @@ async def test_a_rolled_back_change_evicts_nothing(
         await session.flush()
         await session.rollback()
     assert tenant.tenant_id in cache._derived
+
+
+async def test_a_returning_login_runs_five_statements(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    app: FastAPI,
+    cache: TenantCache,
+) -> None:
+    """A regression guard for the login path's cost: the state written, then spent; the
+    customer's link read; the portal session and the audit row written. Nothing else."""
+    assert (await login(client, tenant, op)).status_code == 303  # first login provisions
+    client.cookies.clear()
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()[:3]))
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert (await login(client, tenant, op)).status_code == 303
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == [
+        "INSERT INTO login_states",
+        "UPDATE login_states SET",
+        "SELECT customer_links.tenant_id, customer_links.issuer,",
+        "INSERT INTO portal_sessions",
+        "INSERT INTO login_events",
+    ]

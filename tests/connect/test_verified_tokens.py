@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from app.connect import deps, jwt
 from app.connect.jwt import TokenClaims
@@ -93,3 +94,25 @@ def test_the_memo_is_bounded_oldest_first() -> None:
     assert memo.get("t1", expected_qsh="q") is None
     assert memo.get("t3", expected_qsh="q") == ("s", claims)
     assert memo.get("t3", expected_qsh="another request") is None
+
+
+async def test_a_repeated_admin_call_touches_no_database(
+    client: httpx.AsyncClient, tenant: InstalledTenant, app: FastAPI
+) -> None:
+    if not app.state.tenant_cache.active:
+        pytest.skip("on PostgreSQL the cache is active only while its LISTEN connection is up")
+    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for _ in range(3):
+            assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == []

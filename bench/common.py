@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.fernet import Fernet  # noqa: E402
 
 from tests.conftest import alembic_config  # noqa: E402
+from tests.oidc.hostile_op import HostileOP  # noqa: E402
 
 
 def database_url(tmp: Path) -> str:
@@ -99,13 +101,16 @@ async def serve_here(app: object, port: int) -> AsyncIterator[str]:
         await task
 
 
+def _workers(parent: subprocess.Popen[bytes]) -> list[int]:
+    """The pids of uvicorn's worker processes (none when it serves in-process)."""
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
 def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:
     """Resident memory of the uvicorn process(es) serving requests (workers, or the single one)."""
-    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
-    pids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    pids = pids or [parent.pid]  # with --workers the children serve; else the process itself
     sizes = []
-    for pid in pids:
+    for pid in _workers(parent) or [parent.pid]:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 sizes.append(int(line.split()[1]) / 1024)
@@ -114,16 +119,20 @@ def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:
 
 def process_cpu_seconds(parent: subprocess.Popen[bytes]) -> float:
     """User + system CPU time of the uvicorn process and its workers so far."""
-    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
-    pids = [parent.pid] + (
-        [int(p) for p in children.read_text().split()] if children.exists() else []
-    )
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for pid in pids:
+    for pid in [parent.pid, *_workers(parent)]:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
     return total
+
+
+def sign_in_at_op(op: HostileOP, subject: str, authorize_url: str) -> str:
+    """The fake IdP's authorize step for ``subject``: the callback's path and query."""
+    op.subject = subject
+    op.user_claims = {"email": f"{subject}@example.com", "email_verified": True, "name": subject}
+    back = urlsplit(op.authorize(authorize_url))
+    return f"{back.path}?{back.query}"
 
 
 def base_env(url: str, *, port: int, fake_port: int) -> dict[str, str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from tests.live_server import read_body, send_response
 from tests.oidc.hostile_op import HostileOP
 
 
@@ -23,24 +24,10 @@ class OPServer:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         handler = self.routes.get((scope["method"], scope["path"]))
         headers = [(k.decode(), v.decode()) for k, v in scope["headers"]]
         request = httpx.Request(
             scope["method"], f"{self.op.issuer}{scope['path']}", headers=headers, content=body
         )
-        response = handler(request) if handler else httpx.Response(404)
-        content = response.content
-        out = [
-            (k.encode(), v.encode())
-            for k, v in response.headers.items()
-            if k.lower() != "content-length"
-        ]
-        out.append((b"content-length", str(len(content)).encode()))
-        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-        await send({"type": "http.response.body", "body": content})
+        await send_response(send, handler(request) if handler else httpx.Response(404))

@@ -20,7 +20,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,6 +34,7 @@ from bench.common import (
     percentile,
     process_cpu_seconds,
     serve_here,
+    sign_in_at_op,
     worker_rss_mb,
 )
 from bench.fakes import OPServer
@@ -84,14 +84,7 @@ async def run_phase(
                 started = time.perf_counter()
                 first = await browser.get(f"/portal/{tenant_id}/7")
                 assert first.status == 303, first.body[:300]
-                op.subject = subject
-                op.user_claims = {
-                    "email": f"{subject}@example.com",
-                    "email_verified": True,
-                    "name": subject,
-                }
-                back = urlsplit(op.authorize(first.headers["location"]))
-                done = await browser.get(f"{back.path}?{back.query}")
+                done = await browser.get(sign_in_at_op(op, subject, first.headers["location"]))
                 assert done.status == 303, done.body[:300]
                 latencies.append((time.perf_counter() - started) * 1000)
         finally:

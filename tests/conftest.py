@@ -127,6 +127,10 @@ class InstalledTenant:
     def context_token(self, **overrides: Any) -> str:
         return tenant_token(client_key=self.client_key, secret=self.shared_secret, **overrides)
 
+    def admin_headers(self, **overrides: Any) -> dict[str, str]:
+        """Headers of an admin API call from the admin iframe (a context token)."""
+        return {"Authorization": f"JWT {self.context_token(**overrides)}"}
+
 
 def install_body(
     client_key: str, shared_secret: str, base_url: str = JIRA_BASE_URL

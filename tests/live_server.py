@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 from app.config import Settings
@@ -48,3 +49,26 @@ def serve(app: Any, port: int, *, lifespan: str = "on") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI request (for fakes that hand it to an httpx-style handler)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+async def send_response(send: Any, response: httpx.Response) -> None:
+    """Send an ``httpx.Response`` a fake's handler built as the ASGI response."""
+    content = response.content
+    headers = [
+        (k.encode(), v.encode())
+        for k, v in response.headers.items()
+        if k.lower() != "content-length"
+    ]
+    headers.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": content})

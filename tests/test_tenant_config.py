@@ -14,12 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.connect.tenant_cache import TenantCache
 from app.models import IdentityProvider
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import create_idp, failures, login, start
+from tests.login_fixtures import callback, create_idp, failures, login, start
 from tests.oidc.hostile_op import HostileOP
-
-
-def auth(tenant: InstalledTenant) -> dict[str, str]:
-    return {"Authorization": f"JWT {tenant.context_token()}"}
 
 
 @pytest.fixture
@@ -55,7 +51,7 @@ async def test_switching_an_idp_off_applies_to_the_next_login(
     await start(client, tenant)
     assert tenant.tenant_id in cache._derived
     switched = await client.put(
-        f"/api/admin/idps/{idp['id']}", headers=auth(tenant), json={"enabled": False}
+        f"/api/admin/idps/{idp['id']}", headers=tenant.admin_headers(), json={"enabled": False}
     )
     assert switched.status_code == 200
     assert tenant.tenant_id not in cache._derived
@@ -70,9 +66,10 @@ async def test_a_login_started_before_the_switch_cannot_finish(
     cache: TenantCache,
 ) -> None:
     authorize = await start(client, tenant)
-    await client.put(f"/api/admin/idps/{idp['id']}", headers=auth(tenant), json={"enabled": False})
-    back = op.authorize(authorize)
-    response = await client.get(back.removeprefix("https://sso.example.test"))
+    await client.put(
+        f"/api/admin/idps/{idp['id']}", headers=tenant.admin_headers(), json={"enabled": False}
+    )
+    response = await callback(client, op.authorize(authorize))
     assert response.status_code == 400
     assert "switched off" in response.text
 
@@ -97,7 +94,7 @@ async def test_deleting_and_adding_idps_apply_at_once(
     picker = await client.get(f"/portal/{tenant.tenant_id}/7")
     assert picker.status_code == 200  # two IdPs: the customer chooses
     assert "Second OP" in picker.text
-    deleted = await client.delete(f"/api/admin/idps/{second['id']}", headers=auth(tenant))
+    deleted = await client.delete(f"/api/admin/idps/{second['id']}", headers=tenant.admin_headers())
     assert deleted.status_code == 204
     assert (await client.get(f"/portal/{tenant.tenant_id}/7")).status_code == 303
 
@@ -113,7 +110,7 @@ async def test_new_settings_apply_to_the_next_login(
     assert (await login(client, tenant, op)).status_code == 303
     saved = await client.put(
         "/api/admin/settings",
-        headers=auth(tenant),
+        headers=tenant.admin_headers(),
         json={"allowed_email_domains": ["corp.example"]},
     )
     assert saved.status_code == 200, saved.text

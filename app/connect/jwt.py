@@ -106,9 +106,9 @@ def _timestamp(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
-# PyJWT verifies the signature (with the pinned algorithm); times are checked by
-# _check_lifetime against an injectable clock, audience by the caller's own rule.
-_SIGNATURE_ONLY: Options = {
+# PyJWT verifies the signature (with the pinned algorithm); times are checked against an
+# injectable clock, audience and issuer by each caller's own rule (here and for ID tokens).
+SIGNATURE_ONLY: Options = {
     "verify_signature": True,
     "verify_exp": False,
     "verify_nbf": False,
@@ -195,7 +195,7 @@ def verify_install_token(
             token,
             public_key,
             algorithms=[INSTALL_ALGORITHM],
-            options=_SIGNATURE_ONLY,
+            options=SIGNATURE_ONLY,
         )
     except jwt.InvalidSignatureError as e:
         raise TokenError("install token signature is invalid") from e
@@ -218,7 +218,7 @@ _HS256_RECOMMENDED_KEY_BYTES = 32
 
 def _decode_hs256(token: str, shared_secret: str) -> dict[str, Any]:
     claims: dict[str, Any] = jwt.decode(
-        token, shared_secret, algorithms=[TENANT_ALGORITHM], options=_SIGNATURE_ONLY
+        token, shared_secret, algorithms=[TENANT_ALGORITHM], options=SIGNATURE_ONLY
     )
     return claims
 

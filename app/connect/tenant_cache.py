@@ -143,14 +143,11 @@ class TenantCache:
             del self._derived[tenant_id]
 
     def evict_tenant_id(self, tenant_id: str) -> None:
-        entry = self._derived.pop(tenant_id, None)
-        if entry is not None:
-            self.evict(entry[1])
-        else:
-            self._generation += 1
-            self._secrets.clear()
-            for key in [k for k, (_, tenant) in self._entries.items() if tenant.id == tenant_id]:
-                del self._entries[key]
+        self._generation += 1
+        self._secrets.clear()
+        self._derived.pop(tenant_id, None)
+        for key in [k for k, (_, tenant) in self._entries.items() if tenant.id == tenant_id]:
+            del self._entries[key]
 
     def _evict_payload(self, payload: str) -> None:
         if payload.startswith(_BY_ID):

@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 
+from app.connect.jwt import SIGNATURE_ONLY
 from app.errors import LoginError
 from app.oidc.metadata import ASYMMETRIC_ALGORITHMS, SigningKey
 
@@ -96,14 +97,7 @@ def validate_id_token(
             token,
             key.key,
             algorithms=[algorithm],
-            options={
-                "verify_signature": True,
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-                "verify_aud": False,
-                "verify_iss": False,
-            },
+            options=SIGNATURE_ONLY,
         )
     except jwt.InvalidSignatureError as e:
         raise IdTokenError("the ID token signature is invalid") from e

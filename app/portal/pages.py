@@ -28,6 +28,7 @@ from app.portal.forms import FormField, field_values, form_fields, unsupported_r
 from app.portal.routes import (
     current_session,
     existing_desk,
+    portal_config,
     portal_tenant,
     start_customer_login,
     tenant_return_path,
@@ -342,7 +343,8 @@ async def substitute_link(
     box: SecretBoxDep,
     return_to: str | None = None,
 ) -> Response:
-    tenant = await portal_tenant(request, tenant_id)
+    config = await portal_config(request, tenant_id)
+    tenant = config.tenant
     desk = await existing_desk(request, session, tenant, service_desk_id)
     portal_session = await current_session(request, session, settings, tenant)
     if portal_session is None:
@@ -354,6 +356,7 @@ async def substitute_link(
             tenant=tenant,
             service_desk_id=service_desk_id,
             return_to=tenant_return_path(return_to, tenant.id),
+            idps=config.enabled_idps,
         )
     directory: JiraDirectory = request.app.state.jira
     jira = await directory.client(session, tenant)

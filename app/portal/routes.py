@@ -97,13 +97,10 @@ async def start_customer_login(
     tenant: Tenant,
     service_desk_id: str,
     return_to: str | None,
-    idps: list[IdentityProvider] | None = None,
+    idps: list[IdentityProvider],
     email: str | None = None,
     message: str | None = None,
 ) -> Response:
-    if idps is None:
-        config = await portal_config(request, tenant.id)
-        idps = config.enabled_idps
     if not idps:
         return render(
             request,

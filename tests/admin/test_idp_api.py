@@ -24,14 +24,10 @@ COGNITO = {
 }
 
 
-def auth(tenant: InstalledTenant) -> dict[str, str]:
-    return {"Authorization": f"JWT {tenant.context_token()}"}
-
-
 async def test_create_returns_callback_url_and_never_the_secret(
     client: httpx.AsyncClient, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
 ) -> None:
-    response = await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))
+    response = await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
     assert response.status_code == 201
     body = response.json()
     assert body["callback_url"] == f"https://sso.example.test/oidc/{body['id']}/callback"
@@ -39,7 +35,7 @@ async def test_create_returns_callback_url_and_never_the_secret(
     assert body["has_client_secret"] is True
     assert "super-secret" not in response.text
     assert body["attribute_mapping"]["groups"] == "cognito:groups"
-    listed = await client.get("/api/admin/idps", headers=auth(tenant))
+    listed = await client.get("/api/admin/idps", headers=tenant.admin_headers())
     assert "super-secret" not in listed.text
     async with session() as s:
         row = await s.get(IdentityProvider, body["id"])
@@ -67,7 +63,9 @@ async def test_create_returns_callback_url_and_never_the_secret(
 async def test_validation_errors_name_the_field(
     client: httpx.AsyncClient, tenant: InstalledTenant, changes: dict[str, Any], field: str
 ) -> None:
-    response = await client.post("/api/admin/idps", json=COGNITO | changes, headers=auth(tenant))
+    response = await client.post(
+        "/api/admin/idps", json=COGNITO | changes, headers=tenant.admin_headers()
+    )
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["error"] == "invalid_input"
@@ -84,7 +82,7 @@ async def test_entra_needs_a_tenant_guid(
         "client_secret": "y",
         "tenant": "contoso.com",
     }
-    response = await client.post("/api/admin/idps", json=body, headers=auth(tenant))
+    response = await client.post("/api/admin/idps", json=body, headers=tenant.admin_headers())
     assert response.status_code == 422
     assert "GUID" in response.json()["fields"]["tenant"]
 
@@ -99,7 +97,7 @@ async def test_pasted_discovery_url_is_normalised(
         "client_id": "x",
         "client_secret": "y",
     }
-    response = await client.post("/api/admin/idps", json=body, headers=auth(tenant))
+    response = await client.post("/api/admin/idps", json=body, headers=tenant.admin_headers())
     assert response.status_code == 201
     assert response.json()["issuer"] == "https://sso.example.com/realms/acme"
 
@@ -107,13 +105,15 @@ async def test_pasted_discovery_url_is_normalised(
 async def test_update_keeps_the_stored_secret_unless_a_new_one_is_given(
     client: httpx.AsyncClient, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
 ) -> None:
-    created = (await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))).json()
+    created = (
+        await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
+    ).json()
     async with session() as s:
         before = (await s.get(IdentityProvider, created["id"])).client_secret_encrypted  # type: ignore[union-attr]
     response = await client.put(
         f"/api/admin/idps/{created['id']}",
         json={"name": "Renamed", "client_secret": ""},
-        headers=auth(tenant),
+        headers=tenant.admin_headers(),
     )
     assert response.status_code == 200
     assert response.json()["name"] == "Renamed"
@@ -122,7 +122,9 @@ async def test_update_keeps_the_stored_secret_unless_a_new_one_is_given(
         assert after is not None
         assert after.client_secret_encrypted == before
     await client.put(
-        f"/api/admin/idps/{created['id']}", json={"client_secret": "rotated"}, headers=auth(tenant)
+        f"/api/admin/idps/{created['id']}",
+        json={"client_secret": "rotated"},
+        headers=tenant.admin_headers(),
     )
     async with session() as s:
         rotated = await s.get(IdentityProvider, created["id"])
@@ -134,22 +136,26 @@ async def test_unknown_body_fields_are_refused(
     client: httpx.AsyncClient, tenant: InstalledTenant
 ) -> None:
     response = await client.post(
-        "/api/admin/idps", json=COGNITO | {"pinned_issuer": "https://evil"}, headers=auth(tenant)
+        "/api/admin/idps",
+        json=COGNITO | {"pinned_issuer": "https://evil"},
+        headers=tenant.admin_headers(),
     )
     assert response.status_code == 422
     assert "pinned_issuer" in response.json()["fields"]
 
 
 async def test_delete_then_404(client: httpx.AsyncClient, tenant: InstalledTenant) -> None:
-    created = (await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))).json()
+    created = (
+        await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
+    ).json()
     assert (
-        await client.delete(f"/api/admin/idps/{created['id']}", headers=auth(tenant))
+        await client.delete(f"/api/admin/idps/{created['id']}", headers=tenant.admin_headers())
     ).status_code == 204
     assert (
-        await client.get(f"/api/admin/idps/{created['id']}", headers=auth(tenant))
+        await client.get(f"/api/admin/idps/{created['id']}", headers=tenant.admin_headers())
     ).status_code == 404
     assert (
-        await client.delete(f"/api/admin/idps/{created['id']}", headers=auth(tenant))
+        await client.delete(f"/api/admin/idps/{created['id']}", headers=tenant.admin_headers())
     ).status_code == 404
 
 
@@ -161,18 +167,22 @@ async def test_another_tenants_idp_is_404_for_every_verb(
     settings: Settings,
     session: async_sessionmaker[AsyncSession],
 ) -> None:
-    created = (await client.post("/api/admin/idps", json=COGNITO, headers=auth(tenant))).json()
+    created = (
+        await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
+    ).json()
     second = await install_with_jira(
         client, signer, network, settings, session, base_url="https://other-site.atlassian.net"
     )
-    other = auth(second)
+    other = second.admin_headers()
     path = f"/api/admin/idps/{created['id']}"
     assert (await client.get(path, headers=other)).status_code == 404
     assert (await client.put(path, json={"name": "mine"}, headers=other)).status_code == 404
     assert (await client.delete(path, headers=other)).status_code == 404
     assert (await client.post(f"{path}/test", headers=other)).status_code == 404
     assert (await client.get("/api/admin/idps", headers=other)).json() == []
-    assert (await client.get(path, headers=auth(tenant))).json()["name"] == COGNITO["name"]
+    assert (await client.get(path, headers=tenant.admin_headers())).json()["name"] == COGNITO[
+        "name"
+    ]
 
 
 async def test_page_token_is_refused_on_the_api(
@@ -188,7 +198,7 @@ async def test_page_token_is_refused_on_the_api(
 async def test_presets_list_cognito_first_with_field_help(
     client: httpx.AsyncClient, tenant: InstalledTenant
 ) -> None:
-    presets = (await client.get("/api/admin/presets", headers=auth(tenant))).json()
+    presets = (await client.get("/api/admin/presets", headers=tenant.admin_headers())).json()
     assert presets[0]["key"] == "cognito"
     assert {p["key"] for p in presets} == {
         "cognito",

@@ -9,12 +9,8 @@ from tests.conftest import InstalledTenant
 from tests.jsm.fake_jira import FakeJira
 
 
-def auth(tenant: InstalledTenant, sub: str = "557058:admin-account") -> dict[str, str]:
-    return {"Authorization": f"JWT {tenant.context_token(sub=sub)}"}
-
-
 async def test_defaults(client: httpx.AsyncClient, tenant: InstalledTenant) -> None:
-    body = (await client.get("/api/admin/settings", headers=auth(tenant))).json()
+    body = (await client.get("/api/admin/settings", headers=tenant.admin_headers())).json()
     assert body == {
         "jira_auth": "app",
         "service_account_email": None,
@@ -30,7 +26,7 @@ async def test_api_token_mode_needs_email_and_token_and_never_returns_the_token(
     client: httpx.AsyncClient, tenant: InstalledTenant
 ) -> None:
     missing = await client.put(
-        "/api/admin/settings", json={"jira_auth": "api_token"}, headers=auth(tenant)
+        "/api/admin/settings", json={"jira_auth": "api_token"}, headers=tenant.admin_headers()
     )
     assert missing.status_code == 422
     assert set(missing.json()["fields"]) == {"service_account_email", "service_account_token"}
@@ -41,13 +37,14 @@ async def test_api_token_mode_needs_email_and_token_and_never_returns_the_token(
             "service_account_email": "bot@acme.com",
             "service_account_token": "tok-123-secret",
         },
-        headers=auth(tenant),
+        headers=tenant.admin_headers(),
     )
     assert saved.status_code == 200
     assert saved.json()["has_service_account_token"] is True
     assert "tok-123-secret" not in saved.text
     assert (
-        "tok-123-secret" not in (await client.get("/api/admin/settings", headers=auth(tenant))).text
+        "tok-123-secret"
+        not in (await client.get("/api/admin/settings", headers=tenant.admin_headers())).text
     )
 
 
@@ -63,7 +60,7 @@ async def test_api_token_mode_needs_email_and_token_and_never_returns_the_token(
 async def test_invalid_settings_name_the_field(
     client: httpx.AsyncClient, tenant: InstalledTenant, body: dict[str, object], field: str
 ) -> None:
-    response = await client.put("/api/admin/settings", json=body, headers=auth(tenant))
+    response = await client.put("/api/admin/settings", json=body, headers=tenant.admin_headers())
     assert response.status_code == 422
     assert field in response.json()["fields"]
 
@@ -73,7 +70,7 @@ async def test_portals_list_every_desk_with_its_substitute_link(
 ) -> None:
     jira.page_size = 1  # forces paging
     jira.add_desk("8", "HR", "HR Help", portal_id="3")
-    portals = (await client.get("/api/admin/portals", headers=auth(tenant))).json()
+    portals = (await client.get("/api/admin/portals", headers=tenant.admin_headers())).json()
     assert portals == [
         {
             "service_desk_id": "7",
@@ -95,7 +92,7 @@ async def test_portals_list_every_desk_with_its_substitute_link(
 async def test_verify_reports_who_the_app_is_in_jira(
     client: httpx.AsyncClient, tenant: InstalledTenant
 ) -> None:
-    body = (await client.post("/api/admin/settings/verify", headers=auth(tenant))).json()
+    body = (await client.post("/api/admin/settings/verify", headers=tenant.admin_headers())).json()
     assert body["ok"] is True
     assert body["display_name"] == "Portal SSO"
 
@@ -116,7 +113,7 @@ async def test_non_admins_are_refused(
     client: httpx.AsyncClient, tenant: InstalledTenant, method: str, path: str
 ) -> None:
     response = await client.request(
-        method, path, json={}, headers=auth(tenant, sub="557058:agent-not-admin")
+        method, path, json={}, headers=tenant.admin_headers(sub="557058:agent-not-admin")
     )
     assert response.status_code == 403
     assert response.json()["message"] == "only Jira administrators can configure Portal SSO"
@@ -126,5 +123,7 @@ async def test_admin_check_is_cached(
     client: httpx.AsyncClient, tenant: InstalledTenant, jira: FakeJira
 ) -> None:
     for _ in range(3):
-        assert (await client.get("/api/admin/settings", headers=auth(tenant))).status_code == 200
+        assert (
+            await client.get("/api/admin/settings", headers=tenant.admin_headers())
+        ).status_code == 200
     assert jira.count("POST", "/rest/api/3/permissions/check") == 1

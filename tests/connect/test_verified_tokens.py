@@ -32,11 +32,11 @@ async def test_a_reused_token_is_verified_once(
     client: httpx.AsyncClient, tenant: InstalledTenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     verified = _count_verifications(monkeypatch)
-    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    headers = tenant.admin_headers()
     for _ in range(3):
         assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
     assert len(verified) == 1
-    other = {"Authorization": f"JWT {tenant.context_token(jti='another')}"}
+    other = tenant.admin_headers(jti="another")
     assert (await client.get("/api/admin/presets", headers=other)).status_code == 200
     assert len(verified) == 2
 
@@ -75,7 +75,7 @@ async def test_a_remembered_page_token_is_no_context_token(
 async def test_a_remembered_token_of_a_disabled_site_is_refused(
     client: httpx.AsyncClient, tenant: InstalledTenant, app: FastAPI
 ) -> None:
-    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    headers = tenant.admin_headers()
     assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
     async with app.state.sessionmaker() as session:
         from app.connect import tenants
@@ -101,7 +101,7 @@ async def test_a_repeated_admin_call_touches_no_database(
 ) -> None:
     if not app.state.tenant_cache.active:
         pytest.skip("on PostgreSQL the cache is active only while its LISTEN connection is up")
-    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    headers = tenant.admin_headers()
     assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
     statements: list[str] = []
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.jsm.fake_jira import FakeJira
+from tests.live_server import read_body, send_response
 
 
 class FakeAtlassian:
@@ -22,16 +23,13 @@ class FakeAtlassian:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         path: str = scope["path"]
         if path.startswith("/keys/"):
             key = self.keys.get(path.removeprefix("/keys/"))
-            await self._send(send, httpx.Response(200, content=key) if key else httpx.Response(404))
+            await send_response(
+                send, httpx.Response(200, content=key) if key else httpx.Response(404)
+            )
             return
         query = scope.get("query_string", b"").decode()
         url = f"{self.jira.base_url}{scope.get('raw_path', path.encode()).decode()}" + (
@@ -44,18 +42,4 @@ class FakeAtlassian:
         except AssertionError as e:
             self.errors.append(str(e))
             response = httpx.Response(500, json={"errorMessage": "fake Jira check failed"})
-        await self._send(send, response)
-
-    @staticmethod
-    async def _send(send: Any, response: httpx.Response) -> None:
-        content = response.content
-        headers = [
-            (k.encode(), v.encode())
-            for k, v in response.headers.items()
-            if k.lower() != "content-length"
-        ]
-        headers.append((b"content-length", str(len(content)).encode()))
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": content})
+        await send_response(send, response)

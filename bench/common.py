@@ -117,13 +117,33 @@ def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:
     return sizes
 
 
+def _cpu_seconds(pid: int, *, with_ended_children: bool = False) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if with_ended_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_seconds(parent: subprocess.Popen[bytes]) -> float:
     """User + system CPU time of the uvicorn process and its workers so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(_cpu_seconds(pid) for pid in [parent.pid, *_workers(parent)])
+
+
+def database_cpu_seconds() -> float | None:
+    """CPU time so far of the PostgreSQL server's processes on this machine (its backends,
+    WAL writer, checkpointer...), or None when the benchmark runs on SQLite, whose work is
+    inside the app's own processes. Assumes the benchmark's server is the only one here.
+    Backends that ended in between count through the postmaster's children's times."""
+    if not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgresql"):
+        return None
     total = 0.0
-    for pid in [parent.pid, *_workers(parent)]:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
+                total += _cpu_seconds(int(stat.parent.name), with_ended_children=True)
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
     return total
 
 

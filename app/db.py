@@ -77,13 +77,21 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
     def _end(conn: Any) -> None:
         _release(conn.info)
 
-    # A connection returned or dropped with its transaction still open ends it too.
+    # A connection returned or dropped with its transaction still open ends it too. Each
+    # listener has its event's exact signature: SQLAlchemy takes a two-argument `reset`
+    # listener for its deprecated form and warns on every call.
     @event.listens_for(engine.sync_engine.pool, "reset")
+    def _reset(_dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
+        _release(record.info)
+
     @event.listens_for(engine.sync_engine.pool, "checkin")
-    @event.listens_for(engine.sync_engine.pool, "invalidate")
-    def _pool_end(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
         if record is not None:
             _release(record.info)
+
+    @event.listens_for(engine.sync_engine.pool, "invalidate")
+    def _invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        _release(record.info)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

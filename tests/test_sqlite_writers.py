@@ -4,6 +4,7 @@ handler; however a transaction ends, the next writer goes on."""
 from __future__ import annotations
 
 import asyncio
+import warnings
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -71,3 +72,17 @@ async def test_a_waiting_writer_goes_on_when_the_first_commits(
         assert not second.done()  # queued behind the open transaction
         await first.commit()
     await asyncio.wait_for(second, timeout=5)
+
+
+async def test_returning_a_connection_uses_the_current_pool_event_signatures(
+    sqlite_only: None, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    # A listener in SQLAlchemy's deprecated form warns on every return of a connection; under
+    # the test suite's warnings-as-errors that made the pool discard each connection instead.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await write(session, tenant)
+        s = session()
+        await s.execute(insert(LoginEvent), event(tenant))
+        await s.close()  # returned mid-transaction: the pool resets it
+    assert [str(w.message) for w in caught] == []

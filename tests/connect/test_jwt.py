@@ -20,6 +20,7 @@ from app.connect.jwt import (
     query_string_hash,
     relative_path,
     sign_tenant_request,
+    unverified_issuer,
     verify_install_token,
     verify_tenant_token,
 )
@@ -178,6 +179,19 @@ def test_install_rejects_rs256_from_an_unrelated_key() -> None:
         verify_install(signer, install(signer), public_key=other.public_key())
 
 
+def test_install_rejects_malformed_header(signer: InstallSigner) -> None:
+    with pytest.raises(TokenError, match="malformed token"):
+        install_token_kid("not-a-token")
+
+
+def test_install_rejects_signed_payload_that_is_not_a_json_object(signer: InstallSigner) -> None:
+    token = jwt.api_jws.encode(
+        b'["iss", "jira:1234"]', signer.private_key, algorithm="RS256", headers={"kid": signer.kid}
+    )
+    with pytest.raises(TokenError, match="install token is invalid"):
+        verify_install(signer, token)
+
+
 # --- tenant (HS256) tokens -------------------------------------------------------------
 
 
@@ -254,6 +268,52 @@ def test_context_token_refused_on_a_page() -> None:
 def test_tenant_token_missing_qsh() -> None:
     with pytest.raises(TokenError, match="qsh"):
         verify_tenant(tenant_token(client_key=CLIENT_KEY, secret=SECRET, qsh=None))
+
+
+def _unsigned(payload: bytes) -> str:
+    """A token with this raw payload (never verified: the issuer is read first)."""
+    segment = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return f"eyJhbGciOiJIUzI1NiJ9.{segment}.sig"
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("", "malformed token"),
+        ("one-part", "malformed token"),
+        ("two.parts", "malformed token"),
+        ("f.o.u.r", "malformed token"),
+        ("eyJhbGciOiJIUzI1NiJ9.%%%.sig", "malformed token"),
+        (_unsigned(b"not json"), "malformed token"),
+        (_unsigned(b"\xff\xfe"), "malformed token"),
+        (_unsigned(b"[1, 2]"), "malformed token"),
+        (_unsigned(b"{}"), "no issuer"),
+        (_unsigned(b'{"iss": ""}'), "no issuer"),
+        (_unsigned(b'{"iss": 42}'), "no issuer"),
+    ],
+    ids=[
+        "empty",
+        "one-part",
+        "two-parts",
+        "four-parts",
+        "not-base64",
+        "not-json",
+        "not-utf8",
+        "json-array",
+        "no-iss",
+        "empty-iss",
+        "numeric-iss",
+    ],
+)
+def test_issuer_of_a_malformed_token_is_refused(token: str, reason: str) -> None:
+    with pytest.raises(TokenError, match=reason):
+        unverified_issuer(token)
+
+
+def test_tenant_token_with_a_signed_payload_that_is_not_a_json_object() -> None:
+    token = jwt.api_jws.encode(b'["iss", "jira:1234"]', SECRET, algorithm="HS256")
+    with pytest.raises(TokenError, match="token is invalid"):
+        verify_tenant(token)
 
 
 # --- canonical request and outgoing tokens ---------------------------------------------

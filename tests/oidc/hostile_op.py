@@ -82,11 +82,17 @@ class HostileOP:
     callback_iss: str | None = None  # RFC 9207 iss to put on the callback
     claim_overrides: dict[str, Any] = field(default_factory=dict)  # None removes a claim
     header_overrides: dict[str, Any] = field(default_factory=dict)
-    sign_with: str = "rs256"  # "rs256", "none", "hs256-public-key", "foreign-key"
+    sign_with: str = "rs256"  # "rs256", "rs384", "none", "hs256-public-key", "foreign-key"
+    signing_algs: list[str] = field(default_factory=lambda: ["RS256", "none", "HS256"])
     omit_kid: bool = False
     userinfo_claims: dict[str, Any] | None = None
     authorize_error: str | None = None
     token_error: str | None = None
+    token_answer: httpx.Response | None = None  # the token endpoint answers exactly this
+    token_body_overrides: dict[str, Any] = field(default_factory=dict)  # None removes a field
+    userinfo_answer: httpx.Response | None = None  # the userinfo endpoint answers exactly this
+    advertise_userinfo: bool = True
+    unreachable: set[str] = field(default_factory=set)  # "token", "userinfo": connection refused
     issue_id_token: bool = True
     # --- what happened ---------------------------------------------------------------------
     grants: dict[str, Grant] = field(default_factory=dict)
@@ -125,12 +131,11 @@ class HostileOP:
             "issuer": self.discovery_issuer or self.issuer,
             "authorization_endpoint": self.authorization_endpoint,
             "token_endpoint": self.token_endpoint,
-            "userinfo_endpoint": self.userinfo_endpoint,
             "jwks_uri": f"{self.issuer}{self.jwks_path}",
             "end_session_endpoint": self._endpoint("/logout", "/logout"),
-            "id_token_signing_alg_values_supported": ["RS256", "none", "HS256"],
+            "id_token_signing_alg_values_supported": self.signing_algs,
             "authorization_response_iss_parameter_supported": self.iss_parameter_supported,
-        }
+        } | ({"userinfo_endpoint": self.userinfo_endpoint} if self.advertise_userinfo else {})
 
     def mount(self, router: respx.MockRouter) -> None:
         router.get(f"{self.issuer}/.well-known/openid-configuration").mock(
@@ -185,6 +190,10 @@ class HostileOP:
     def _token(self, request: httpx.Request) -> httpx.Response:
         self.token_calls += 1
         self.token_requests.append(request)
+        if "token" in self.unreachable:
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.token_answer is not None:
+            return self.token_answer
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         if self.token_error:
             return httpx.Response(400, json={"error": self.token_error})
@@ -204,11 +213,20 @@ class HostileOP:
         }
         if self.issue_id_token:
             body["id_token"] = self.id_token(grant, access_token)
+        for name, value in self.token_body_overrides.items():
+            if value is None:
+                body.pop(name, None)
+            else:
+                body[name] = value
         self.issued.extend(v for v in (access_token, body.get("id_token")) if v)
         return httpx.Response(200, json=body)
 
     def _userinfo(self, request: httpx.Request) -> httpx.Response:
         self.userinfo_calls += 1
+        if "userinfo" in self.unreachable:
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.userinfo_answer is not None:
+            return self.userinfo_answer
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return httpx.Response(401)
         claims = (
@@ -253,4 +271,5 @@ class HostileOP:
         signing_key = key.private_key
         if self.sign_with == "foreign-key":
             signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return jwt.encode(claims, signing_key, algorithm="RS256", headers=headers)
+        algorithm = "RS384" if self.sign_with == "rs384" else "RS256"
+        return jwt.encode(claims, signing_key, algorithm=algorithm, headers=headers)

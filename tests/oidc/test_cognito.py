@@ -132,6 +132,42 @@ async def test_access_token_in_place_of_id_token_is_refused(
     assert provisioner.calls == []
 
 
+@pytest.mark.parametrize(
+    ("tokens", "reason"),
+    [
+        (
+            {
+                "claim_overrides": {
+                    "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_Other1"
+                }
+            },
+            "issued by another issuer",
+        ),
+        ({"claim_overrides": {"iss": "https://evil.example"}}, "issued by another issuer"),
+        ({"token_body_overrides": {"id_token": "not-a-jwt"}}, "ID token is malformed"),
+    ],
+    ids=["another-pool", "not-cognito", "malformed"],
+)
+async def test_token_not_from_the_configured_pool_is_refused_before_any_key_is_fetched(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    cognito: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    tokens: dict[str, Any],
+    reason: str,
+) -> None:
+    await make_idp(client, tenant, cognito, user_pool_id=POOL)
+    for knob, value in tokens.items():
+        setattr(cognito, knob, value)
+    response = await login(client, tenant, cognito)
+    assert response.status_code == 400
+    assert reason in html.unescape(response.text)
+    assert provisioner.calls == []
+    assert await sessions(session) == 0
+    assert cognito.jwks_calls == 0  # no key set fetched from wherever the token points
+
+
 async def test_string_false_email_verified_is_refused(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,

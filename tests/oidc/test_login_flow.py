@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -311,6 +312,34 @@ async def test_unknown_state_is_refused(
         f"/oidc/{idp['id']}/callback", params={"state": "forged", "code": "x"}
     )
     await assert_refused(response, provisioner, session, "unknown")
+    assert op.token_calls == 0
+
+
+async def test_callback_without_state_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    idp: dict[str, Any],
+) -> None:
+    await start(client, tenant)
+    response = await client.get(f"/oidc/{idp['id']}/callback", params={"code": "x"})
+    await assert_refused(response, provisioner, session, "carries no state")
+    assert op.token_calls == 0
+
+
+async def test_callback_without_code_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    back = urlsplit(op.authorize(await start(client, tenant)))
+    state = parse_qs(back.query)["state"][0]
+    response = await client.get(back.path, params={"state": state})
+    await assert_refused(response, provisioner, session, "carries no authorization code")
     assert op.token_calls == 0
 
 

@@ -1,0 +1,214 @@
+"""An identity provider that fails or answers nonsense after the customer signed in there:
+one test per way the token endpoint, the ID token's form and the userinfo endpoint can break.
+
+Each time the customer gets a readable page (never a trace), the audit log keeps the reason,
+no customer is provisioned and no portal session exists; and the next attempt, once the IdP
+behaves, signs the customer in."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.conftest import InstalledTenant
+from tests.login_fixtures import (
+    DESK_ID,
+    RecordingProvisioner,
+    failures,
+    login,
+    sessions,
+)
+from tests.oidc.hostile_op import HostileOP
+
+pytestmark = pytest.mark.usefixtures("idp")
+
+
+async def assert_failed_cleanly(
+    response: httpx.Response,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    *,
+    status: int,
+    reason: str,
+) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = html.unescape(response.text)
+    assert reason in page
+    assert "Traceback" not in page
+    assert provisioner.calls == []
+    assert await sessions(session) == 0
+    assert [failure for failure in await failures(session) if reason in failure]
+
+
+@pytest.mark.parametrize(
+    ("misbehave", "reason"),
+    [
+        (
+            {"token_error": "invalid_grant"},
+            "identity provider did not accept the sign-in code (invalid_grant)",
+        ),
+        (
+            {"token_answer": httpx.Response(500, text="<html>Internal error</html>")},
+            "identity provider did not accept the sign-in code (HTTP 500)",
+        ),
+        (
+            {"token_answer": httpx.Response(200, text="not json")},
+            "identity provider did not accept the sign-in code (HTTP 200)",
+        ),
+        (
+            {"token_answer": httpx.Response(200, json=["access_token"])},
+            "identity provider did not accept the sign-in code (HTTP 200)",
+        ),
+        (
+            {"token_body_overrides": {"access_token": None}},
+            "token response has no access token",
+        ),
+        (
+            {"token_body_overrides": {"token_type": "mac"}},
+            "token response is not a bearer token",
+        ),
+        (
+            {"token_body_overrides": {"token_type": None}},
+            "token response is not a bearer token",
+        ),
+        ({"unreachable": {"token"}}, "token endpoint is not reachable"),
+    ],
+    ids=[
+        "oauth-error",
+        "http-500-html",
+        "not-json",
+        "json-not-object",
+        "no-access-token",
+        "not-bearer",
+        "no-token-type",
+        "unreachable",
+    ],
+)
+async def test_token_endpoint_failures_are_shown_and_recorded(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    misbehave: dict[str, Any],
+    reason: str,
+) -> None:
+    for knob, value in misbehave.items():
+        setattr(op, knob, value)
+    response = await login(client, tenant, op)
+    await assert_failed_cleanly(response, provisioner, session, status=502, reason=reason)
+    assert f"/portal/{tenant.tenant_id}/{DESK_ID}" in response.text  # a way to try again
+    assert op.userinfo_calls == 0
+
+
+async def test_the_next_attempt_succeeds_once_the_token_endpoint_is_back(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    op.unreachable = {"token"}
+    assert (await login(client, tenant, op)).status_code == 502
+    op.unreachable = set()
+    response = await login(client, tenant, op)
+    assert response.status_code == 303, response.text
+    assert [c.email for c in provisioner.calls] == ["ada@example.com"]
+    assert await sessions(session) == 1
+    assert len(await failures(session)) == 1
+
+
+@pytest.mark.parametrize(
+    ("id_token", "reason"),
+    [
+        ("not-a-jwt", "ID token is malformed"),
+        ("eyJhbGciOiJSUzI1NiJ9.e30", "ID token is malformed"),
+        (12345, "no ID token"),
+    ],
+    ids=["garbage", "two-parts", "not-a-string"],
+)
+async def test_malformed_id_tokens_are_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    id_token: object,
+    reason: str,
+) -> None:
+    op.token_body_overrides = {"id_token": id_token}
+    response = await login(client, tenant, op)
+    await assert_failed_cleanly(response, provisioner, session, status=400, reason=reason)
+    assert op.userinfo_calls == 0
+
+
+async def test_signed_id_token_whose_payload_is_not_a_json_object_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    key = op.keys[-1]
+    op.token_body_overrides = {
+        "id_token": jwt.api_jws.encode(
+            b'["sub", "user-123"]', key.private_key, algorithm="RS256", headers={"kid": key.kid}
+        )
+    }
+    response = await login(client, tenant, op)
+    await assert_failed_cleanly(
+        response, provisioner, session, status=400, reason="ID token could not be verified"
+    )
+
+
+async def test_id_token_algorithm_other_than_its_keys_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    # The IdP allows RS384 in general, but the key the token names is published for RS256 only.
+    op.signing_algs = ["RS256", "RS384"]
+    op.sign_with = "rs384"
+    response = await login(client, tenant, op)
+    await assert_failed_cleanly(
+        response, provisioner, session, status=400, reason="algorithm does not fit its key"
+    )
+
+
+@pytest.mark.parametrize(
+    ("misbehave", "reason"),
+    [
+        ({"userinfo_answer": httpx.Response(401)}, "userinfo endpoint answered HTTP 401"),
+        ({"userinfo_answer": httpx.Response(200, text="<html/>")}, "userinfo is not JSON"),
+        (
+            {"userinfo_answer": httpx.Response(200, json=[{"sub": "user-123"}])},
+            "userinfo is not a JSON object",
+        ),
+        ({"unreachable": {"userinfo"}}, "userinfo endpoint is not reachable"),
+        ({"advertise_userinfo": False}, "identity provider has no userinfo endpoint"),
+    ],
+    ids=["http-401", "not-json", "json-not-object", "unreachable", "not-advertised"],
+)
+async def test_userinfo_failures_are_shown_and_recorded(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    misbehave: dict[str, Any],
+    reason: str,
+) -> None:
+    # The ID token lacks the email, so the app must ask userinfo for it.
+    op.claim_overrides = {"email": None, "email_verified": None}
+    for knob, value in misbehave.items():
+        setattr(op, knob, value)
+    response = await login(client, tenant, op)
+    await assert_failed_cleanly(response, provisioner, session, status=502, reason=reason)

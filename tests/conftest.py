@@ -3,8 +3,10 @@ test with its lifespan running; Atlassian's install-key CDN faked with respx."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,11 @@ from alembic import command
 from alembic.config import Config
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.connect.tenant_cache import CHANNEL, TenantCache
 from app.main import create_app
 from app.models import Base
 from tests.connect_tokens import InstallSigner, tenant_token
@@ -230,3 +233,32 @@ def cognito_provider() -> Iterator[Any]:
     from tests.openid_provider import start_openid_provider
 
     yield from start_openid_provider(cognito_style=True)
+
+
+async def settle_tenant_cache(
+    cache: TenantCache, session: async_sessionmaker[AsyncSession]
+) -> None:
+    """On PostgreSQL, wait until the listener has applied every NOTIFY sent so far (this
+    process hears its own announcements too, a moment after it evicted locally)."""
+    if session.kw["bind"].dialect.name != "postgresql":
+        return
+    heard: list[str] = []
+    evict = cache._evict_payload
+    marker = f"t:settled-{uuid.uuid4()}"
+
+    def record(payload: str) -> None:
+        heard.append(payload)
+        evict(payload)
+
+    cache._evict_payload = record  # type: ignore[method-assign]
+    try:
+        async with session() as s:
+            await s.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": marker})
+            await s.commit()
+        for _ in range(200):  # notifications arrive in commit order
+            if marker in heard:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the tenant cache's listener heard nothing")
+    finally:
+        del cache._evict_payload

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connect.tenant_cache import TenantCache
 from app.models import IdentityProvider
-from tests.conftest import InstalledTenant
+from tests.conftest import InstalledTenant, settle_tenant_cache
 from tests.login_fixtures import callback, create_idp, failures, login, start
 from tests.oidc.hostile_op import HostileOP
 
@@ -32,7 +32,9 @@ async def test_logins_read_the_configuration_once(
     op: HostileOP,
     idp: dict[str, Any],
     cache: TenantCache,
+    session: async_sessionmaker[AsyncSession],
 ) -> None:
+    await settle_tenant_cache(cache, session)  # the IdP's creation has been announced and applied
     await start(client, tenant)
     misses = cache.misses
     for _ in range(3):
@@ -47,7 +49,9 @@ async def test_switching_an_idp_off_applies_to_the_next_login(
     op: HostileOP,
     idp: dict[str, Any],
     cache: TenantCache,
+    session: async_sessionmaker[AsyncSession],
 ) -> None:
+    await settle_tenant_cache(cache, session)
     await start(client, tenant)
     assert tenant.tenant_id in cache._derived
     switched = await client.put(
@@ -127,6 +131,7 @@ async def test_a_rolled_back_change_evicts_nothing(
     app: FastAPI,
     cache: TenantCache,
 ) -> None:
+    await settle_tenant_cache(cache, app.state.sessionmaker)
     await start(client, tenant)
     async with app.state.sessionmaker() as session:
         row = await session.get(IdentityProvider, idp["id"])
@@ -148,6 +153,7 @@ async def test_a_returning_login_runs_five_statements(
     """A regression guard for the login path's cost: the state written, then spent; the
     customer's link read; the portal session and the audit row written. Nothing else."""
     assert (await login(client, tenant, op)).status_code == 303  # first login provisions
+    await settle_tenant_cache(cache, app.state.sessionmaker)
     client.cookies.clear()
     statements: list[str] = []
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from app.connect import deps, jwt
 from app.connect.jwt import TokenClaims
 from app.connect.verified_tokens import VerifiedTokens
-from tests.conftest import InstalledTenant
+from tests.conftest import InstalledTenant, settle_tenant_cache
 from tests.connect_tokens import page_token
 
 
@@ -101,6 +101,7 @@ async def test_a_repeated_admin_call_touches_no_database(
 ) -> None:
     if not app.state.tenant_cache.active:
         pytest.skip("on PostgreSQL the cache is active only while its LISTEN connection is up")
+    await settle_tenant_cache(app.state.tenant_cache, app.state.sessionmaker)  # install heard
     headers = tenant.admin_headers()
     assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
     statements: list[str] = []

@@ -173,3 +173,62 @@ async def test_basic_auth_header_for_api_tokens(http: httpx.AsyncClient) -> None
         route = router.get(f"{BASE}/x").respond(200, json={})
         await make(http, Sleeps()).get_json("/x")
     assert route.calls[0].request.headers["authorization"] == "Basic c3ZjQGFjbWUuY29tOnRvaw=="
+
+
+def test_unreadable_rate_limit_headers_mean_no_advice() -> None:
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    for headers in (
+        {"Retry-After": "soon"},
+        {"X-RateLimit-Reset": "next tuesday"},
+        {"Retry-After": "soon", "X-RateLimit-Reset": "also soon"},
+    ):
+        assert retry_after_seconds(httpx.Response(429, headers=headers), now=now) is None
+    naive = (now + timedelta(seconds=5)).replace(tzinfo=None).isoformat()  # read as UTC
+    assert (
+        retry_after_seconds(httpx.Response(429, headers={"X-RateLimit-Reset": naive}), now=now) == 5
+    )
+    past = format_datetime(now - timedelta(minutes=1), usegmt=True)
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": past}), now=now) == 0
+
+
+async def test_an_unreachable_jira_fails_clearly_once_retries_are_spent(
+    http: httpx.AsyncClient,
+) -> None:
+    sleeps = Sleeps()
+    with respx.mock(assert_all_mocked=True) as router:
+        route = router.get(f"{BASE}/x").mock(side_effect=httpx.ConnectError("down"))
+        with pytest.raises(JiraError, match="could not be reached") as info:
+            await make(http, sleeps, attempts=3).get_json("/x")
+    assert route.call_count == 3
+    assert len(sleeps.delays) == 2
+    assert info.value.status_code == 502
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (httpx.Response(200, text="<html>login</html>"), "not JSON"),
+        (httpx.Response(200, json={"values": "none"}), "unexpected page"),
+        (httpx.Response(200, json=[{"id": 1}]), "unexpected page"),
+    ],
+    ids=["html", "values-not-a-list", "not-an-object"],
+)
+async def test_a_page_jira_should_not_send_fails_clearly(
+    http: httpx.AsyncClient, answer: httpx.Response, reason: str
+) -> None:
+    with respx.mock(assert_all_mocked=True) as router:
+        router.get(f"{BASE}/rest/servicedeskapi/servicedesk").mock(return_value=answer)
+        with pytest.raises(JiraError, match=reason):
+            async for _ in make(http, Sleeps()).paged("/rest/servicedeskapi/servicedesk"):
+                pass
+
+
+async def test_an_error_whose_body_is_not_an_object_keeps_the_status(
+    http: httpx.AsyncClient,
+) -> None:
+    with respx.mock(assert_all_mocked=True) as router:
+        router.get(f"{BASE}/x").respond(400, json=["bad"])
+        with pytest.raises(JiraError) as info:
+            await make(http, Sleeps()).get_json("/x")
+    assert info.value.error_messages == []
+    assert info.value.jira_status == 400

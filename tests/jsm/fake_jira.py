@@ -6,8 +6,8 @@ uses (user search, permission check) are checked by hand. Each request must carr
 Connect JWT (iss = app key, qsh of that very request, HS256 with the tenant's secret), or in
 api_token mode the service account's Basic credentials.
 
-Knobs: ``fail(method, path, status, times, headers)`` queues failures (429 with Retry-After,
-503, ...); ``timeout(method, path, times)`` raises a read timeout; ``race_customer`` makes a
+Knobs: ``fail(method, path, status, times, headers, message)`` queues failures (429 with
+Retry-After, 503, a 400 with Jira's own validation message...); ``timeout(method, path, times)`` raises a read timeout; ``race_customer`` makes a
 customer appear between the app's search and its create; ``page_size`` forces paging.
 """
 
@@ -217,9 +217,10 @@ class FakeJira:
         *,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        message: str = "fake failure",
     ) -> None:
         for _ in range(times):
-            self._failures.append((method, path, (status, headers or {})))
+            self._failures.append((method, path, (status, headers or {}, message)))
 
     def timeout(self, method: str, path: str, *, times: int = 1) -> None:
         for _ in range(times):
@@ -268,9 +269,9 @@ class FakeJira:
                 del self._failures[index]
                 if failure == "timeout":
                     raise httpx.ReadTimeout("fake timeout", request=request)
-                status, headers = failure
+                status, headers, message = failure
                 return self._respond(
-                    request.method, path, status, {"errorMessage": "fake failure"}, headers
+                    request.method, path, status, {"errorMessage": message}, headers
                 )
         if not self._authenticated(request):
             return self._respond(request.method, path, 401, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
@@ -131,6 +132,23 @@ async def test_validation_errors_are_shown_next_to_the_fields_and_keep_the_text(
     assert "Needed by must be a date" in response.text
     assert "How many must be a number" in response.text
     assert 'value="Keep this text"' in response.text
+    assert jira.requests == {}
+
+
+async def test_jiras_own_validation_is_shown_next_to_the_field_and_keeps_the_text(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    # Rules the portal cannot know (a Jira validator, a workflow condition) refuse in Jira.
+    jira.fail("POST", "/rest/servicedeskapi/request", 400, message="summary: Say what is broken")
+    form = await client.get(f"{signed_in.home}/create/71")
+    response = await client.post(
+        f"{signed_in.home}/create/71", data={"csrf": csrf(form), "summary": "Help!!"}
+    )
+    assert response.status_code == 422
+    text = html.unescape(response.text)
+    assert "Jira could not accept the request: summary: Say what is broken" in text
+    assert 'id="e-summary"' in response.text
+    assert 'value="Help!!"' in response.text
     assert jira.requests == {}
 
 
@@ -272,6 +290,26 @@ async def test_comment_without_csrf_is_refused(
     )
     assert response.status_code == 403
     assert "Sneaky" in response.text  # the typed text is kept
+    assert jira.requests[key]["comments"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [("   ", "Write a comment first."), ("x" * 32001, "That comment is too long.")],
+    ids=["blank", "too-long"],
+)
+async def test_a_comment_jira_would_refuse_is_refused_here_and_kept(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira, body: str, reason: str
+) -> None:
+    key = jira.add_request(DESK_ID, signed_in.account_id, "Help")
+    page = await client.get(f"{signed_in.home}/requests/{key}")
+    response = await client.post(
+        f"{signed_in.home}/requests/{key}/comments", data={"csrf": csrf(page), "body": body}
+    )
+    assert response.status_code == 422
+    assert reason in response.text
+    if body.strip():
+        assert body in response.text  # the typed text comes back to be shortened
     assert jira.requests[key]["comments"] == []
 
 

@@ -343,3 +343,82 @@ async def test_disabled_and_uninstalled_arriving_together(
     row = await _tenant(session, tenant.client_key)
     assert not row.installed
     assert not row.enabled
+
+
+async def test_a_tenant_cannot_disable_or_enable_another_tenant(
+    client: httpx.AsyncClient,
+    signer: InstallSigner,
+    key_cdn: respx.Route,
+    tenant: InstalledTenant,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    assert (await install_tenant(client, signer, client_key="jira:victim")).status_code == 204
+    for event in ("disabled", "enabled"):
+        path = f"/lifecycle/{event}"
+        token = tenant.context_token(qsh=query_string_hash("POST", path))  # valid, but A's
+        response = await client.post(
+            path,
+            json=install_body("jira:victim", "x" * 40) | {"eventType": event},
+            headers={"Authorization": f"JWT {token}"},
+        )
+        assert response.status_code == 401
+        assert response.json()["message"] == "token issuer does not match the clientKey"
+    assert (await _tenant(session, "jira:victim")).enabled
+    assert (await _tenant(session, tenant.client_key)).enabled
+
+
+async def test_enable_without_a_token_or_from_an_unknown_site_is_refused(
+    client: httpx.AsyncClient, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    await _toggle(client, tenant, "disabled")
+    body = install_body(tenant.client_key, tenant.shared_secret) | {"eventType": "enabled"}
+    missing = await client.post("/lifecycle/enabled", json=body)
+    assert missing.status_code == 401
+    assert missing.json()["message"] == "missing token"
+    stranger = tenant_token(
+        client_key="jira:stranger",
+        secret="s" * 40,
+        qsh=query_string_hash("POST", "/lifecycle/enabled"),
+    )
+    unknown = await client.post(
+        "/lifecycle/enabled", json=body, headers={"Authorization": f"JWT {stranger}"}
+    )
+    assert unknown.status_code == 401
+    assert unknown.json()["message"] == "unknown tenant"
+    assert not (await _tenant(session, tenant.client_key)).enabled
+
+
+async def test_install_with_an_unsafe_display_url_is_refused(
+    client: httpx.AsyncClient,
+    signer: InstallSigner,
+    key_cdn: respx.Route,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    token = signer.token(client_key="jira:d", aud=APP_BASE_URL, path="/lifecycle/installed")
+    response = await client.post(
+        "/lifecycle/installed",
+        json=install_body("jira:d", "x" * 40) | {"displayUrl": "http://acme.example.com"},
+        headers={"Authorization": f"JWT {token}"},
+    )
+    assert response.status_code == 403
+    assert "displayUrl" in response.json()["message"]
+    async with session() as s:
+        assert await tenants.get_by_client_key(s, "jira:d") is None
+
+
+async def test_install_without_a_shared_secret_is_refused(
+    client: httpx.AsyncClient,
+    signer: InstallSigner,
+    key_cdn: respx.Route,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    token = signer.token(client_key="jira:s", aud=APP_BASE_URL, path="/lifecycle/installed")
+    response = await client.post(
+        "/lifecycle/installed",
+        json=install_body("jira:s", ""),
+        headers={"Authorization": f"JWT {token}"},
+    )
+    assert response.status_code == 422
+    assert "sharedSecret" in response.json()["message"]
+    async with session() as s:
+        assert await tenants.get_by_client_key(s, "jira:s") is None

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.maintenance import delete_tenant_data, export_tenant_data, purge_expired
+from app.maintenance import (
+    delete_tenant_data,
+    export_tenant_data,
+    purge_expired,
+    purge_forever,
+)
 from app.models import CustomerLink, IdentityProvider, LoginEvent, LoginState, PortalSession, Tenant
 from tests.conftest import InstalledTenant
 from tests.login_fixtures import login, start
@@ -129,3 +137,49 @@ async def test_the_operator_command(
     assert json.loads(capsys.readouterr().out)["tenant"]["id"] == tenant.tenant_id
     assert await run("delete", tenant.tenant_id) == 0
     assert await run("export", tenant.tenant_id) == 1
+
+
+@pytest.mark.usefixtures("idp")
+async def test_the_background_task_purges_each_interval_and_outlives_a_failed_run(
+    tenant: InstalledTenant,
+    session: async_sessionmaker[AsyncSession],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with session() as s:
+        s.add(
+            LoginState(
+                state_hash="x" * 64,
+                tenant_id=tenant.tenant_id,
+                idp_id=(await s.scalar(select(IdentityProvider.id))),
+                purpose="login",
+                browser_hash="y" * 64,
+                nonce="n",
+                code_verifier_encrypted="v",
+                expires_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
+        await s.commit()
+    runs = 0
+
+    def database_down_once() -> AsyncSession:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise OperationalError("SELECT 1", {}, ConnectionError("the database is restarting"))
+        return session()
+
+    task = asyncio.create_task(
+        purge_forever(database_down_once, interval_seconds=0.01, uninstalled_days=30)  # type: ignore[arg-type]
+    )
+    try:
+        for _ in range(300):
+            if await count(session, LoginState) == 0:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    assert await count(session, LoginState) == 0
+    assert runs >= 2
+    assert "purge failed; will retry at the next interval" in caplog.text

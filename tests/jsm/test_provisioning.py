@@ -294,3 +294,77 @@ async def test_organizations_are_added_and_removed_only_when_managed(
     assert ada.account_id not in by_name["Beta"]["members"]
     assert ada.account_id in by_name["Partners"]["members"]  # never touched
     assert sum(1 for org in jira.organizations.values() if org["name"] == "Acme") == 1
+
+
+async def test_two_jira_accounts_with_the_customers_email_are_not_guessed_between(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    jira: FakeJira,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    jira.add_account("ada@example.com", "Ada Lovelace")
+    jira.add_account("ADA@EXAMPLE.COM", "Ada (old account)")
+    response = await login(client, tenant, op)
+    assert response.status_code == 400
+    assert "More than one Jira account uses your email address" in html.unescape(response.text)
+    assert await links(session) == []
+    assert await session_count(session) == 0
+    assert jira.desks[DESK_ID].customers == set()
+
+
+async def test_jira_refusing_to_create_the_customer_fails_cleanly_and_the_retry_works(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    jira: FakeJira,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    jira.fail("POST", "/rest/servicedeskapi/customer", 403, message="Customer creation is off")
+    response = await login(client, tenant, op)
+    assert response.status_code == 502
+    assert "Customer creation is off" in html.unescape(response.text)
+    assert await links(session) == []
+    assert await session_count(session) == 0
+    assert jira.accounts == {}
+
+    client.cookies.clear()
+    assert (await login(client, tenant, op)).status_code == 303
+    assert len(jira.accounts) == 1
+
+
+async def test_an_exists_answer_with_no_account_to_find_fails_cleanly(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    jira: FakeJira,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    # Jira says the customer exists, yet its user search (e.g. hidden by privacy settings)
+    # finds nobody with that email: nothing to link to, so no guess.
+    jira.fail("POST", "/rest/servicedeskapi/customer", 400, message="Customer already exists")
+    response = await login(client, tenant, op)
+    assert response.status_code == 502
+    assert "Customer already exists" in html.unescape(response.text)
+    assert await links(session) == []
+    assert await session_count(session) == 0
+
+
+async def test_a_returning_customer_whose_email_changed_keeps_the_same_account(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    jira: FakeJira,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    assert (await login(client, tenant, op)).status_code == 303
+    [first] = await links(session)
+    client.cookies.clear()
+    op.user_claims |= {"email": "ada.lovelace@example.com", "name": "Ada King"}
+    before = len(jira.calls)
+    assert (await login(client, tenant, op)).status_code == 303
+    assert jira.calls[before:] == []  # bound by (issuer, subject): no search by the new email
+    [link] = await links(session)
+    assert link.account_id == first.account_id
+    assert (link.email, link.display_name) == ("ada.lovelace@example.com", "Ada King")
+    assert len(jira.accounts) == 1

@@ -65,8 +65,14 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
         ):
             return
         # Runs inside SQLAlchemy's greenlet: await_only waits on the event loop.
-        await_only(asyncio.wait_for(lock.acquire(), WRITE_LOCK_TIMEOUT_SECONDS))
+        await_only(_acquire())
         conn.info[_HOLDS_WRITE_LOCK] = True
+
+    async def _acquire() -> None:
+        # Not asyncio.wait_for: on Python 3.11 a cancellation that arrives as the lock is
+        # granted is swallowed there, and the cancelled task runs on holding the lock.
+        async with asyncio.timeout(WRITE_LOCK_TIMEOUT_SECONDS):
+            await lock.acquire()
 
     def _release(info: dict[str, Any]) -> None:
         if info.pop(_HOLDS_WRITE_LOCK, False):
@@ -75,7 +81,11 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "commit")
     @event.listens_for(engine.sync_engine, "rollback")
     def _end(conn: Any) -> None:
-        _release(conn.info)
+        # A statement cancelled mid-way invalidates its connection (the pool's "invalidate"
+        # event below has released the lock then); reading .info there would raise and mask
+        # the cancellation.
+        if not conn.invalidated:
+            _release(conn.info)
 
     # A connection returned or dropped with its transaction still open ends it too. Each
     # listener has its event's exact signature: SQLAlchemy takes a two-argument `reset`

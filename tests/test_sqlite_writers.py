@@ -4,6 +4,7 @@ handler; however a transaction ends, the next writer goes on."""
 from __future__ import annotations
 
 import asyncio
+import random
 import warnings
 
 import pytest
@@ -86,3 +87,43 @@ async def test_returning_a_connection_uses_the_current_pool_event_signatures(
         await s.execute(insert(LoginEvent), event(tenant))
         await s.close()  # returned mid-transaction: the pool resets it
     assert [str(w.message) for w in caught] == []
+
+
+async def test_a_writer_cancelled_while_waiting_ends_cancelled_and_frees_the_lock(
+    sqlite_only: None, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    # Cancellation mid-statement (a shutdown, a client gone) invalidates the connection; the
+    # transaction's end must then neither mask the cancellation nor keep the lock.
+    first = session()
+    await first.execute(insert(LoginEvent), event(tenant))  # holds the write lock
+    waiting = asyncio.create_task(write(session, tenant))
+    await asyncio.sleep(0.05)  # the second writer now waits for the lock
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await first.commit()
+    await first.close()
+    await asyncio.wait_for(write(session, tenant), 5)
+    async with session() as s:
+        assert await s.scalar(select(func.count()).select_from(LoginEvent)) == 2
+
+
+async def test_writers_cancelled_at_any_moment_stop_and_never_keep_the_lock(
+    sqlite_only: None, tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    # Shutdown cancels background writers wherever they are. Cancelled as the lock was being
+    # granted, a writer once swallowed the cancellation and ran on (asyncio.wait_for on 3.11).
+    async def keep_writing() -> None:
+        while True:
+            await write(session, tenant)
+
+    rng = random.Random(7)
+    for _ in range(150):
+        writers = [asyncio.create_task(keep_writing()) for _ in range(2)]
+        await asyncio.sleep(rng.random() * 0.01)
+        for writer in writers:
+            writer.cancel()
+        done, _pending = await asyncio.wait(writers, timeout=5)
+        assert len(done) == 2, "a cancelled writer kept running"
+        assert all(writer.cancelled() for writer in writers)
+    await asyncio.wait_for(write(session, tenant), 5)  # and the lock is free

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -133,6 +133,20 @@ def _no_cookies() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
+async def _stop(tasks: list[asyncio.Task[None]], *, grace_seconds: float = 10.0) -> None:
+    """Cancel the background tasks and wait a bounded time: shutdown must not hang on one."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    done, stuck = await asyncio.wait(tasks, timeout=grace_seconds)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed", exc_info=task.exception())
+    if stuck:
+        logger.error("%d background task(s) did not stop within %.0f s", len(stuck), grace_seconds)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
@@ -200,10 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 if purge is not None:
                     background.append(purge)
-                for task in background:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
+                await _stop(background)
                 await engine.dispose()
 
     app = FastAPI(

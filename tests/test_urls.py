@@ -15,10 +15,13 @@ from app.urls import host_allowed, safe_return_path, secure_endpoint_error
         ("acme.atlassian.net.evil.com", False),
         ("evilatlassian.net", False),
         ("acme.jira.com", True),
+        ("jira.acme-corp.com", True),  # an exact name, for a site on a custom domain
+        ("JIRA.ACME-CORP.COM.", True),
+        ("other.acme-corp.com", False),
     ],
 )
 def test_host_patterns(host: str, allowed: bool) -> None:
-    assert host_allowed(host, ["*.atlassian.net", "*.jira.com"]) is allowed
+    assert host_allowed(host, ["*.atlassian.net", "*.jira.com", "jira.acme-corp.com"]) is allowed
 
 
 @pytest.mark.parametrize(
@@ -33,6 +36,10 @@ def test_host_patterns(host: str, allowed: bool) -> None:
         ("https://user:pw@idp.example.com", False, "must not carry credentials"),
         ("/relative", False, "must be an absolute URL"),
         ("javascript:alert(1)", False, "must be an absolute URL"),
+        ("https://idp.example.com:99999/x", False, "is not a valid URL"),
+        ("https://idp.example.com:port/x", False, "is not a valid URL"),
+        ("https://idp.example.com/x#fragment", False, "must not carry a fragment"),
+        ("ftp://idp.example.com/x", True, "must use https"),
     ],
 )
 def test_secure_endpoints(url: str, loopback_ok: bool, error: str | None) -> None:
@@ -60,6 +67,7 @@ def test_relative_return_paths_accepted(value: str) -> None:
         "",
         None,
         "relative",
+        "/" + "a" * 2048,
     ],
 )
 def test_unsafe_return_paths_refused(value: str | None) -> None:

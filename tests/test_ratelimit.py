@@ -1,0 +1,51 @@
+"""Login-start rate limiting: sliding windows per (tenant, client IP) and per tenant."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ratelimit import LoginRateLimiter, SlidingWindow, TooManyLoginsError
+
+
+def test_a_window_allows_the_limit_then_refuses_until_the_oldest_hit_ages_out() -> None:
+    window = SlidingWindow(3, window=60)
+    assert [window.allow("k", now=t) for t in (0, 10, 20)] == [True, True, True]
+    assert window.allow("k", now=59.9) is False
+    assert window.allow("k", now=60.0) is True  # the hit at 0 has left the window
+    assert window.allow("k", now=61) is False
+    assert window.allow("other", now=61) is True  # keys are counted apart
+
+
+def test_refused_attempts_do_not_extend_the_wait() -> None:
+    window = SlidingWindow(1, window=60)
+    assert window.allow("k", now=0)
+    for t in range(1, 60):
+        assert not window.allow("k", now=t)
+    assert window.allow("k", now=60)
+
+
+def test_a_limit_of_zero_switches_limiting_off() -> None:
+    window = SlidingWindow(0)
+    assert all(window.allow("k", now=0) for _ in range(1000))
+
+
+def test_the_memory_of_keys_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.ratelimit._MAX_KEYS", 10)
+    window = SlidingWindow(1)
+    for n in range(100):
+        assert window.allow(f"ip-{n}", now=0)
+    assert len(window._hits) == 10
+    assert window.allow("ip-0", now=1)  # forgotten (the oldest went first)
+    assert not window.allow("ip-99", now=1)
+
+
+def test_per_ip_and_per_tenant_limits() -> None:
+    limiter = LoginRateLimiter(per_ip=2, per_tenant=3)
+    limiter.check("t1", "10.0.0.1")
+    limiter.check("t1", "10.0.0.1")
+    with pytest.raises(TooManyLoginsError):
+        limiter.check("t1", "10.0.0.1")  # this address, this site: over its limit
+    limiter.check("t2", "10.0.0.1")  # the same address at another site is counted apart
+    limiter.check("t1", "10.0.0.2")
+    with pytest.raises(TooManyLoginsError, match="too many sign-in attempts"):
+        limiter.check("t1", "10.0.0.3")  # the site as a whole is over its limit

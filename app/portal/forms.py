@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -100,7 +101,12 @@ def field_values(
                 errors[f.id] = f"{f.name} must be a date and time"
         elif f.widget == "number":
             try:
-                values[f.id] = float(raw[0])
+                number = float(raw[0])
             except ValueError:
+                number = math.nan
+            # float() also reads "nan" and "inf", which JSON (and so Jira) cannot carry.
+            if math.isfinite(number):
+                values[f.id] = number
+            else:
                 errors[f.id] = f"{f.name} must be a number"
     return values, errors

@@ -1,0 +1,64 @@
+"""Form values checked before they reach Jira: one case per way a value can be wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.portal.forms import FormField, field_values
+
+
+def field(widget: str, *, required: bool = False, options: tuple[str, ...] = ()) -> FormField:
+    return FormField(
+        id="f",
+        name="Field",
+        description="",
+        required=required,
+        widget=widget,  # type: ignore[arg-type]
+        options=tuple((o, o.title()) for o in options),
+    )
+
+
+@pytest.mark.parametrize(
+    ("widget", "typed", "options", "expected"),
+    [
+        ("text", ["  a summary  "], (), "a summary"),
+        ("textarea", ["line one\nline two"], (), "line one\nline two"),
+        ("select", ["a"], ("a", "b"), {"id": "a"}),
+        ("multiselect", ["a", "b", "a"], ("a", "b"), [{"id": "a"}, {"id": "b"}]),
+        ("date", ["2026-12-31"], (), "2026-12-31"),
+        ("datetime", ["2026-12-31T09:30"], (), "2026-12-31T09:30:00"),
+        ("number", ["2.5"], (), 2.5),
+    ],
+)
+def test_good_values_become_what_jsm_expects(
+    widget: str, typed: list[str], options: tuple[str, ...], expected: object
+) -> None:
+    assert field_values([field(widget, options=options)], {"f": typed}) == ({"f": expected}, {})
+
+
+@pytest.mark.parametrize(
+    ("widget", "typed", "options", "error"),
+    [
+        ("text", ["x" * 256], (), "at most 255 characters"),
+        ("select", ["z"], ("a", "b"), "choose one of the options"),
+        ("multiselect", ["a", "z"], ("a", "b"), "choose from the options"),
+        ("date", ["31/12/2026"], (), "must be a date like 2026-12-31"),
+        ("datetime", ["tomorrow morning"], (), "must be a date and time"),
+        ("number", ["many"], (), "must be a number"),
+        ("number", ["nan"], (), "must be a number"),
+        ("number", ["-inf"], (), "must be a number"),
+        ("number", ["1e999"], (), "must be a number"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(
+    widget: str, typed: list[str], options: tuple[str, ...], error: str
+) -> None:
+    _values, errors = field_values([field(widget, options=options)], {"f": typed})
+    assert error in errors["f"]
+
+
+def test_a_required_field_left_blank_is_refused_and_an_optional_one_skipped() -> None:
+    fields = [field("text", required=True), FormField("g", "Other", "", False, "text")]
+    values, errors = field_values(fields, {"f": ["   "], "g": []})
+    assert values == {}
+    assert errors == {"f": "Field is required"}

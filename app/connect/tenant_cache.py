@@ -30,7 +30,7 @@ from itertools import chain
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from app.bounded import put_bounded
@@ -161,32 +161,41 @@ class TenantCache:
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         self._evict_payload(payload)
 
+    async def _listen(self, connection: AsyncConnection) -> None:
+        """Serve from cache while this connection hears NOTIFY; return when it is lost."""
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None  # noqa: S101 - asyncpg connection
+        closed = asyncio.Event()
+        driver.add_termination_listener(lambda _connection, event=closed: event.set())
+        await driver.add_listener(CHANNEL, self._on_notify)
+        self.evict()  # anything cached before listening may be stale
+        self._listening = True
+        while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
+            # cancellation that shutdown sends.
+            with suppress(TimeoutError):
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    await closed.wait()
+            if closed.is_set():
+                return
+            # A silently dead connection would deliver no NOTIFY: prove it lives.
+            async with asyncio.timeout(5):
+                await driver.fetchval("SELECT 1")
+
     async def listen_forever(self, engine: AsyncEngine) -> None:
         """Keep a LISTEN connection open; while it is down, nothing is served from cache."""
         while True:
             try:
                 async with engine.connect() as connection:
-                    raw = await connection.get_raw_connection()
-                    driver = raw.driver_connection
-                    assert driver is not None  # noqa: S101 - asyncpg connection
-                    closed = asyncio.Event()
-                    driver.add_termination_listener(lambda _connection, event=closed: event.set())
-                    await driver.add_listener(CHANNEL, self._on_notify)
-                    self.evict()  # anything cached before listening may be stale
-                    self._listening = True
                     try:
-                        while True:
-                            with suppress(TimeoutError):
-                                await asyncio.wait_for(closed.wait(), timeout=HEARTBEAT_SECONDS)
-                            if closed.is_set():
-                                break
-                            # A silently dead connection would deliver no NOTIFY: prove it lives.
-                            await asyncio.wait_for(driver.fetchval("SELECT 1"), timeout=5)
+                        await self._listen(connection)
                     finally:
                         self._listening = False
                         self.evict()
-                        with suppress(Exception):
-                            await driver.remove_listener(CHANNEL, self._on_notify)
+                        # A LISTEN connection carries session state and may be dead by now:
+                        # never hand it back to the pool, where a request would get it next.
+                        await connection.invalidate()
             except asyncio.CancelledError:
                 raise
             except Exception:

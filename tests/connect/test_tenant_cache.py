@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Callable
 from typing import cast
 
 import httpx
 import pytest
 import respx
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connect.tenant_cache import TenantCache
 from app.db import OpenSession
-from tests.conftest import InstalledTenant, install_tenant
+from tests.conftest import InstalledTenant, install_tenant, settle_tenant_cache
 from tests.connect_tokens import InstallSigner, tenant_token
 
 
@@ -127,3 +130,54 @@ async def test_decrypted_secret_is_kept_only_while_its_row_is_cached(
     # A row that is not the cached one (read while evicted) is decrypted, not remembered.
     assert cache.shared_secret(row, box) == tenant.shared_secret
     assert cache._secrets == {}
+
+
+async def _wait_until(condition: Callable[[], bool], *, seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - polling another task's state
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def quick_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.connect.tenant_cache.HEARTBEAT_SECONDS", 0.05)
+
+
+async def _listener_pid(session: async_sessionmaker[AsyncSession]) -> int:
+    async with session() as s:
+        pids = (
+            await s.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND (query LIKE 'LISTEN%' OR query = 'SELECT 1') AND pid <> pg_backend_pid()"
+                )
+            )
+        ).all()
+    assert len(pids) == 1, pids
+    return int(pids[0])
+
+
+async def test_a_lost_listener_stops_caching_until_it_is_back(
+    quick_heartbeat: None,
+    app: FastAPI,
+    tenant: InstalledTenant,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    if session.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("the LISTEN connection exists on PostgreSQL only")
+    cache: TenantCache = app.state.tenant_cache
+    await _wait_until(lambda: cache.active, seconds=5)
+    await asyncio.sleep(0.2)  # several heartbeats: the connection is proven alive, and kept
+    assert cache.active
+    async with session() as s:
+        await s.execute(
+            text("SELECT pg_terminate_backend(:p)"), {"p": await _listener_pid(session)}
+        )
+    await _wait_until(lambda: not cache.active, seconds=5)
+    # Deaf to other instances' changes: every lookup goes to the database meanwhile.
+    misses = cache.misses
+    for _ in range(2):
+        assert await cache.get(session, tenant.client_key) is not None
+    assert cache.misses == misses + 2
+    await _wait_until(lambda: cache.active, seconds=10)  # it reconnects by itself
+    await settle_tenant_cache(cache, session)  # and hears announcements again

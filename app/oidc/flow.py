@@ -140,6 +140,14 @@ async def start_login(
     )
 
 
+class RefusedStateError(LoginStateError):
+    """A state of ours, refused: it names the login (tenant, desk) it belonged to."""
+
+    def __init__(self, message: str, *, state: LoginState) -> None:
+        super().__init__(message)
+        self.state = state
+
+
 async def check_state(
     session: Any,
     *,
@@ -168,15 +176,19 @@ async def check_state(
     if row is None:
         raise LoginStateError("this sign-in link is unknown or has already been cleaned up")
     if row.used_at is not None:
-        raise LoginStateError("this sign-in response has already been used")
+        # Typically the browser's Back button after signing in: the IdP, still signed in,
+        # sends the old state again. The page then offers a fresh start at the same desk.
+        raise RefusedStateError("this sign-in response has already been used", state=row)
     if row.expires_at <= now:
-        raise LoginStateError("this sign-in took too long and has expired")
+        raise RefusedStateError("this sign-in took too long and has expired", state=row)
     if not browser_id or not hmac.compare_digest(row.browser_hash, repository.digest(browser_id)):
-        raise LoginStateError("this sign-in was started in another browser")
+        raise RefusedStateError("this sign-in was started in another browser", state=row)
     if row.idp_id != idp_id:
-        raise LoginStateError("this sign-in response came back to the wrong identity provider")
+        raise RefusedStateError(
+            "this sign-in response came back to the wrong identity provider", state=row
+        )
     # Every condition held when read again: another request spent it in between.
-    raise LoginStateError("this sign-in response has already been used")
+    raise RefusedStateError("this sign-in response has already been used", state=row)
 
 
 def check_authorization_response(params: Mapping[str, str], *, metadata: ProviderMetadata) -> str:

@@ -20,7 +20,13 @@ from app.errors import AppError, LoginError, NotFoundError
 from app.models import IdentityProvider, LoginState, Tenant
 from app.observability import Metrics, set_tenant
 from app.oidc import repository
-from app.oidc.flow import CompletedLogin, check_state, complete_login, start_login
+from app.oidc.flow import (
+    CompletedLogin,
+    RefusedStateError,
+    check_state,
+    complete_login,
+    start_login,
+)
 from app.oidc.mapping import MappedIdentity
 from app.oidc.metadata import MetadataCache
 from app.oidc.provisioning import CustomerProvisioner
@@ -187,8 +193,16 @@ async def callback(
         if tenant is None or not tenant.active:
             raise NotFoundError("sign-in is not available for this site") from None
         set_tenant(tenant.id)
+        # A refused state of this tenant's names its desk: the page offers a fresh start there.
+        known = e.state if isinstance(e, RefusedStateError) else None
         return await _fail(
-            request, session, error=e, tenant_id=tenant.id, idp=idp, settings=settings, state=None
+            request,
+            session,
+            error=e,
+            tenant_id=tenant.id,
+            idp=idp,
+            settings=settings,
+            state=known if known is not None and known.tenant_id == tenant.id else None,
         )
     # The state is spent whatever happens next: commit that before anything can fail.
     await session.commit()

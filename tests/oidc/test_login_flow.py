@@ -12,9 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import respx
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import InstalledTenant
+from app.connect import tenants
+from app.models import IdentityProvider
+from tests.conftest import InstalledTenant, install_tenant
+from tests.connect_tokens import InstallSigner
 from tests.login_fixtures import (
     DESK_ID,
     RecordingProvisioner,
@@ -297,6 +302,55 @@ async def test_state_cannot_be_reused(
     assert "already been used" in replay.text
     assert len(provisioner.calls) == 1
     assert op.token_calls == 1
+
+
+async def test_back_after_signing_in_offers_a_fresh_start_at_the_same_desk(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    # Back to the IdP's page, which (still signed in there) sends the old state once more.
+    authorization = await start(client, tenant)
+    assert (await callback(client, op.authorize(authorization))).status_code == 303
+    replay = await callback(client, op.authorize(authorization))  # a new code, the old state
+    assert replay.status_code == 400
+    assert "already been used" in replay.text
+    assert f'href="https://sso.example.test/portal/{tenant.tenant_id}/{DESK_ID}"' in replay.text
+    assert "Try again" in replay.text
+    assert len(provisioner.calls) == 1
+
+
+async def test_a_state_sent_to_another_tenants_idp_names_nothing_of_its_tenant(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    signer: InstallSigner,
+    key_cdn: respx.Route,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    other = await install_tenant(client, signer, client_key="jira:other-site")
+    assert other.status_code == 204
+    async with app.state.sessionmaker() as s:
+        other_tenant = await tenants.get_by_client_key(s, "jira:other-site")
+        assert other_tenant is not None
+        other_idp = IdentityProvider(
+            id="otheridp00000000",
+            tenant_id=other_tenant.id,
+            name="Other",
+            preset="oidc",
+            client_id="c",
+            settings={"issuer": op.issuer},
+        )
+        s.add(other_idp)
+        await s.commit()
+    back = urlsplit(op.authorize(await start(client, tenant)))
+    response = await client.get("/oidc/otheridp00000000/callback", params=parse_qs(back.query))
+    assert response.status_code == 400
+    assert "wrong identity provider" in response.text
+    assert tenant.tenant_id not in response.text  # the first site stays unnamed
+    assert provisioner.calls == []
 
 
 async def test_unknown_state_is_refused(

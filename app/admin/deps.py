@@ -17,9 +17,7 @@ async def require_jira_admin(request: Request) -> TenantContext:
     if not context.account_id:
         raise PermissionDeniedError("the token names no user")
     directory: JiraDirectory = request.app.state.jira
-    if not await directory.is_admin(
-        request.app.state.sessionmaker, context.tenant, context.account_id
-    ):
+    if not await directory.is_admin(context.tenant, context.account_id):
         raise PermissionDeniedError("only Jira administrators can configure Portal SSO")
     return context
 

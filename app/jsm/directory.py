@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bounded import put_bounded
 from app.crypto import SecretBox
-from app.db import OpenSession
 from app.errors import AppError, JiraError, NotFoundError
 from app.jsm import repository
 from app.jsm.auth import ConnectJWTAuth, ServiceAccountAuth
@@ -78,12 +77,24 @@ class JiraDirectory:
                 api_token=self._box.decrypt(settings.service_account_token_encrypted),
             )
         else:
-            auth = ConnectJWTAuth(
-                app_key=self._app_key,
-                client_key=tenant.client_key,
-                shared_secret=self._box.decrypt(tenant.shared_secret_encrypted),
-                base_url=tenant.base_url,
-            )
+            auth = self._app_auth(tenant)
+        return self._client(tenant, auth)
+
+    def app_client(self, tenant: Tenant) -> JiraClient:
+        """A client that calls as the app itself (its Connect JWT), whatever the tenant chose
+        for customers: for the app's own questions, which a broken service account must not
+        block."""
+        return self._client(tenant, self._app_auth(tenant))
+
+    def _app_auth(self, tenant: Tenant) -> ConnectJWTAuth:
+        return ConnectJWTAuth(
+            app_key=self._app_key,
+            client_key=tenant.client_key,
+            shared_secret=self._box.decrypt(tenant.shared_secret_encrypted),
+            base_url=tenant.base_url,
+        )
+
+    def _client(self, tenant: Tenant, auth: httpx.Auth) -> JiraClient:
         return JiraClient(
             self._http,
             base_url=tenant.base_url,
@@ -162,15 +173,15 @@ class JiraDirectory:
         portal_id = first.get("portalId") if isinstance(first, dict) else None
         return replace(desk, portal_id=str(portal_id) if portal_id is not None else None)
 
-    async def is_admin(self, open_session: OpenSession, tenant: Tenant, account_id: str) -> bool:
-        """Whether the account has Jira's global ADMINISTER permission (cached a few minutes;
-        a database session is opened only to build the client on a miss)."""
+    async def is_admin(self, tenant: Tenant, account_id: str) -> bool:
+        """Whether the account has Jira's global ADMINISTER permission (cached a few minutes).
+
+        Asked as the app itself, never through the service account: an expired or revoked
+        API token must not lock the administrators out of the screen where they replace it."""
         cached = self._admins.get(self._admin_key(tenant, account_id))
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        async with open_session() as session:
-            jira = await self.client(session, tenant)
-        return await self.check_admin(jira, tenant, account_id)
+        return await self.check_admin(self.app_client(tenant), tenant, account_id)
 
     async def check_admin(self, jira: JiraClient, tenant: Tenant, account_id: str) -> bool:
         """Ask Jira now (and remember the answer for ``is_admin``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import InstalledTenant
 from tests.jsm.fake_jira import FakeJira
@@ -55,6 +56,7 @@ async def test_api_token_mode_needs_email_and_token_and_never_returns_the_token(
         ({"allowed_email_domains": ["not a domain"]}, "allowed_email_domains"),
         ({"auto_create_customers": "maybe"}, "auto_create_customers"),
         ({"unknown": 1}, "unknown"),
+        ({"service_account_email": "support-bot"}, "service_account_email"),
     ],
 )
 async def test_invalid_settings_name_the_field(
@@ -95,6 +97,52 @@ async def test_verify_reports_who_the_app_is_in_jira(
     body = (await client.post("/api/admin/settings/verify", headers=tenant.admin_headers())).json()
     assert body["ok"] is True
     assert body["display_name"] == "Portal SSO"
+
+
+async def test_verify_reports_credentials_jira_refuses(
+    client: httpx.AsyncClient, tenant: InstalledTenant, jira: FakeJira
+) -> None:
+    jira.service_account = ("bot@acme.com", "the-real-token")
+    saved = await client.put(
+        "/api/admin/settings",
+        json={
+            "jira_auth": "api_token",
+            "service_account_email": "bot@acme.com",
+            "service_account_token": "a-revoked-token",
+        },
+        headers=tenant.admin_headers(),
+    )
+    assert saved.status_code == 200
+    response = await client.post("/api/admin/settings/verify", headers=tenant.admin_headers())
+    assert response.status_code == 200
+    assert response.json() == {
+        "ok": False,
+        "message": "Jira did not accept the app's credentials",
+    }
+
+
+async def test_a_revoked_service_account_token_does_not_lock_admins_out(
+    client: httpx.AsyncClient, app: FastAPI, tenant: InstalledTenant, jira: FakeJira
+) -> None:
+    # Atlassian API tokens expire. The admin check is the app's own question, asked with its
+    # Connect JWT: the admin can still open the settings and put in a new token.
+    jira.service_account = ("bot@acme.com", "token-one")
+    body = {"jira_auth": "api_token", "service_account_email": "bot@acme.com"}
+    headers = tenant.admin_headers()
+    first = await client.put(
+        "/api/admin/settings", json=body | {"service_account_token": "token-one"}, headers=headers
+    )
+    assert first.status_code == 200
+    jira.service_account = ("bot@acme.com", "token-two")  # token-one expired
+    app.state.jira._admins.clear()  # the admin answers cached a few minutes have expired too
+    assert (await client.get("/api/admin/settings", headers=headers)).status_code == 200
+    broken = await client.post("/api/admin/settings/verify", headers=headers)
+    assert broken.json()["ok"] is False
+    fixed = await client.put(
+        "/api/admin/settings", json=body | {"service_account_token": "token-two"}, headers=headers
+    )
+    assert fixed.status_code == 200
+    assert (await client.post("/api/admin/settings/verify", headers=headers)).json()["ok"]
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,7 @@ from app.tenant_config import load_tenant_config
 logger = logging.getLogger(__name__)
 
 JSON_SURFACES = ("/api/", "/lifecycle/")
+MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -112,7 +113,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
-    message = {404: "Not found.", 405: "Method not allowed."}.get(exc.status_code, "Error.")
+    message = {
+        404: "Not found.",
+        405: "Method not allowed.",
+        413: "The request is too large.",
+    }.get(exc.status_code, "Error.")
     if _is_json_surface(request):
         return _json_error(exc.status_code, "http_error", message)
     return render_error(request, status_code=exc.status_code, message=message)
@@ -124,6 +129,39 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     if _is_json_surface(request):
         return _json_error(500, "internal_error", "internal error")
     return render_error(request, status_code=500, message="Something went wrong on our side.")
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` (413) as they are read: nothing this app
+    accepts comes near 1 MiB (a comment is at most 32,000 characters), and without a bound a
+    signed-in customer could post a body of any size into memory. The refusal is raised to
+    the route reading the body, so the usual handlers answer with a page or a JSON error
+    (FastAPI's own max_body_size answers in plain text whatever the route)."""
+
+    def __init__(self, app: Any, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
+        too_large = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        seen = 0
+
+        async def bounded_receive() -> dict[str, Any]:
+            nonlocal seen
+            if too_large:
+                raise StarletteHTTPException(413)
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:  # chunked, or more than it declared
+                    raise StarletteHTTPException(413)
+            return message
+
+        await self.app(scope, bounded_receive, send)
 
 
 def _no_cookies() -> CookieJar:
@@ -235,6 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_tenant=settings.login_starts_per_tenant_per_minute,
     )
 
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestScope, default_csp=DEFAULT_CSP, https=settings.secure_cookies)
 
     app.add_exception_handler(AppError, _app_error)

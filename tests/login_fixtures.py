@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -138,3 +139,26 @@ async def signed_in(
     assert response.status_code == 303, response.text
     [account] = [a for a in tenant.jira.accounts.values() if a.email == "ada@example.com"]
     return SignedIn(account.account_id, tenant)
+
+
+async def assert_refused(
+    response: httpx.Response,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    reason: str,
+    *,
+    status: int | None = None,
+) -> None:
+    """A login refused cleanly: a readable page with the reason (``status`` exactly, when
+    given), no trace, nobody provisioned, no portal session, and the reason audited."""
+    if status is None:
+        assert response.status_code in (400, 502), response.text
+    else:
+        assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = html.unescape(response.text)
+    assert reason in page
+    assert "Traceback" not in page
+    assert provisioner.calls == []
+    assert await sessions(session) == 0
+    assert any(reason in failure for failure in await failures(session))

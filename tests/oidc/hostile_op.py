@@ -145,6 +145,13 @@ class HostileOP:
         router.post(self.token_endpoint).mock(side_effect=self._token)
         router.get(self.userinfo_endpoint).mock(side_effect=self._userinfo)
 
+    def misbehave(self, **knobs: Any) -> None:
+        """Turn knobs by name (a parametrized test's table); a name that is no knob fails."""
+        for name, value in knobs.items():
+            if not hasattr(self, name):
+                raise AttributeError(f"HostileOP has no knob {name!r}")
+            setattr(self, name, value)
+
     # --- endpoints -------------------------------------------------------------------------
     def _discovery(self, _request: httpx.Request) -> httpx.Response:
         self.discovery_calls += 1

@@ -158,8 +158,7 @@ async def test_token_not_from_the_configured_pool_is_refused_before_any_key_is_f
     reason: str,
 ) -> None:
     await make_idp(client, tenant, cognito, user_pool_id=POOL)
-    for knob, value in tokens.items():
-        setattr(cognito, knob, value)
+    cognito.misbehave(**tokens)
     response = await login(client, tenant, cognito)
     assert response.status_code == 400
     assert reason in html.unescape(response.text)

@@ -157,13 +157,15 @@ async def install_tenant(
     client_key: str | None = None,
     shared_secret: str | None = None,
     base_url: str = JIRA_BASE_URL,
+    body: dict[str, Any] | None = None,
 ) -> httpx.Response:
+    """A validly signed install; ``body`` overrides fields of its payload."""
     client_key = client_key or f"client-{secrets.token_hex(6)}"
     shared_secret = shared_secret or secrets.token_urlsafe(32)
     token = signer.token(client_key=client_key, aud=APP_BASE_URL, path="/lifecycle/installed")
     return await client.post(
         "/lifecycle/installed",
-        json=install_body(client_key, shared_secret, base_url),
+        json=install_body(client_key, shared_secret, base_url) | (body or {}),
         headers={"Authorization": f"JWT {token}"},
     )
 

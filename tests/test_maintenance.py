@@ -31,6 +31,26 @@ async def count(session: async_sessionmaker[AsyncSession], model: Any) -> int:
         return int(await s.scalar(select(func.count()).select_from(model)) or 0)
 
 
+async def add_expired_login_state(
+    session: async_sessionmaker[AsyncSession], tenant: InstalledTenant
+) -> None:
+    """A login state of the tenant's (first) IdP that expired a day ago."""
+    async with session() as s:
+        s.add(
+            LoginState(
+                state_hash="x" * 64,
+                tenant_id=tenant.tenant_id,
+                idp_id=(await s.scalar(select(IdentityProvider.id))),
+                purpose="login",
+                browser_hash="y" * 64,
+                nonce="n",
+                code_verifier_encrypted="v",
+                expires_at=datetime.now(UTC) - timedelta(days=1),
+            )
+        )
+        await s.commit()
+
+
 @pytest.mark.usefixtures("idp")
 async def test_purge_removes_only_what_expired(
     client: httpx.AsyncClient,
@@ -41,20 +61,8 @@ async def test_purge_removes_only_what_expired(
     assert (await login(client, tenant, op)).status_code == 303  # one live session, one event
     client.cookies.clear()
     await start(client, tenant)  # one live login state
+    await add_expired_login_state(session, tenant)
     async with session() as s:
-        past = datetime.now(UTC) - timedelta(days=1)
-        s.add(
-            LoginState(
-                state_hash="x" * 64,
-                tenant_id=tenant.tenant_id,
-                idp_id=(await s.scalar(select(IdentityProvider.id))),
-                purpose="login",
-                browser_hash="y" * 64,
-                nonce="n",
-                code_verifier_encrypted="v",
-                expires_at=past,
-            )
-        )
         s.add(
             LoginEvent(
                 tenant_id=tenant.tenant_id,
@@ -145,20 +153,7 @@ async def test_the_background_task_purges_each_interval_and_outlives_a_failed_ru
     session: async_sessionmaker[AsyncSession],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with session() as s:
-        s.add(
-            LoginState(
-                state_hash="x" * 64,
-                tenant_id=tenant.tenant_id,
-                idp_id=(await s.scalar(select(IdentityProvider.id))),
-                purpose="login",
-                browser_hash="y" * 64,
-                nonce="n",
-                code_verifier_encrypted="v",
-                expires_at=datetime.now(UTC) - timedelta(hours=1),
-            )
-        )
-        await s.commit()
+    await add_expired_login_state(session, tenant)
     runs = 0
 
     def database_down_once() -> AsyncSession:

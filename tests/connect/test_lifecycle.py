@@ -7,6 +7,7 @@ import secrets
 
 import httpx
 import jwt
+import pytest
 import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -388,37 +389,25 @@ async def test_enable_without_a_token_or_from_an_unknown_site_is_refused(
     assert not (await _tenant(session, tenant.client_key)).enabled
 
 
-async def test_install_with_an_unsafe_display_url_is_refused(
+@pytest.mark.parametrize(
+    ("body", "status", "named"),
+    [
+        ({"displayUrl": "http://acme.example.com"}, 403, "displayUrl"),
+        ({"sharedSecret": ""}, 422, "sharedSecret"),
+    ],
+    ids=["unsafe-display-url", "no-shared-secret"],
+)
+async def test_a_signed_install_with_an_unusable_payload_is_refused(
     client: httpx.AsyncClient,
     signer: InstallSigner,
     key_cdn: respx.Route,
     session: async_sessionmaker[AsyncSession],
+    body: dict[str, str],
+    status: int,
+    named: str,
 ) -> None:
-    token = signer.token(client_key="jira:d", aud=APP_BASE_URL, path="/lifecycle/installed")
-    response = await client.post(
-        "/lifecycle/installed",
-        json=install_body("jira:d", "x" * 40) | {"displayUrl": "http://acme.example.com"},
-        headers={"Authorization": f"JWT {token}"},
-    )
-    assert response.status_code == 403
-    assert "displayUrl" in response.json()["message"]
+    response = await install_tenant(client, signer, client_key="jira:bad", body=body)
+    assert response.status_code == status
+    assert named in response.json()["message"]
     async with session() as s:
-        assert await tenants.get_by_client_key(s, "jira:d") is None
-
-
-async def test_install_without_a_shared_secret_is_refused(
-    client: httpx.AsyncClient,
-    signer: InstallSigner,
-    key_cdn: respx.Route,
-    session: async_sessionmaker[AsyncSession],
-) -> None:
-    token = signer.token(client_key="jira:s", aud=APP_BASE_URL, path="/lifecycle/installed")
-    response = await client.post(
-        "/lifecycle/installed",
-        json=install_body("jira:s", ""),
-        headers={"Authorization": f"JWT {token}"},
-    )
-    assert response.status_code == 422
-    assert "sharedSecret" in response.json()["message"]
-    async with session() as s:
-        assert await tenants.get_by_client_key(s, "jira:s") is None
+        assert await tenants.get_by_client_key(s, "jira:bad") is None

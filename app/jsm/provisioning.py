@@ -173,7 +173,14 @@ class JsmProvisioner:
             link, service_desk_id, wanted_orgs, settings, now
         ):
             if link.email != identity.email or link.display_name != identity.display_name:
-                link.email, link.display_name = identity.email, identity.display_name
+                await repository.update_contact(
+                    session,
+                    tenant.id,
+                    identity.issuer,
+                    identity.subject,
+                    email=identity.email,
+                    display_name=identity.display_name,
+                )
             return link.account_id
 
         jira = await self._directory.client(session, tenant)

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connect.tenant_cache import announce_config_change
-from app.models import IdentityProvider, LoginState, TestTicket
+from app.models import IdentityProvider, LoginState, TestTicket, table_of
 
 
 def digest(value: str) -> str:
@@ -67,20 +67,21 @@ async def get_login_state(session: AsyncSession, state: str) -> LoginState | Non
     return await session.get(LoginState, digest(state))
 
 
-# Built once: the login path runs these on every login (building a statement costs more
-# than sending it).
-_INSERT_STATE = insert(LoginState)
+# Built once, on the table rather than the entity: the login path runs these on every login,
+# and building a statement, or taking the ORM's path for it, costs more than sending it.
+_STATES = table_of(LoginState)
+_INSERT_STATE = insert(_STATES)
 _SPEND_STATE = (
-    update(LoginState)
+    update(_STATES)
     .where(
-        LoginState.state_hash == bindparam("which"),
-        LoginState.used_at.is_(None),
-        LoginState.expires_at > bindparam("now"),
-        LoginState.idp_id == bindparam("for_idp"),
-        LoginState.browser_hash == bindparam("from_browser"),
+        _STATES.c.state_hash == bindparam("which"),
+        _STATES.c.used_at.is_(None),
+        _STATES.c.expires_at > bindparam("now"),
+        _STATES.c.idp_id == bindparam("for_idp"),
+        _STATES.c.browser_hash == bindparam("from_browser"),
     )
     .values(used_at=bindparam("spent_at"))
-    .returning(LoginState)
+    .returning(*_STATES.c)
 )
 
 
@@ -92,8 +93,10 @@ async def consume_login_state(
     session: AsyncSession, state_hash: str, *, idp_id: str, browser_hash: str, now: datetime
 ) -> LoginState | None:
     """Mark the state used and return it, in one statement, if it is unused, unexpired, for
-    this IdP and from this browser; None otherwise (``check_state`` then says why)."""
-    result = await session.scalars(
+    this IdP and from this browser; None otherwise (``check_state`` then says why).
+
+    The returned state is a detached copy: the row is spent and nothing changes it again."""
+    result = await session.execute(
         _SPEND_STATE,
         {
             "which": state_hash,
@@ -103,7 +106,8 @@ async def consume_login_state(
             "spent_at": now,
         },
     )
-    return result.one_or_none()
+    row = result.one_or_none()
+    return LoginState(**row._mapping) if row is not None else None
 
 
 async def consume_test_ticket(

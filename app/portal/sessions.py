@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import IdentityProvider, PortalSession
+from app.models import IdentityProvider, PortalSession, table_of
 from app.oidc.mapping import MappedIdentity
 from app.oidc.repository import digest
 
@@ -27,7 +27,7 @@ class NewSession:
     token: str
 
 
-_INSERT_SESSION = insert(PortalSession)  # built once: every login runs it
+_INSERT_SESSION = insert(table_of(PortalSession))  # built once, on the table: every login runs it
 
 
 async def create_session(

@@ -9,11 +9,9 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -49,6 +47,7 @@ from app.observability import (
 )
 from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
+from app.outbound import create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.ratelimit import LoginRateLimiter
@@ -164,13 +163,6 @@ class BodyLimit:
         await self.app(scope, bounded_receive, send)
 
 
-def _no_cookies() -> CookieJar:
-    """A jar that keeps nothing. The one outbound client serves every tenant: a cookie that a
-    Jira site or an IdP sets (Domain=.atlassian.net, say) must never ride along to another
-    tenant's site, and a jar that kept them would grow for as long as the process lives."""
-    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-
-
 async def _stop(tasks: list[asyncio.Task[None]], *, grace_seconds: float = 10.0) -> None:
     """Cancel the background tasks and wait a bounded time: shutdown must not hang on one."""
     for task in tasks:
@@ -197,10 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        timeout = httpx.Timeout(settings.http_timeout_seconds, connect=5.0)
-        async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, cookies=_no_cookies()
-        ) as http:
+        async with create_http_client(timeout_seconds=settings.http_timeout_seconds) as http:
             app.state.engine = engine
             app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
             app.state.tenant_cache = tenant_cache = TenantCache(

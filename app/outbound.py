@@ -1,0 +1,241 @@
+"""The one outbound HTTP client (httpx) that every tenant's IdP and Jira calls share, and the
+network layer under it.
+
+httpcore reaches asyncio through anyio by default. Before each request its pool asks every
+pooled connection whether the server closed it, and anyio answers that by building a table of
+socket attributes each time. With 16 logins in flight that check was a tenth of the app's CPU
+per login. ``AsyncioBackend`` gives httpcore the same connections on asyncio streams directly;
+TLS is still the ``ssl`` module's, with the context and server name httpx passes
+(certificate and host name verified, as before).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import select
+import socket
+import ssl
+import typing
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from itertools import chain, zip_longest
+
+import httpcore
+import httpx
+
+logger = logging.getLogger(__name__)
+
+# RFC 8305's recommended delay before racing the next address of a dual-stack host (anyio's
+# default too).
+HAPPY_EYEBALLS_DELAY_SECONDS = 0.25
+
+# setsockopt's argument forms, as httpcore's interface spells them.
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
+
+
+def _readable(fileno: int) -> bool:
+    """Whether a read would not block: data, or the peer's close, is waiting."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fileno, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fileno], [], [], 0)
+    return bool(readable)
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One connection, on an asyncio stream pair."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError as e:  # before OSError: TimeoutError is one
+            raise httpcore.ReadTimeout(str(e) or "read timed out") from e
+        except OSError as e:
+            raise httpcore.ReadError(str(e) or type(e).__name__) from e
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            self._writer.write(buffer)
+            async with asyncio.timeout(timeout):
+                await self._writer.drain()
+        except TimeoutError as e:
+            raise httpcore.WriteTimeout(str(e) or "write timed out") from e
+        except OSError as e:
+            raise httpcore.WriteError(str(e) or type(e).__name__) from e
+
+    async def aclose(self) -> None:
+        self._writer.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError as e:
+            await self.aclose()
+            raise httpcore.ConnectTimeout(str(e) or "TLS handshake timed out") from e
+        except OSError as e:  # ssl.SSLError (a certificate refused, say) is one
+            await self.aclose()
+            raise httpcore.ConnectError(str(e) or type(e).__name__) from e
+        return self
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        if info == "is_readable":
+            # An idle keep-alive connection is readable only when the server closed it.
+            # The event loop may have read that close already; then the stream is at EOF.
+            if self._reader.at_eof() or self._writer.is_closing():
+                return True
+            sock = self._writer.get_extra_info("socket")
+            return sock is None or _readable(sock.fileno())
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "socket":
+            return self._writer.get_extra_info("socket")
+        return None
+
+
+Attempt = Callable[[], Coroutine[typing.Any, typing.Any, socket.socket]]
+
+
+async def first_to_connect(attempts: Sequence[Attempt], *, delay: float) -> socket.socket:
+    """RFC 8305 ("happy eyeballs"): start each attempt when the one before it failed or after
+    ``delay``, whichever comes first; the first socket to connect wins and every other attempt
+    is cancelled (its socket closed). A dual-stack host whose IPv6 route drops packets thus
+    costs ``delay``, not the whole connect timeout. (uvloop, which uvicorn runs on, does not
+    take asyncio's ``happy_eyeballs_delay``.)"""
+    pending: set[asyncio.Task[socket.socket]] = set()
+    errors: list[BaseException] = []
+
+    async def settle(timeout: float | None) -> socket.socket | None:
+        done, _ = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        winners = []
+        for task in done:
+            pending.discard(task)
+            if (error := task.exception()) is not None:
+                errors.append(error)
+            else:
+                winners.append(task.result())
+        for extra in winners[1:]:
+            extra.close()
+        return winners[0] if winners else None
+
+    try:
+        for attempt in attempts:
+            pending.add(asyncio.create_task(attempt()))
+            if winner := await settle(delay):
+                return winner
+        while pending:
+            if winner := await settle(None):
+                return winner
+        raise errors[-1] if errors else OSError("no address to connect to")
+    finally:
+        for task in pending:
+            task.cancel()
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, socket.socket):  # connected as it was cancelled
+                result.close()
+
+
+def _interleaved(addresses: list[tuple[typing.Any, ...]]) -> list[tuple[typing.Any, ...]]:
+    """RFC 8305 section 4: alternate address families, the resolver's first family first."""
+    families: dict[int, list[tuple[typing.Any, ...]]] = {}
+    for address in addresses:
+        families.setdefault(address[0], []).append(address)
+    return [a for a in chain.from_iterable(zip_longest(*families.values())) if a is not None]
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend on asyncio (TCP only: the app never uses Unix sockets)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+
+        def attempt(family: int, address: typing.Any) -> Attempt:
+            async def connect() -> socket.socket:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    sock.setblocking(False)
+                    if local_address:
+                        sock.bind((local_address, 0))
+                    for option in socket_options or ():
+                        sock.setsockopt(*option)
+                    await loop.sock_connect(sock, address)
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock
+
+            return connect
+
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                sock = await first_to_connect(
+                    [attempt(family, address) for family, *_, address in _interleaved(addresses)],
+                    delay=HAPPY_EYEBALLS_DELAY_SECONDS,
+                )
+                reader, writer = await asyncio.open_connection(sock=sock)
+        except TimeoutError as e:
+            raise httpcore.ConnectTimeout(str(e) or "connect timed out") from e
+        except OSError as e:  # refused, unreachable, or a name that does not resolve
+            raise httpcore.ConnectError(str(e) or type(e).__name__) from e
+        return AsyncioStream(reader, writer)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _no_cookies() -> CookieJar:
+    """A jar that keeps nothing. The one outbound client serves every tenant: a cookie that a
+    Jira site or an IdP sets (Domain=.atlassian.net, say) must never ride along to another
+    tenant's site, and a jar that kept them would grow for as long as the process lives."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+def use_asyncio_streams(client: httpx.AsyncClient) -> bool:
+    """Put the client's direct connections on ``AsyncioBackend``; False (and a warning) when
+    httpx's transport no longer has the shape this relies on: the client then works as
+    before, on anyio. Connections through a proxy from the environment stay on anyio."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
+        logger.warning("outbound HTTP stays on anyio: httpx's transport has another shape")
+        return False
+    pool._network_backend = AsyncioBackend()
+    return True
+
+
+def create_http_client(*, timeout_seconds: float) -> httpx.AsyncClient:
+    """The shared client: explicit timeouts, no redirects followed, no cookies kept."""
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_seconds, connect=5.0),
+        follow_redirects=False,
+        cookies=_no_cookies(),
+    )
+    use_asyncio_streams(client)
+    return client

@@ -1,0 +1,359 @@
+"""The one outbound HTTP client: no cookies kept, and its own asyncio network layer, tested
+against real loopback servers (plain and TLS) for what httpx relies on it to do."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import uvloop
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from fastapi import FastAPI
+
+from app.outbound import (
+    AsyncioBackend,
+    _interleaved,
+    create_http_client,
+    first_to_connect,
+    use_asyncio_streams,
+)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Runner = Callable[[Coroutine[Any, Any, None]], None]
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run_on(request: pytest.FixtureRequest) -> Runner:
+    """Runs a scenario on asyncio's loop, then on uvloop's: uvicorn serves the app on uvloop,
+    which lacks some of asyncio's options (``happy_eyeballs_delay``, for one)."""
+    runner: Runner = asyncio.run if request.param == "asyncio" else uvloop.run
+    return runner
+
+
+async def test_cookies_set_by_one_site_never_reach_another(
+    app: FastAPI, network: respx.MockRouter
+) -> None:
+    network.get("https://acme.atlassian.net/rest/api/3/myself").respond(
+        200,
+        json={},
+        headers={"Set-Cookie": "tenant.session=acme-secret; Domain=.atlassian.net; Path=/; Secure"},
+    )
+    other = network.get("https://globex.atlassian.net/rest/api/3/myself").respond(200, json={})
+    http: httpx.AsyncClient = app.state.http
+    await http.get("https://acme.atlassian.net/rest/api/3/myself")
+    await http.get("https://globex.atlassian.net/rest/api/3/myself")
+    assert "cookie" not in other.calls.last.request.headers
+    assert len(http.cookies.jar) == 0  # nothing kept, so nothing grows either
+
+
+def test_the_apps_client_runs_on_asyncio_streams(app: FastAPI) -> None:
+    # Fails if an httpx upgrade moves the pool: the app would then quietly run on anyio.
+    http: httpx.AsyncClient = app.state.http
+    assert isinstance(http._transport._pool._network_backend, AsyncioBackend)  # type: ignore[attr-defined]
+    assert use_asyncio_streams(httpx.AsyncClient())
+
+
+# --- a minimal HTTP/1.1 server on loopback -------------------------------------------------
+
+
+async def _request(reader: asyncio.StreamReader) -> bool:
+    """Read one request (headers and a Content-Length body); False at end of stream."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return False
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            await reader.readexactly(int(value))
+    return True
+
+
+def _response(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+
+
+def answers(body: bytes, *, then_close: bool = False) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await _request(reader):
+            writer.write(_response(body))
+            await writer.drain()
+            if then_close:
+                break
+        writer.close()
+
+    return handle
+
+
+async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()  # until the client gives up and closes
+    writer.close()
+
+
+@asynccontextmanager
+async def loopback_server(
+    handle: Handler, *, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[int, list[int]]]:
+    """Serves on a free loopback port; yields it and a list that grows by one per connection."""
+    connections: list[int] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections))
+        writers.append(writer)
+        try:
+            await handle(reader, writer)
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            writer.close()
+
+    server = await asyncio.start_server(counted, "127.0.0.1", 0, ssl=tls)
+    try:
+        yield server.sockets[0].getsockname()[1], connections
+    finally:
+        server.close()
+        for writer in writers:  # Python 3.11's server leaves open connections open
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
+        await server.wait_closed()
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+
+def _certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey]
+) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer[0])]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+    )
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A test CA and a server certificate for "localhost" only: (server context, a client
+    context that trusts the CA)."""
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = (
+        _certificate("Test CA", ca_key, ("Test CA", ca_key))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        _certificate("localhost", server_key, ("Test CA", ca_key))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder: Path = tmp_path_factory.mktemp("tls")
+    (folder / "server.pem").write_bytes(
+        leaf.public_bytes(serialization.Encoding.PEM)
+        + server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(folder / "server.pem")
+    client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
+    return server, client
+
+
+def client(*, verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx.AsyncClient:
+    http = create_http_client(timeout_seconds=timeout)
+    if verify is not True:
+        # httpx fixes the TLS context at construction: build one that trusts the test CA.
+        http = httpx.AsyncClient(verify=verify, timeout=timeout)
+        assert use_asyncio_streams(http)
+    return http
+
+
+# --- what httpx relies on the network layer for ----------------------------------------------
+
+
+def test_plain_http_requests_reuse_one_connection(
+    run_on: Runner,
+) -> None:
+    async def scenario() -> None:
+        async with loopback_server(answers(b"hello")) as (port, connections), client() as http:
+            for _ in range(3):
+                response = await http.post(f"http://127.0.0.1:{port}/token", data={"code": "x"})
+                assert response.text == "hello"
+        assert len(connections) == 1  # keep-alive
+
+    run_on(scenario())
+
+
+def test_tls_with_a_trusted_certificate_for_the_host(
+    run_on: Runner,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    async def scenario() -> None:
+        server, trusting = tls
+        big = bytes(range(256)) * 4096  # 1 MiB: more than the stream buffers before pausing
+        async with (
+            loopback_server(answers(big), tls=server) as (port, _),
+            client(verify=trusting) as http,
+        ):
+            response = await http.get(f"https://localhost:{port}/jwks")
+            assert response.content == big
+            again = await http.get(f"https://localhost:{port}/jwks")
+            assert again.content == big
+            stream = response.extensions["network_stream"]
+            assert stream.get_extra_info("ssl_object").version().startswith("TLS")
+
+    run_on(scenario())
+
+
+def test_tls_refuses_a_certificate_for_another_host(
+    run_on: Runner,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    async def scenario() -> None:
+        server, trusting = tls
+        async with loopback_server(answers(b"x"), tls=server) as (port, _):
+            async with client(verify=trusting) as http:
+                with pytest.raises(httpx.ConnectError, match=r"IP address mismatch|doesn.t match"):
+                    await http.get(f"https://127.0.0.1:{port}/")  # the certificate names localhost
+
+    run_on(scenario())
+
+
+def test_tls_refuses_a_certificate_no_trusted_authority_signed(
+    run_on: Runner,
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    async def scenario() -> None:
+        server, _ = tls
+        async with loopback_server(answers(b"x"), tls=server) as (port, _), client() as http:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await http.get(f"https://localhost:{port}/")
+
+    run_on(scenario())
+
+
+def test_a_server_that_never_answers_times_out(
+    run_on: Runner,
+) -> None:
+    async def scenario() -> None:
+        async with loopback_server(never_answers) as (port, _), client(timeout=0.2) as http:
+            with pytest.raises(httpx.ReadTimeout):
+                await http.get(f"http://127.0.0.1:{port}/token")
+
+    run_on(scenario())
+
+
+def test_nothing_listening_is_a_connect_error(
+    run_on: Runner,
+) -> None:
+    async def scenario() -> None:
+        async with loopback_server(answers(b"x")) as (port, _):
+            pass  # the port is free again
+        async with client() as http:
+            with pytest.raises(httpx.ConnectError):
+                await http.get(f"http://127.0.0.1:{port}/")
+
+    run_on(scenario())
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    run_on: Runner,
+) -> None:
+    async def scenario() -> None:
+        async with (
+            loopback_server(answers(b"ok", then_close=True)) as (port, connections),
+            client() as http,
+        ):
+            assert (await http.get(f"http://127.0.0.1:{port}/a")).text == "ok"
+            await asyncio.sleep(0.05)  # the server's close reaches the client
+            assert (await http.get(f"http://127.0.0.1:{port}/b")).text == "ok"
+        assert len(connections) == 2
+
+    run_on(scenario())
+
+
+# --- RFC 8305 connection racing --------------------------------------------------------------
+
+
+def test_the_next_address_is_tried_when_one_hangs(
+    run_on: Runner,
+) -> None:
+    async def scenario() -> None:
+        cancelled = asyncio.Event()
+
+        async def hangs() -> socket.socket:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                cancelled.set()
+            raise AssertionError("unreachable")
+
+        async with loopback_server(answers(b"x")) as (port, connections):
+
+            async def connects() -> socket.socket:
+                sock = socket.socket()
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+                return sock
+
+            async with asyncio.timeout(5):
+                sock = await first_to_connect([hangs, connects], delay=0.05)
+            sock.close()
+            assert cancelled.is_set()  # the hanging attempt does not linger
+            await asyncio.sleep(0.05)
+            assert len(connections) == 1
+
+    run_on(scenario())
+
+
+def test_a_refused_address_moves_on_at_once_and_the_last_error_is_reported(
+    run_on: Runner,
+) -> None:
+    async def scenario() -> None:
+        tried: list[str] = []
+
+        def refuses(name: str) -> Callable[[], Awaitable[socket.socket]]:
+            async def attempt() -> socket.socket:
+                tried.append(name)
+                raise ConnectionRefusedError(f"{name} refused")
+
+            return attempt
+
+        async with asyncio.timeout(5):  # far less than the 60 s delay: no waiting after a refusal
+            with pytest.raises(ConnectionRefusedError, match="second refused"):
+                await first_to_connect([refuses("first"), refuses("second")], delay=60)  # type: ignore[list-item]
+        assert tried == ["first", "second"]
+
+    run_on(scenario())
+
+
+def test_addresses_alternate_between_families() -> None:
+    v6, v4 = socket.AF_INET6, socket.AF_INET
+    addresses = [(v6, "a"), (v6, "b"), (v6, "c"), (v4, "x")]
+    assert [a[1] for a in _interleaved(addresses)] == ["a", "x", "b", "c"]

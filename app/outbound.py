@@ -200,7 +200,11 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                     [attempt(family, address) for family, *_, address in _interleaved(addresses)],
                     delay=HAPPY_EYEBALLS_DELAY_SECONDS,
                 )
-                reader, writer = await asyncio.open_connection(sock=sock)
+                try:
+                    reader, writer = await asyncio.open_connection(sock=sock)
+                except BaseException:  # cancelled by the timeout, say: the socket is ours
+                    sock.close()
+                    raise
         except TimeoutError as e:
             raise httpcore.ConnectTimeout(str(e) or "connect timed out") from e
         except OSError as e:  # refused, unreachable, or a name that does not resolve

@@ -19,6 +19,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,53 +167,34 @@ async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase
                     ).json()
                 tenant_id = idp["signed_out_url"].split("/portal/")[1].split("/")[0]
                 returning = [f"returning-{n}" for n in range(200)]
-                # Warm up: first logins for the returning population (also fills caches).
-                await run_phase(
-                    "warm-up",
-                    app,
-                    tenant_id,
-                    op,
-                    jira,
-                    process,
-                    subjects=returning,
-                    logins=len(returning),
-                    concurrency=concurrency,
-                )
-                phases = [
-                    await run_phase(
-                        "returning customers",
+
+                def phase(
+                    name: str, subjects: list[str], logins: int, concurrency: int
+                ) -> Awaitable[Phase]:
+                    return run_phase(
+                        name,
                         app,
                         tenant_id,
                         op,
                         jira,
                         process,
-                        subjects=returning,
+                        subjects=subjects,
                         logins=logins,
                         concurrency=concurrency,
-                    ),
+                    )
+
+                # Warm up: first logins for the returning population (also fills caches).
+                await phase("warm-up", returning, len(returning), concurrency)
+                phases = [
+                    await phase("returning customers", returning, logins, concurrency),
                     # Latency below saturation: on this one machine, 16 in flight saturate
                     # the cores the app shares with PostgreSQL and this harness.
-                    await run_phase(
-                        "returning, 2 in flight",
-                        app,
-                        tenant_id,
-                        op,
-                        jira,
-                        process,
-                        subjects=returning,
-                        logins=logins // 3,
-                        concurrency=2,
-                    ),
-                    await run_phase(
+                    await phase("returning, 2 in flight", returning, logins // 3, 2),
+                    await phase(
                         "first-time customers",
-                        app,
-                        tenant_id,
-                        op,
-                        jira,
-                        process,
-                        subjects=[f"new-{n}" for n in range(logins // 3)],
-                        logins=logins // 3,
-                        concurrency=concurrency,
+                        [f"new-{n}" for n in range(logins // 3)],
+                        logins // 3,
+                        concurrency,
                     ),
                 ]
                 rss = worker_rss_mb(process)

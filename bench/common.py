@@ -57,7 +57,8 @@ def app_processes(
     process = subprocess.Popen(  # noqa: S603 - fixed command
         command,
         cwd=ROOT,
-        env={**os.environ, **env, "LOG_LEVEL": "WARNING"},
+        # The production log level (INFO): every request writes its JSON line, to /dev/null.
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

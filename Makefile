@@ -23,7 +23,7 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
-	$(BIN)/uvicorn app.main:production_app --factory --host $(HOST) --port $(PORT) --proxy-headers
+	$(BIN)/uvicorn app.main:production_app --factory --host $(HOST) --port $(PORT) --proxy-headers --no-access-log
 
 # What the end-to-end tests need besides Python: Node (the oidc-provider OpenID Provider)
 # and Debian's Chromium (driven by Playwright; it cannot download its own browser here).

@@ -85,7 +85,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # uvicorn's access log repeats the query string; our request log replaces it.
+    # uvicorn's access log repeats the query string; our request log replaces it. (`make run`
+    # and the container also pass --no-access-log, so uvicorn does not even format it.)
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

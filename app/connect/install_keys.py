@@ -14,6 +14,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from app.connect.jwt import MIN_RSA_KEY_BITS
 from app.errors import InstallKeyError
 
 _NEGATIVE_TTL_SECONDS = 60.0
@@ -59,4 +60,6 @@ class InstallKeyStore:
             raise InstallKeyError("install token key is not a valid public key") from e
         if not isinstance(key, RSAPublicKey):
             raise InstallKeyError("install token key is not an RSA key")
+        if key.key_size < MIN_RSA_KEY_BITS:
+            raise InstallKeyError("install token key is too short")
         return key

@@ -106,6 +106,10 @@ def _timestamp(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
+# NIST SP 800-131A disallows shorter RSA keys for signatures: a token signed with one can be
+# forged by whoever factors the key. PyJWT only warns about them.
+MIN_RSA_KEY_BITS = 2048
+
 # PyJWT verifies the signature (with the pinned algorithm); times are checked against an
 # injectable clock, audience and issuer by each caller's own rule (here and for ID tokens).
 SIGNATURE_ONLY: Options = {

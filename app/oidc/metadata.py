@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from app.connect.jwt import MIN_RSA_KEY_BITS
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
 from app.oidc.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer, endpoint_origin
@@ -140,7 +142,8 @@ class SigningKey:
 
 
 def parse_jwks(document: Mapping[str, Any]) -> list[SigningKey]:
-    """Signing keys of a JWKS; encryption keys, symmetric keys and unusable ones are skipped."""
+    """Signing keys of a JWKS; encryption keys, symmetric keys, RSA keys too short to trust and
+    unusable ones are skipped (a token signed with a skipped key then names an unknown key)."""
     raw_keys = document.get("keys")
     if not isinstance(raw_keys, list):
         raise IdentityProviderError("the identity provider's key set (JWKS) has no keys")
@@ -151,6 +154,8 @@ def parse_jwks(document: Mapping[str, Any]) -> list[SigningKey]:
         try:
             parsed = jwt.PyJWK(raw)
         except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+            continue
+        if isinstance(parsed.key, RSAPublicKey) and parsed.key.key_size < MIN_RSA_KEY_BITS:
             continue
         kid, alg = raw.get("kid"), raw.get("alg")
         keys.append(

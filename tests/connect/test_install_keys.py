@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.connect.install_keys import InstallKeyStore
 from app.errors import InstallKeyError
@@ -84,14 +84,23 @@ def _ec_public_pem() -> bytes:
     )
 
 
+def _rsa_1024_public_pem() -> bytes:
+    return (
+        rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
         (httpx.Response(503), "could not be fetched"),
         (httpx.Response(200, content=b"<html>maintenance</html>"), "not a valid public key"),
         (httpx.Response(200, content=_ec_public_pem()), "not an RSA key"),
+        (httpx.Response(200, content=_rsa_1024_public_pem()), "too short"),
     ],
-    ids=["http-503", "not-pem", "ec-key"],
+    ids=["http-503", "not-pem", "ec-key", "rsa-1024"],
 )
 async def test_a_key_that_cannot_be_used_refuses_the_install(
     http: httpx.AsyncClient, cdn: respx.MockRouter, answer: httpx.Response, reason: str

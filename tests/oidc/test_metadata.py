@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
@@ -16,6 +17,10 @@ from app.oidc.metadata import MetadataCache, parse_jwks, resolve_metadata
 from tests.oidc.hostile_op import HostileOP, SigningKeyPair
 
 ISSUER = "https://op.example.test"
+
+
+def _rsa(bits: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
 @pytest.fixture
@@ -126,6 +131,7 @@ def test_only_usable_signing_keys_are_taken_from_a_key_set() -> None:
                 {**SigningKeyPair(kid="enc").jwk(), "use": "enc"},
                 {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
                 {"kty": "RSA", "kid": "broken", "n": "not-base64!", "e": "AQAB"},
+                SigningKeyPair(kid="weak", private_key=_rsa(1024)).jwk(),
                 "not an object",
                 good,
             ]

@@ -38,6 +38,9 @@ class Settings(DatabaseSettings):
         default_factory=lambda: ["*.atlassian.net", "*.jira.com"]
     )
     dev_allow_http_loopback: bool = False
+    # Outbound calls reach public addresses only, unless the operator allows private ones
+    # (an IdP on the operator's own network).
+    allow_private_network_endpoints: bool = False
 
     # Tuning (not part of the DESIGN contract; safe defaults).
     jwt_leeway_seconds: int = 30

@@ -47,7 +47,7 @@ from app.observability import (
 )
 from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
-from app.outbound import create_http_client
+from app.outbound import AddressPolicy, create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.ratelimit import LoginRateLimiter
@@ -189,7 +189,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
-        async with create_http_client(timeout_seconds=settings.http_timeout_seconds) as http:
+        policy = AddressPolicy(
+            allow_loopback=settings.dev_allow_http_loopback,
+            allow_private=settings.allow_private_network_endpoints,
+        )
+        async with create_http_client(
+            timeout_seconds=settings.http_timeout_seconds, policy=policy
+        ) as http:
             app.state.engine = engine
             app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
             app.state.tenant_cache = tenant_cache = TenantCache(

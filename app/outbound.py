@@ -7,17 +7,27 @@ socket attributes each time. With 16 logins in flight that check was a tenth of 
 per login. ``AsyncioBackend`` gives httpcore the same connections on asyncio streams directly;
 TLS is still the ``ssl`` module's, with the context and server name httpx passes
 (certificate and host name verified, as before).
+
+The backend also decides where the app may connect. A tenant's admin types the IdP's URLs,
+so without a rule they could make this service call into its operator's network (SSRF).
+It connects only to public addresses, checked on the addresses the name resolved to at
+connect time (so a DNS answer that changes between check and use cannot slip through):
+loopback only with DEV_ALLOW_HTTP_LOOPBACK, private and reserved ranges only with
+ALLOW_PRIVATE_NETWORK_ENDPOINTS. Requests through a proxy from the environment are the
+proxy's to police.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import select
 import socket
 import ssl
 import typing
 from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from itertools import chain, zip_longest
 
@@ -163,8 +173,39 @@ def _interleaved(addresses: list[tuple[typing.Any, ...]]) -> list[tuple[typing.A
     return [a for a in chain.from_iterable(zip_longest(*families.values())) if a is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which resolved addresses outbound connections may reach."""
+
+    allow_loopback: bool = False
+    allow_private: bool = False
+
+    def permits(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address.partition("%")[0])  # an IPv6 zone is not an address
+        if ip.is_global:
+            return True
+        if ip.is_loopback:
+            return self.allow_loopback or self.allow_private
+        # Private, link-local (cloud metadata services), shared, reserved, IPv4-mapped ones...
+        return self.allow_private and not ip.is_unspecified and not ip.is_multicast
+
+
+class RefusedAddressError(httpcore.ConnectError):
+    """The host resolved only to addresses the policy does not permit."""
+
+
+def refused_address(error: BaseException) -> bool:
+    """Whether an httpx error is the address policy's refusal (httpx wraps httpcore's)."""
+    return isinstance(error, RefusedAddressError) or isinstance(
+        error.__cause__, RefusedAddressError
+    )
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend on asyncio (TCP only: the app never uses Unix sockets)."""
+
+    def __init__(self, policy: AddressPolicy | None = None) -> None:
+        self.policy = policy or AddressPolicy()
 
     async def connect_tcp(
         self,
@@ -195,7 +236,19 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
         try:
             async with asyncio.timeout(timeout):
-                addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                resolved = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                addresses = [a for a in resolved if self.policy.permits(str(a[4][0]))]
+                if not addresses:
+                    # The addresses go to the operator's log only: a tenant's admin must not
+                    # learn the operator's network from an error page.
+                    logger.warning(
+                        "outbound connection refused: %s resolves only to non-public addresses %s",
+                        host,
+                        sorted({a[4][0] for a in resolved}),
+                    )
+                    raise RefusedAddressError(
+                        f"{host} is not on the public internet; this service does not call it"
+                    )
                 sock = await first_to_connect(
                     [attempt(family, address) for family, *_, address in _interleaved(addresses)],
                     delay=HAPPY_EYEBALLS_DELAY_SECONDS,
@@ -222,24 +275,28 @@ def _no_cookies() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
-def use_asyncio_streams(client: httpx.AsyncClient) -> bool:
-    """Put the client's direct connections on ``AsyncioBackend``; False (and a warning) when
-    httpx's transport no longer has the shape this relies on: the client then works as
-    before, on anyio. Connections through a proxy from the environment stay on anyio."""
+def use_asyncio_streams(client: httpx.AsyncClient, policy: AddressPolicy | None = None) -> None:
+    """Put the client's direct connections on ``AsyncioBackend``. Connections through a proxy
+    from the environment keep httpx's own transports.
+
+    Raises ``RuntimeError`` when httpx's transport no longer has the shape this relies on
+    (a private attribute): the address policy must not silently go missing after an upgrade.
+    """
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
-        logger.warning("outbound HTTP stays on anyio: httpx's transport has another shape")
-        return False
-    pool._network_backend = AsyncioBackend()
-    return True
+        raise RuntimeError("httpx's transport has changed shape: see app/outbound.py")
+    pool._network_backend = AsyncioBackend(policy)
 
 
-def create_http_client(*, timeout_seconds: float) -> httpx.AsyncClient:
-    """The shared client: explicit timeouts, no redirects followed, no cookies kept."""
+def create_http_client(
+    *, timeout_seconds: float, policy: AddressPolicy | None = None
+) -> httpx.AsyncClient:
+    """The shared client: explicit timeouts, no redirects followed, no cookies kept, and
+    connections only where ``policy`` permits (public addresses by default)."""
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_seconds, connect=5.0),
         follow_redirects=False,
         cookies=_no_cookies(),
     )
-    use_asyncio_streams(client)
+    use_asyncio_streams(client, policy)
     return client

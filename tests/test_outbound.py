@@ -23,7 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 
+from app.errors import IdentityProviderError
+from app.oidc.metadata import MetadataCache
 from app.outbound import (
+    AddressPolicy,
     AsyncioBackend,
     _interleaved,
     create_http_client,
@@ -59,11 +62,43 @@ async def test_cookies_set_by_one_site_never_reach_another(
     assert len(http.cookies.jar) == 0  # nothing kept, so nothing grows either
 
 
-def test_the_apps_client_runs_on_asyncio_streams(app: FastAPI) -> None:
-    # Fails if an httpx upgrade moves the pool: the app would then quietly run on anyio.
+def test_the_apps_client_runs_on_asyncio_streams_with_the_address_policy(app: FastAPI) -> None:
     http: httpx.AsyncClient = app.state.http
-    assert isinstance(http._transport._pool._network_backend, AsyncioBackend)  # type: ignore[attr-defined]
-    assert use_asyncio_streams(httpx.AsyncClient())
+    backend = http._transport._pool._network_backend  # type: ignore[attr-defined]
+    assert isinstance(backend, AsyncioBackend)
+    assert backend.policy == AddressPolicy(allow_loopback=False, allow_private=False)
+
+
+def test_a_client_of_another_shape_stops_the_app_instead_of_losing_the_policy() -> None:
+    other = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(200)))
+    with pytest.raises(RuntimeError, match="changed shape"):
+        use_asyncio_streams(other)
+
+
+@pytest.mark.parametrize(
+    ("address", "default", "with_loopback", "with_private"),
+    [
+        ("93.184.216.34", True, True, True),
+        ("2606:4700::1111", True, True, True),
+        ("127.0.0.1", False, True, True),
+        ("::1", False, True, True),
+        ("10.0.0.5", False, False, True),
+        ("172.16.0.1", False, False, True),
+        ("192.168.1.1", False, False, True),
+        ("169.254.169.254", False, False, True),  # cloud metadata services
+        ("100.64.0.1", False, False, True),  # carrier-grade NAT
+        ("fd00::1", False, False, True),
+        ("fe80::1%eth0", False, False, True),
+        ("::ffff:10.0.0.5", False, False, True),  # IPv4-mapped: no way around the rule
+        ("0.0.0.0", False, False, False),  # noqa: S104 - an address to refuse, not bind
+    ],
+)
+def test_outbound_connections_reach_public_addresses_unless_the_operator_allows_more(
+    address: str, default: bool, with_loopback: bool, with_private: bool
+) -> None:
+    assert AddressPolicy().permits(address) is default
+    assert AddressPolicy(allow_loopback=True).permits(address) is with_loopback
+    assert AddressPolicy(allow_private=True).permits(address) is with_private
 
 
 # --- a minimal HTTP/1.1 server on loopback -------------------------------------------------
@@ -185,12 +220,15 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.S
     return server, client
 
 
+LOOPBACK = AddressPolicy(allow_loopback=True)
+
+
 def client(*, verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx.AsyncClient:
-    http = create_http_client(timeout_seconds=timeout)
-    if verify is not True:
-        # httpx fixes the TLS context at construction: build one that trusts the test CA.
-        http = httpx.AsyncClient(verify=verify, timeout=timeout)
-        assert use_asyncio_streams(http)
+    if verify is True:
+        return create_http_client(timeout_seconds=timeout, policy=LOOPBACK)
+    # httpx fixes the TLS context at construction: build one that trusts the test CA.
+    http = httpx.AsyncClient(verify=verify, timeout=timeout)
+    use_asyncio_streams(http, LOOPBACK)
     return http
 
 
@@ -357,3 +395,25 @@ def test_addresses_alternate_between_families() -> None:
     v6, v4 = socket.AF_INET6, socket.AF_INET
     addresses = [(v6, "a"), (v6, "b"), (v6, "c"), (v4, "x")]
     assert [a[1] for a in _interleaved(addresses)] == ["a", "x", "b", "c"]
+
+
+def test_a_loopback_server_is_not_called_without_permission(run_on: Runner) -> None:
+    async def scenario() -> None:
+        async with (
+            loopback_server(answers(b"x")) as (port, connections),
+            create_http_client(timeout_seconds=5) as http,
+        ):
+            with pytest.raises(httpx.ConnectError, match="not on the public internet"):
+                await http.get(f"http://127.0.0.1:{port}/")
+            with pytest.raises(httpx.ConnectError, match="not on the public internet"):
+                await http.get(f"http://localhost:{port}/")  # by name: checked once resolved
+        assert connections == []
+
+    run_on(scenario())
+
+
+async def test_an_idp_on_a_private_address_gets_a_clear_refusal() -> None:
+    async with create_http_client(timeout_seconds=5) as http:
+        cache = MetadataCache(http, allow_http_loopback=False)
+        with pytest.raises(IdentityProviderError, match="calls public addresses only"):
+            await cache.discovery("https://10.20.30.40/realms/corp")

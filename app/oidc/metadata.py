@@ -21,6 +21,7 @@ from app.connect.jwt import MIN_RSA_KEY_BITS
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
 from app.oidc.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer, endpoint_origin
+from app.outbound import refused_address
 from app.urls import secure_endpoint_error
 
 CACHE_TTL_SECONDS = 6 * 3600.0
@@ -80,6 +81,11 @@ class MetadataCache:
         try:
             response = await self._http.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as e:
+            if refused_address(e):
+                raise IdentityProviderError(
+                    f"the identity provider's {what} is not on the public internet, and this "
+                    "service calls public addresses only"
+                ) from e
             raise IdentityProviderError(f"the identity provider's {what} is not reachable") from e
         if response.status_code != 200:
             raise IdentityProviderError(

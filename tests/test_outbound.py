@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,6 +142,21 @@ async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     writer.close()
 
 
+async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    del reader
+    await asyncio.sleep(5)  # the client's upload fills the socket buffers and stalls
+    writer.close()
+
+
+async def resets_mid_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _request(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+    writer.close()
+
+
 @asynccontextmanager
 async def loopback_server(
     handle: Handler, *, tls: ssl.SSLContext | None = None
@@ -243,6 +259,10 @@ def test_plain_http_requests_reuse_one_connection(
             for _ in range(3):
                 response = await http.post(f"http://127.0.0.1:{port}/token", data={"code": "x"})
                 assert response.text == "hello"
+            stream = response.extensions["network_stream"]
+            assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+            assert stream.get_extra_info("client_addr")[0] == "127.0.0.1"
+            assert stream.get_extra_info("ssl_object") is None
         assert len(connections) == 1  # keep-alive
 
     run_on(scenario())
@@ -303,6 +323,38 @@ def test_a_server_that_never_answers_times_out(
         async with loopback_server(never_answers) as (port, _), client(timeout=0.2) as http:
             with pytest.raises(httpx.ReadTimeout):
                 await http.get(f"http://127.0.0.1:{port}/token")
+
+    run_on(scenario())
+
+
+def test_a_connection_reset_mid_answer_is_a_read_error(run_on: Runner) -> None:
+    async def scenario() -> None:
+        async with loopback_server(resets_mid_answer) as (port, _), client() as http:
+            with pytest.raises(httpx.ReadError):
+                await http.get(f"http://127.0.0.1:{port}/token")
+
+    run_on(scenario())
+
+
+def test_a_server_that_stops_reading_an_upload_times_out(run_on: Runner) -> None:
+    async def scenario() -> None:
+        async with loopback_server(never_reads) as (port, _), client(timeout=0.3) as http:
+            with pytest.raises(httpx.WriteTimeout):
+                await http.post(f"http://127.0.0.1:{port}/upload", content=b"x" * 32_000_000)
+
+    run_on(scenario())
+
+
+def test_a_tls_handshake_that_never_completes_times_out(run_on: Runner) -> None:
+    async def scenario() -> None:
+        # A plain TCP server: the client's TLS hello is never answered.
+        async with (
+            loopback_server(never_answers) as (port, _),
+            # The app's own client gives connecting 5 s; this one 0.3 s for every phase.
+            client(verify=ssl.create_default_context(), timeout=0.3) as http,
+        ):
+            with pytest.raises(httpx.ConnectTimeout):
+                await http.get(f"https://localhost:{port}/")
 
     run_on(scenario())
 
@@ -387,6 +439,25 @@ def test_a_refused_address_moves_on_at_once_and_the_last_error_is_reported(
             with pytest.raises(ConnectionRefusedError, match="second refused"):
                 await first_to_connect([refuses("first"), refuses("second")], delay=60)  # type: ignore[list-item]
         assert tried == ["first", "second"]
+
+    run_on(scenario())
+
+
+def test_a_slow_only_address_still_connects_after_the_delay(run_on: Runner) -> None:
+    async def scenario() -> None:
+        async with loopback_server(answers(b"x")) as (port, _):
+
+            async def slow() -> socket.socket:
+                await asyncio.sleep(0.1)  # longer than the delay, with nothing left to start
+                sock = socket.socket()
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+                return sock
+
+            async with asyncio.timeout(5):
+                sock = await first_to_connect([slow], delay=0.01)
+            assert sock.getpeername() == ("127.0.0.1", port)
+            sock.close()
 
     run_on(scenario())
 

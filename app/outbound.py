@@ -173,6 +173,24 @@ def _interleaved(addresses: list[tuple[typing.Any, ...]]) -> list[tuple[typing.A
     return [a for a in chain.from_iterable(zip_longest(*families.values())) if a is not None]
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits: NAT64's well-known prefix
+# (RFC 6052; DNS64 networks route it to the IPv4 address) and the deprecated IPv4-compatible
+# form (``::1`` aside). ``ipaddress`` calls both global whatever IPv4 address they carry.
+_CARRY_IPV4_LOW_BITS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.sixtofour is not None:  # 2002::/16, routed to the IPv4 address through a relay
+        return str(ip.sixtofour)
+    if not ip.is_loopback and any(ip in network for network in _CARRY_IPV4_LOW_BITS):
+        return str(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
     """Which resolved addresses outbound connections may reach."""
@@ -182,6 +200,8 @@ class AddressPolicy:
 
     def permits(self, address: str) -> bool:
         ip = ipaddress.ip_address(address.partition("%")[0])  # an IPv6 zone is not an address
+        if (embedded := _embedded_ipv4(ip)) is not None:
+            return self.permits(embedded)  # an IPv6 form must not get around the IPv4 rule
         if ip.is_global:
             return True
         if ip.is_loopback:

@@ -90,7 +90,13 @@ def test_a_client_of_another_shape_stops_the_app_instead_of_losing_the_policy() 
         ("100.64.0.1", False, False, True),  # carrier-grade NAT
         ("fd00::1", False, False, True),
         ("fe80::1%eth0", False, False, True),
-        ("::ffff:10.0.0.5", False, False, True),  # IPv4-mapped: no way around the rule
+        # IPv6 forms carrying an IPv4 address answer for it: no way around the rule.
+        ("::ffff:10.0.0.5", False, False, True),  # IPv4-mapped
+        ("::ffff:127.0.0.1", False, True, True),
+        ("64:ff9b::a9fe:a9fe", False, False, True),  # NAT64 of 169.254.169.254
+        ("64:ff9b::808:808", True, True, True),  # NAT64 of a public address
+        ("2002:a00:1::", False, False, True),  # 6to4 of 10.0.0.1
+        ("::a00:1", False, False, True),  # IPv4-compatible 10.0.0.1
         ("0.0.0.0", False, False, False),  # noqa: S104 - an address to refuse, not bind
     ],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 _LOOPBACK_NAMES = {"localhost", "localhost."}
@@ -25,6 +26,9 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+# Every login checks its IdP's endpoints again (they may come from a refreshed discovery
+# document); the answer depends on the URL alone, so it is remembered.
+@lru_cache(maxsize=1024)
 def secure_endpoint_error(url: str, *, allow_http_loopback: bool) -> str | None:
     """Why ``url`` may not be used as an outbound endpoint, or None when it may."""
     try:

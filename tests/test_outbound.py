@@ -25,7 +25,9 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 
 from app.errors import IdentityProviderError
-from app.oidc.metadata import MetadataCache
+from app.models import IdentityProvider
+from app.oidc.flow import fetch_userinfo, redeem_code
+from app.oidc.metadata import MetadataCache, ProviderMetadata
 from app.outbound import (
     AddressPolicy,
     AsyncioBackend,
@@ -494,3 +496,54 @@ async def test_an_idp_on_a_private_address_gets_a_clear_refusal() -> None:
         cache = MetadataCache(http, allow_http_loopback=False)
         with pytest.raises(IdentityProviderError, match="calls public addresses only"):
             await cache.discovery("https://10.20.30.40/realms/corp")
+
+
+async def test_token_and_userinfo_endpoints_on_a_private_address_say_so() -> None:
+    """A public discovery document may still point its other endpoints inside the network."""
+    metadata = ProviderMetadata(
+        kind="oidc",
+        issuer="https://idp.example.com",
+        authorization_endpoint="https://idp.example.com/authorize",
+        token_endpoint="https://10.20.30.40/token",
+        userinfo_endpoint="https://169.254.169.254/userinfo",
+        jwks_uri="https://idp.example.com/jwks",
+    )
+    idp = IdentityProvider(preset="oidc", client_id="c", token_auth_method="client_secret_basic")
+    async with create_http_client(timeout_seconds=5) as http:
+        with pytest.raises(IdentityProviderError, match="token endpoint is not on the public"):
+            await redeem_code(
+                http,
+                idp=idp,
+                metadata=metadata,
+                client_secret="s",
+                code="code",
+                redirect_uri="https://app.example.com/cb",
+                code_verifier="v",
+            )
+        with pytest.raises(IdentityProviderError, match="userinfo endpoint is not on the public"):
+            await fetch_userinfo(http, metadata=metadata, access_token="at")
+
+
+async def test_an_unreachable_idp_endpoint_is_not_called_private() -> None:
+    """Other connection failures keep saying "not reachable": retrying may help them."""
+    async with respx.mock() as mock:
+        mock.post("https://idp.example.com/token").mock(side_effect=httpx.ConnectError("down"))
+        async with httpx.AsyncClient() as http:
+            metadata = ProviderMetadata(
+                kind="oidc",
+                issuer="https://idp.example.com",
+                authorization_endpoint="https://idp.example.com/authorize",
+                token_endpoint="https://idp.example.com/token",
+                userinfo_endpoint=None,
+                jwks_uri=None,
+            )
+            with pytest.raises(IdentityProviderError, match=r"token endpoint is not reachable$"):
+                await redeem_code(
+                    http,
+                    idp=IdentityProvider(preset="oidc", client_id="c"),
+                    metadata=metadata,
+                    client_secret=None,
+                    code="code",
+                    redirect_uri="https://app.example.com/cb",
+                    code_verifier="v",
+                )

@@ -33,7 +33,7 @@ from app.errors import IdentityProviderError, LoginError, LoginStateError
 from app.models import IdentityProvider, LoginState, Tenant
 from app.oidc import repository
 from app.oidc.mapping import MappedIdentity, effective_mapping, map_identity
-from app.oidc.metadata import MetadataCache, ProviderMetadata
+from app.oidc.metadata import MetadataCache, ProviderMetadata, unreachable
 from app.oidc.presets import COGNITO_ISSUER, PRESETS, cognito_region
 from app.oidc.validation import IdTokenError, UnknownSigningKeyError, validate_id_token
 
@@ -238,9 +238,7 @@ async def redeem_code(
     try:
         response = await http.post(metadata.token_endpoint, data=form, headers=headers)
     except httpx.HTTPError as e:
-        raise IdentityProviderError(
-            "the identity provider's token endpoint is not reachable"
-        ) from e
+        raise unreachable("token endpoint", e) from e
     try:
         body = response.json()
     except ValueError:
@@ -275,9 +273,7 @@ async def fetch_userinfo(
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
     except httpx.HTTPError as e:
-        raise IdentityProviderError(
-            "the identity provider's userinfo endpoint is not reachable"
-        ) from e
+        raise unreachable("userinfo endpoint", e) from e
     if response.status_code != 200:
         raise IdentityProviderError(
             f"the identity provider's userinfo endpoint answered HTTP {response.status_code}"

@@ -58,6 +58,17 @@ class _Entry:
     fetched: float = field(default_factory=time.monotonic)
 
 
+def unreachable(what: str, error: httpx.HTTPError) -> IdentityProviderError:
+    """Why a call to one of the IdP's endpoints failed, in words for the admin: the address
+    policy's refusal is named (no retry can help), anything else is "not reachable"."""
+    if refused_address(error):
+        return IdentityProviderError(
+            f"the identity provider's {what} is not on the public internet, and this "
+            "service calls public addresses only"
+        )
+    return IdentityProviderError(f"the identity provider's {what} is not reachable")
+
+
 class MetadataCache:
     """Per-process cache of discovery documents and key sets (each instance fills its own;
     keys are public and refreshed on an unknown kid, so instances need not agree)."""
@@ -81,12 +92,7 @@ class MetadataCache:
         try:
             response = await self._http.get(url, headers={"Accept": "application/json"})
         except httpx.HTTPError as e:
-            if refused_address(e):
-                raise IdentityProviderError(
-                    f"the identity provider's {what} is not on the public internet, and this "
-                    "service calls public addresses only"
-                ) from e
-            raise IdentityProviderError(f"the identity provider's {what} is not reachable") from e
+            raise unreachable(what, e) from e
         if response.status_code != 200:
             raise IdentityProviderError(
                 f"the identity provider's {what} answered HTTP {response.status_code}"

@@ -128,6 +128,11 @@ class Metrics:
             "Login starts refused by the rate limit",
             registry=self.registry,
         )
+        self.refused_callbacks_limited = Counter(
+            "portal_sso_refused_callbacks_rate_limited",
+            "Refused sign-in responses answered 429, with no audit row, by the rate limit",
+            registry=self.registry,
+        )
 
     def observe_jira(self, method: str, status: int, seconds: float) -> None:
         self.jira_requests.labels(method, str(status)).observe(seconds)

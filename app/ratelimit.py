@@ -1,8 +1,12 @@
-"""Login-start rate limiting, so a flood cannot exhaust a tenant's IdP or Jira quotas.
+"""Login rate limiting, so a flood cannot exhaust a tenant's IdP or Jira quotas, nor fill its
+audit log.
 
 Sliding windows per (tenant, client IP) and per tenant, kept in each instance's memory: with
 N instances behind a balancer the effective limit is up to N times the setting, which is the
-intended trade-off (no database write on the hot path).
+intended trade-off (no database write on the hot path). Login starts and refused sign-in
+responses are counted apart, with the same limits: an honest browser's refusals are bounded by
+its starts, while anyone can send the callback a made-up or replayed state, and each refusal
+writes an audit row.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ class SlidingWindow:
         return True
 
 
-class LoginRateLimiter:
+class _Limit:
     def __init__(self, *, per_ip: int, per_tenant: int) -> None:
         self._per_ip = SlidingWindow(per_ip)
         self._per_tenant = SlidingWindow(per_tenant)
@@ -57,3 +61,18 @@ class LoginRateLimiter:
             raise TooManyLoginsError(
                 "there have been too many sign-in attempts from here; please wait a minute and try again"
             )
+
+
+class LoginRateLimiter:
+    def __init__(self, *, per_ip: int, per_tenant: int) -> None:
+        self._starts = _Limit(per_ip=per_ip, per_tenant=per_tenant)
+        self._refusals = _Limit(per_ip=per_ip, per_tenant=per_tenant)
+
+    def check(self, tenant_id: str, client_ip: str) -> None:
+        """A login start at ``tenant_id`` from ``client_ip``; raises when over the limit."""
+        self._starts.check(tenant_id, client_ip)
+
+    def check_refusal(self, tenant_id: str, client_ip: str) -> None:
+        """A refused sign-in response (a state unknown, used, expired, from another browser);
+        raises when over the limit, before anything is written."""
+        self._refusals.check(tenant_id, client_ip)

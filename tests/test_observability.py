@@ -8,10 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.observability import JsonFormatter
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import callback, start
+from tests.login_fixtures import callback, failures, start
 from tests.oidc.hostile_op import HostileOP
 
 
@@ -99,3 +100,26 @@ async def test_login_starts_are_rate_limited_per_ip(
     page = await client.get(f"/portal/{tenant.tenant_id}/7")
     assert "too many sign-in attempts" in page.text
     assert "location" not in page.headers
+
+
+@pytest.mark.usefixtures("idp")
+async def test_refused_sign_in_responses_are_rate_limited_without_audit_rows(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """Replaying a used state (or inventing one) costs an audit row each time: past the
+    per-IP limit the answer is 429 and nothing is written. Login starts are counted apart."""
+    used = op.authorize(await start(client, tenant))
+    assert (await callback(client, used)).status_code == 303
+    made_up = used.replace("state=", "state=x", 1)
+    statuses = [(await callback(client, url)).status_code for url in [used, made_up] * 3]
+    assert statuses == [400, 400, 400, 429, 429, 429]
+    assert len(await failures(session)) == 3
+    assert (
+        "portal_sso_refused_callbacks_rate_limited_total 3.0" in (await client.get("/metrics")).text
+    )
+    # The customer can still start afresh: refusals did not use up the login starts.
+    client.cookies.clear()
+    assert (await client.get(f"/portal/{tenant.tenant_id}/7")).status_code == 303

@@ -62,6 +62,10 @@ def explain(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def begin_login(
     request: Request,
     session: SessionDep,
@@ -77,7 +81,7 @@ async def begin_login(
     if purpose == "login":
         limiter: LoginRateLimiter = request.app.state.login_limiter
         try:
-            limiter.check(tenant.id, request.client.host if request.client else "unknown")
+            limiter.check(tenant.id, _client_ip(request))
         except TooManyLoginsError:
             metrics: Metrics = request.app.state.metrics
             metrics.login_starts_limited.inc()
@@ -193,6 +197,15 @@ async def callback(
         if tenant is None or not tenant.active:
             raise NotFoundError("sign-in is not available for this site") from None
         set_tenant(tenant.id)
+        # Anyone can send made-up or replayed states here, and each refusal is audited:
+        # past the limit, answer 429 and write nothing.
+        limiter: LoginRateLimiter = request.app.state.login_limiter
+        try:
+            limiter.check_refusal(tenant.id, _client_ip(request))
+        except TooManyLoginsError:
+            metrics: Metrics = request.app.state.metrics
+            metrics.refused_callbacks_limited.inc()
+            raise
         # A refused state of this tenant's names its desk: the page offers a fresh start there.
         known = e.state if isinstance(e, RefusedStateError) else None
         return await _fail(

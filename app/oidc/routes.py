@@ -62,8 +62,21 @@ def explain(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _check_rate(request: Request, tenant_id: str, *, refusal: bool) -> None:
+    """Count a login start (or a refused sign-in response) from this client; past the limit,
+    count that in the metrics and raise ``TooManyLoginsError`` (a 429 page)."""
+    limiter: LoginRateLimiter = request.app.state.login_limiter
+    metrics: Metrics = request.app.state.metrics
+    check, limited = (
+        (limiter.check_refusal, metrics.refused_callbacks_limited)
+        if refusal
+        else (limiter.check, metrics.login_starts_limited)
+    )
+    try:
+        check(tenant_id, request.client.host if request.client else "unknown")
+    except TooManyLoginsError:
+        limited.inc()
+        raise
 
 
 async def begin_login(
@@ -79,13 +92,7 @@ async def begin_login(
     return_path: str | None = None,
 ) -> Response:
     if purpose == "login":
-        limiter: LoginRateLimiter = request.app.state.login_limiter
-        try:
-            limiter.check(tenant.id, _client_ip(request))
-        except TooManyLoginsError:
-            metrics: Metrics = request.app.state.metrics
-            metrics.login_starts_limited.inc()
-            raise
+        _check_rate(request, tenant.id, refusal=False)
     cache: MetadataCache = request.app.state.metadata
     metadata = await cache.metadata(idp)
     start = await start_login(
@@ -199,13 +206,7 @@ async def callback(
         set_tenant(tenant.id)
         # Anyone can send made-up or replayed states here, and each refusal is audited:
         # past the limit, answer 429 and write nothing.
-        limiter: LoginRateLimiter = request.app.state.login_limiter
-        try:
-            limiter.check_refusal(tenant.id, _client_ip(request))
-        except TooManyLoginsError:
-            metrics: Metrics = request.app.state.metrics
-            metrics.refused_callbacks_limited.inc()
-            raise
+        _check_rate(request, tenant.id, refusal=True)
         # A refused state of this tenant's names its desk: the page offers a fresh start there.
         known = e.state if isinstance(e, RefusedStateError) else None
         return await _fail(

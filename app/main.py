@@ -263,10 +263,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.effective_encryption_keys())
     app.state.metrics = metrics
-    app.state.login_limiter = LoginRateLimiter(
-        per_ip=settings.login_starts_per_ip_per_minute,
-        per_tenant=settings.login_starts_per_tenant_per_minute,
-    )
+
+    def limiter() -> LoginRateLimiter:
+        return LoginRateLimiter(
+            per_ip=settings.login_starts_per_ip_per_minute,
+            per_tenant=settings.login_starts_per_tenant_per_minute,
+        )
+
+    app.state.login_limiter = limiter()
+    # Refused sign-in responses (each writes an audit row) are counted apart, with the same
+    # limits: refusals never use up a customer's login starts.
+    app.state.refusal_limiter = limiter()
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestScope, default_csp=DEFAULT_CSP, https=settings.secure_cookies)

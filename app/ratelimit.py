@@ -3,10 +3,10 @@ audit log.
 
 Sliding windows per (tenant, client IP) and per tenant, kept in each instance's memory: with
 N instances behind a balancer the effective limit is up to N times the setting, which is the
-intended trade-off (no database write on the hot path). Login starts and refused sign-in
-responses are counted apart, with the same limits: an honest browser's refusals are bounded by
-its starts, while anyone can send the callback a made-up or replayed state, and each refusal
-writes an audit row.
+intended trade-off (no database write on the hot path). The app keeps two limiters with the
+same limits: one for login starts, one for refused sign-in responses (anyone can send the
+callback a made-up or replayed state, and each refusal writes an audit row; an honest
+browser's refusals are bounded by its starts).
 """
 
 from __future__ import annotations
@@ -49,30 +49,16 @@ class SlidingWindow:
         return True
 
 
-class _Limit:
+class LoginRateLimiter:
     def __init__(self, *, per_ip: int, per_tenant: int) -> None:
         self._per_ip = SlidingWindow(per_ip)
         self._per_tenant = SlidingWindow(per_tenant)
 
     def check(self, tenant_id: str, client_ip: str) -> None:
+        """Count one attempt at ``tenant_id`` from ``client_ip``; raises when over the limit."""
         if not self._per_ip.allow(f"{tenant_id}|{client_ip}") or not self._per_tenant.allow(
             tenant_id
         ):
             raise TooManyLoginsError(
                 "there have been too many sign-in attempts from here; please wait a minute and try again"
             )
-
-
-class LoginRateLimiter:
-    def __init__(self, *, per_ip: int, per_tenant: int) -> None:
-        self._starts = _Limit(per_ip=per_ip, per_tenant=per_tenant)
-        self._refusals = _Limit(per_ip=per_ip, per_tenant=per_tenant)
-
-    def check(self, tenant_id: str, client_ip: str) -> None:
-        """A login start at ``tenant_id`` from ``client_ip``; raises when over the limit."""
-        self._starts.check(tenant_id, client_ip)
-
-    def check_refusal(self, tenant_id: str, client_ip: str) -> None:
-        """A refused sign-in response (a state unknown, used, expired, from another browser);
-        raises when over the limit, before anything is written."""
-        self._refusals.check(tenant_id, client_ip)

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from prometheus_client import Counter as PromCounter
 
 from app.audit import record_login
 from app.config import Settings
@@ -62,18 +63,13 @@ def explain(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def _check_rate(request: Request, tenant_id: str, *, refusal: bool) -> None:
-    """Count a login start (or a refused sign-in response) from this client; past the limit,
-    count that in the metrics and raise ``TooManyLoginsError`` (a 429 page)."""
-    limiter: LoginRateLimiter = request.app.state.login_limiter
-    metrics: Metrics = request.app.state.metrics
-    check, limited = (
-        (limiter.check_refusal, metrics.refused_callbacks_limited)
-        if refusal
-        else (limiter.check, metrics.login_starts_limited)
-    )
+def _check_rate(
+    request: Request, tenant_id: str, limiter: LoginRateLimiter, limited: PromCounter
+) -> None:
+    """Count one attempt from this client; past the limit, count that in ``limited`` and
+    raise ``TooManyLoginsError`` (a 429 page)."""
     try:
-        check(tenant_id, request.client.host if request.client else "unknown")
+        limiter.check(tenant_id, request.client.host if request.client else "unknown")
     except TooManyLoginsError:
         limited.inc()
         raise
@@ -92,7 +88,10 @@ async def begin_login(
     return_path: str | None = None,
 ) -> Response:
     if purpose == "login":
-        _check_rate(request, tenant.id, refusal=False)
+        metrics: Metrics = request.app.state.metrics
+        _check_rate(
+            request, tenant.id, request.app.state.login_limiter, metrics.login_starts_limited
+        )
     cache: MetadataCache = request.app.state.metadata
     metadata = await cache.metadata(idp)
     start = await start_login(
@@ -206,7 +205,10 @@ async def callback(
         set_tenant(tenant.id)
         # Anyone can send made-up or replayed states here, and each refusal is audited:
         # past the limit, answer 429 and write nothing.
-        _check_rate(request, tenant.id, refusal=True)
+        metrics: Metrics = request.app.state.metrics
+        _check_rate(
+            request, tenant.id, request.app.state.refusal_limiter, metrics.refused_callbacks_limited
+        )
         # A refused state of this tenant's names its desk: the page offers a fresh start there.
         known = e.state if isinstance(e, RefusedStateError) else None
         return await _fail(

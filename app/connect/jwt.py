@@ -129,8 +129,13 @@ def _check_lifetime(claims: dict[str, Any], *, now: datetime | None, leeway: int
         raise TokenError("token has no expiry")
     if current > exp + leeway:
         raise TokenError("token has expired")
-    nbf = claims.get("nbf")
-    if isinstance(nbf, int | float) and not isinstance(nbf, bool) and current + leeway < nbf:
+    if "nbf" not in claims:
+        return
+    nbf = claims["nbf"]
+    if not isinstance(nbf, int | float) or isinstance(nbf, bool):
+        # RFC 7519, 4.1.5: a NumericDate; a token whose nbf cannot be read is not trusted.
+        raise TokenError("token has a malformed not-before time")
+    if current + leeway < nbf:
         raise TokenError("token is not valid yet")
 
 

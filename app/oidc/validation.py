@@ -123,6 +123,10 @@ def validate_id_token(
         raise IdTokenError("the ID token has expired")
     if _number(claims, "iat") > current + max_skew:
         raise IdTokenError("the ID token was issued in the future")
+    # Core does not define nbf for ID tokens, but a JWT that carries one must not be accepted
+    # before it (RFC 7519, 4.1.5).
+    if "nbf" in claims and _number(claims, "nbf") > current + max_skew:
+        raise IdTokenError("the ID token is not valid yet")
 
     token_nonce = claims.get("nonce")
     if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce, nonce):

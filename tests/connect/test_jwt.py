@@ -246,6 +246,12 @@ def test_tenant_token_not_yet_valid() -> None:
         verify_tenant(token)
 
 
+def test_tenant_token_with_malformed_not_before() -> None:
+    token = tenant_token(client_key=CLIENT_KEY, secret=SECRET, nbf="now")
+    with pytest.raises(TokenError, match="malformed not-before"):
+        verify_tenant(token)
+
+
 def test_tenant_token_wrong_issuer() -> None:
     with pytest.raises(TokenError, match="issuer"):
         verify_tenant(tenant_token(client_key="jira:other", secret=SECRET))

@@ -100,6 +100,8 @@ async def test_client_secret_is_sent_with_http_basic(
         ({"iat": None}, "no iat"),
         ({"exp": int(time.time()) - 600}, "expired"),
         ({"iat": int(time.time()) + 3600}, "issued in the future"),
+        ({"nbf": int(time.time()) + 3600}, "not valid yet"),
+        ({"nbf": "yesterday"}, "no nbf"),
         ({"nonce": "not-the-nonce"}, "nonce does not match"),
         ({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "at_hash"),
         ({"aud": ["portal-client", "other"]}, "authorized party"),
@@ -112,6 +114,8 @@ async def test_client_secret_is_sent_with_http_basic(
         "no-iat",
         "expired",
         "future-iat",
+        "future-nbf",
+        "malformed-nbf",
         "nonce",
         "at_hash",
         "multi-aud-no-azp",
@@ -130,6 +134,17 @@ async def test_bad_id_token_claims_are_refused(
     response = await login(client, tenant, op)
     await assert_refused(response, provisioner, session, reason)
     assert op.userinfo_calls == 0
+
+
+async def test_past_not_before_within_skew_is_accepted(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    # Clocks differ: an nbf a minute ahead of ours is within the allowed skew.
+    op.claim_overrides = {"nbf": int(time.time()) + 60}
+    assert (await login(client, tenant, op)).status_code == 303
 
 
 async def test_multiple_audiences_with_our_azp_are_accepted(

@@ -53,6 +53,7 @@ from app.portal import routes as portal_routes
 from app.ratelimit import LoginRateLimiter
 from app.templating import render_error
 from app.tenant_config import load_tenant_config
+from app.urls import app_path
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ DEFAULT_CSP = (
 
 
 def _is_json_surface(request: Request) -> bool:
-    return request.url.path.startswith(JSON_SURFACES)
+    return app_path(request.scope).startswith(JSON_SURFACES)
 
 
 def _json_error(status_code: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -95,8 +96,8 @@ _PORTAL_DESK = re.compile(r"^(/portal/[A-Za-z0-9_-]+/[0-9]+)/")
 
 def _portal_home(request: Request) -> str | None:
     """A way back to the help center from an error on one of its inner pages."""
-    match = _PORTAL_DESK.match(request.url.path)
-    return match.group(1) if match else None
+    match = _PORTAL_DESK.match(app_path(request.scope))
+    return request.scope.get("root_path", "") + match.group(1) if match else None
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -128,6 +129,27 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     if _is_json_surface(request):
         return _json_error(500, "internal_error", "internal error")
     return render_error(request, status_code=500, message="Something went wrong on our side.")
+
+
+class PathPrefix:
+    """APP_BASE_URL's path (``/sso``), which the proxy in front strips, put back as the ASGI
+    ``root_path``: routes still match without it, and every URL the app builds from the
+    request (``url_for``, ``request.url``) carries it, so the browser never leaves the app."""
+
+    def __init__(self, app: Any, *, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Already there when uvicorn runs with --root-path set to the same prefix.
+        if scope["type"] == "http" and scope.get("root_path") != self.prefix:
+            scope = {
+                **scope,
+                "root_path": self.prefix,
+                "path": self.prefix + scope["path"],
+                "raw_path": self.prefix.encode() + scope.get("raw_path", b""),
+            }
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -277,6 +299,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestScope, default_csp=DEFAULT_CSP, https=settings.secure_cookies)
+    if settings.base_path:
+        app.add_middleware(PathPrefix, prefix=settings.base_path)
 
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

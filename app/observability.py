@@ -16,6 +16,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from app.urls import app_path
+
 # One mutable dict per request: the endpoint runs in a child task of the middleware, so a
 # value it sets (the tenant) must be a mutation the middleware can still see.
 request_context: ContextVar[dict[str, str | None] | None] = ContextVar(
@@ -173,7 +175,7 @@ class RequestScope:
                     # Admin iframe pages set their own policy; nothing else may be framed.
                     (b"content-security-policy", self.default_csp),
                 ]
-                if scope["path"].startswith(PRIVATE_PREFIXES):
+                if app_path(scope).startswith(PRIVATE_PREFIXES):
                     # Customer requests, admin data, login responses: never in a shared cache.
                     defaults.append((b"cache-control", b"no-store"))
                 if self.https:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from functools import lru_cache
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 _LOOPBACK_NAMES = {"localhost", "localhost."}
@@ -62,6 +64,16 @@ def host_allowed(host: str, patterns: list[str]) -> bool:
         elif fnmatchcase(host, pattern):
             return True
     return False
+
+
+def app_path(scope: Mapping[str, Any]) -> str:
+    """The request path as the app's routes see it: without the ASGI ``root_path`` (the
+    path prefix of APP_BASE_URL, see ``app.main.PathPrefix``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root) :] or "/"
+    return path
 
 
 _UNSAFE_RETURN = re.compile(r"[\x00-\x1f\x7f\\]")

@@ -158,11 +158,12 @@ async def install_tenant(
     shared_secret: str | None = None,
     base_url: str = JIRA_BASE_URL,
     body: dict[str, Any] | None = None,
+    app_base_url: str = APP_BASE_URL,
 ) -> httpx.Response:
     """A validly signed install; ``body`` overrides fields of its payload."""
     client_key = client_key or f"client-{secrets.token_hex(6)}"
     shared_secret = shared_secret or secrets.token_urlsafe(32)
-    token = signer.token(client_key=client_key, aud=APP_BASE_URL, path="/lifecycle/installed")
+    token = signer.token(client_key=client_key, aud=app_base_url, path="/lifecycle/installed")
     return await client.post(
         "/lifecycle/installed",
         json=install_body(client_key, shared_secret, base_url) | (body or {}),
@@ -187,7 +188,12 @@ async def install_with_jira(
     client_key = client_key or f"client-{secrets.token_hex(6)}"
     shared_secret = secrets.token_urlsafe(32)
     response = await install_tenant(
-        client, signer, client_key=client_key, shared_secret=shared_secret, base_url=base_url
+        client,
+        signer,
+        client_key=client_key,
+        shared_secret=shared_secret,
+        base_url=base_url,
+        app_base_url=settings.app_base_url,
     )
     assert response.status_code == 204, response.text
     async with sessionmaker() as s:

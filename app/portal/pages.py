@@ -63,6 +63,8 @@ def desk_home(settings: Settings, tenant_id: str, desk_id: str) -> str:
 def sign_in_redirect(
     settings: Settings, tenant_id: str, desk_id: str, return_to: str
 ) -> RedirectResponse:
+    """To the desk's sign-in, then back to ``return_to`` (a public path: ``request.url.path``
+    carries APP_BASE_URL's prefix, see ``app.main.PathPrefix``)."""
     query = urlencode({"return_to": return_to})
     return RedirectResponse(f"{desk_home(settings, tenant_id, desk_id)}?{query}", status_code=303)
 
@@ -355,7 +357,7 @@ async def substitute_link(
             box=box,
             tenant=tenant,
             service_desk_id=service_desk_id,
-            return_to=tenant_return_path(return_to, tenant.id),
+            return_to=tenant_return_path(return_to, settings, tenant.id),
             idps=config.enabled_idps,
         )
     directory: JiraDirectory = request.app.state.jira

@@ -80,10 +80,11 @@ async def current_session(
     )
 
 
-def tenant_return_path(value: str | None, tenant_id: str) -> str | None:
-    """A return path the customer may be sent to: relative and inside this tenant's portal."""
+def tenant_return_path(value: str | None, settings: Settings, tenant_id: str) -> str | None:
+    """A return path the customer may be sent to: relative and inside this tenant's portal
+    (a public path: under APP_BASE_URL's path prefix, if it has one)."""
     path = safe_return_path(value)
-    if path is None or not path.startswith(f"/portal/{tenant_id}/"):
+    if path is None or not path.startswith(f"{settings.base_path}/portal/{tenant_id}/"):
         return None
     return path
 
@@ -236,7 +237,7 @@ async def login_with(
         idp=idp,
         purpose="login",
         service_desk_id=service_desk_id,
-        return_path=tenant_return_path(return_to, tenant.id),
+        return_path=tenant_return_path(return_to, settings, tenant.id),
     )
 
 
@@ -257,7 +258,7 @@ async def login_by_email(
     idps = config.enabled_idps
     domain = email.strip().rpartition("@")[2].lower()
     matches = [idp for idp in idps if domain and domain in idp.email_domains]
-    return_path = tenant_return_path(return_to, tenant.id)
+    return_path = tenant_return_path(return_to, settings, tenant.id)
     if len(matches) == 1:
         return await begin_login(
             request,

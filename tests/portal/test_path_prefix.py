@@ -1,0 +1,134 @@
+"""An app served under a path prefix (``APP_BASE_URL=https://host/sso``) behind a proxy that
+strips the prefix: every address the app hands the browser carries the prefix, or the
+browser leaves the app."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from app.config import Settings
+from tests.conftest import APP_BASE_URL, InstalledTenant
+from tests.connect_tokens import page_token
+from tests.login_fixtures import DESK_ID
+from tests.oidc.hostile_op import HostileOP
+
+PREFIX = "/sso"
+PUBLIC = f"{APP_BASE_URL}{PREFIX}"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"app_base_url": PUBLIC})
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The browser, talking to the public URL through a proxy that strips the prefix."""
+
+    async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["path"].startswith(PREFIX + "/"), f"left the app: {scope['path']}"
+        path = scope["path"].removeprefix(PREFIX)
+        raw = scope["raw_path"].removeprefix(PREFIX.encode())
+        await app(dict(scope, path=path, raw_path=raw), receive, send)
+
+    transport = httpx.ASGITransport(app=proxy)
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
+        yield http
+
+
+async def follow(client: httpx.AsyncClient, location: str) -> httpx.Response:
+    """A redirect the browser follows: to an absolute URL, or a path on the app's host."""
+    return await client.get(location if "://" in location else f"{APP_BASE_URL}{location}")
+
+
+async def test_a_deep_link_signs_in_and_comes_back_under_the_prefix(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    del idp
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    page = await follow(client, f"{home}/requests/ITH-1")
+    assert page.status_code == 303
+    sign_in = urlsplit(page.headers["location"])
+    assert sign_in.path == home
+    assert parse_qs(sign_in.query)["return_to"] == [f"{home}/requests/ITH-1"]
+
+    started = await follow(client, page.headers["location"])
+    assert started.status_code == 303
+    landed = await follow(client, op.authorize(started.headers["location"]))
+    assert landed.status_code == 303, landed.text
+    assert landed.headers["location"] == f"{home}/requests/ITH-1"
+
+
+async def test_a_plain_sign_in_lands_on_the_desk_under_the_prefix(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    del idp
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    started = await follow(client, home)
+    landed = await follow(client, op.authorize(started.headers["location"]))
+    assert landed.headers["location"] == home
+    portal = await follow(client, home)
+    assert portal.status_code == 200, portal.text
+    assert f'href="{home}/requests"' in portal.text
+
+
+async def test_a_return_path_outside_the_prefix_is_ignored(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    del idp
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    started = await client.get(
+        f"{APP_BASE_URL}{home}", params={"return_to": f"/portal/{tenant.tenant_id}/{DESK_ID}"}
+    )
+    landed = await follow(client, op.authorize(started.headers["location"]))
+    assert landed.headers["location"] == home
+
+
+async def test_page_links_and_assets_carry_the_prefix(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    del idp
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    started = await follow(client, home)
+    await follow(client, op.authorize(started.headers["location"]))
+    portal = await follow(client, home)
+    for link in re.findall(r'(?:href|src|action)="([^"#]+)"', portal.text):
+        path = urlsplit(link).path
+        assert path.startswith(f"{PREFIX}/"), f"{link} leaves the app"
+        if "/static/" in path:
+            assert (await follow(client, link)).status_code == 200
+
+
+async def test_portal_pages_stay_out_of_shared_caches_under_the_prefix(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    del idp
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    started = await follow(client, home)
+    await follow(client, op.authorize(started.headers["location"]))
+    portal = await follow(client, home)
+    assert portal.headers["cache-control"] == "no-store"
+
+
+async def test_connect_requests_verify_against_the_path_below_the_prefix(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    # Jira signs the path relative to the app's baseUrl (the qsh), here /admin.
+    token = page_token(
+        client_key=tenant.client_key, secret=tenant.shared_secret, method="GET", path="/admin"
+    )
+    page = await client.get("/admin", params={"jwt": token})
+    assert page.status_code == 200, page.text
+    assert f'"{PREFIX}/api/admin"' in page.text or f"{PREFIX}/api/admin" in page.text
+
+    refused = await client.get("/api/admin/idps")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/json"

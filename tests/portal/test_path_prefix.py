@@ -92,6 +92,16 @@ async def test_a_return_path_outside_the_prefix_is_ignored(
     assert landed.headers["location"] == home
 
 
+async def assert_links_stay_in_the_app(client: httpx.AsyncClient, page: httpx.Response) -> None:
+    links = re.findall(r'(?:href|src|action)="([^"#]+)"', page.text)
+    assert links
+    for link in links:
+        path = urlsplit(link).path
+        assert path.startswith(f"{PREFIX}/"), f"{link} leaves the app"
+        if "/static/" in path:
+            assert (await follow(client, link)).status_code == 200
+
+
 async def test_page_links_and_assets_carry_the_prefix(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:
@@ -99,12 +109,12 @@ async def test_page_links_and_assets_carry_the_prefix(
     home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
     started = await follow(client, home)
     await follow(client, op.authorize(started.headers["location"]))
-    portal = await follow(client, home)
-    for link in re.findall(r'(?:href|src|action)="([^"#]+)"', portal.text):
-        path = urlsplit(link).path
-        assert path.startswith(f"{PREFIX}/"), f"{link} leaves the app"
-        if "/static/" in path:
-            assert (await follow(client, link)).status_code == 200
+    await assert_links_stay_in_the_app(client, await follow(client, home))
+
+    missing = await follow(client, f"{home}/requests/ITH-999")
+    assert missing.status_code == 404
+    assert f'href="{home}"' in missing.text  # the way back to the help center
+    await assert_links_stay_in_the_app(client, missing)
 
 
 async def test_portal_pages_stay_out_of_shared_caches_under_the_prefix(

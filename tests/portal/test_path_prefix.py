@@ -26,7 +26,9 @@ PUBLIC = f"{APP_BASE_URL}{PREFIX}"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"app_base_url": PUBLIC})
+    prefixed = settings.model_copy(update={"app_base_url": PUBLIC})
+    assert prefixed.base_path == PREFIX
+    return prefixed
 
 
 @pytest.fixture

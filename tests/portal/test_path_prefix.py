@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -51,6 +51,13 @@ async def follow(client: httpx.AsyncClient, location: str) -> httpx.Response:
     return await client.get(location if "://" in location else f"{APP_BASE_URL}{location}")
 
 
+async def sign_in(client: httpx.AsyncClient, op: HostileOP, start: str) -> httpx.Response:
+    """Open ``start`` without a session, sign in at the OP; the callback's answer."""
+    started = await follow(client, start)
+    assert started.status_code == 303
+    return await follow(client, op.authorize(started.headers["location"]))
+
+
 async def test_a_deep_link_signs_in_and_comes_back_under_the_prefix(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:
@@ -58,13 +65,11 @@ async def test_a_deep_link_signs_in_and_comes_back_under_the_prefix(
     home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
     page = await follow(client, f"{home}/requests/ITH-1")
     assert page.status_code == 303
-    sign_in = urlsplit(page.headers["location"])
-    assert sign_in.path == home
-    assert parse_qs(sign_in.query)["return_to"] == [f"{home}/requests/ITH-1"]
+    to_sign_in = urlsplit(page.headers["location"])
+    assert to_sign_in.path == home
+    assert parse_qs(to_sign_in.query)["return_to"] == [f"{home}/requests/ITH-1"]
 
-    started = await follow(client, page.headers["location"])
-    assert started.status_code == 303
-    landed = await follow(client, op.authorize(started.headers["location"]))
+    landed = await sign_in(client, op, page.headers["location"])
     assert landed.status_code == 303, landed.text
     assert landed.headers["location"] == f"{home}/requests/ITH-1"
 
@@ -74,8 +79,7 @@ async def test_a_plain_sign_in_lands_on_the_desk_under_the_prefix(
 ) -> None:
     del idp
     home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
-    started = await follow(client, home)
-    landed = await follow(client, op.authorize(started.headers["location"]))
+    landed = await sign_in(client, op, home)
     assert landed.headers["location"] == home
     portal = await follow(client, home)
     assert portal.status_code == 200, portal.text
@@ -87,10 +91,8 @@ async def test_a_return_path_outside_the_prefix_is_ignored(
 ) -> None:
     del idp
     home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
-    started = await client.get(
-        f"{APP_BASE_URL}{home}", params={"return_to": f"/portal/{tenant.tenant_id}/{DESK_ID}"}
-    )
-    landed = await follow(client, op.authorize(started.headers["location"]))
+    outside = urlencode({"return_to": f"/portal/{tenant.tenant_id}/{DESK_ID}"})
+    landed = await sign_in(client, op, f"{home}?{outside}")
     assert landed.headers["location"] == home
 
 
@@ -109,8 +111,7 @@ async def test_page_links_and_assets_carry_the_prefix(
 ) -> None:
     del idp
     home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
-    started = await follow(client, home)
-    await follow(client, op.authorize(started.headers["location"]))
+    await sign_in(client, op, home)
     await assert_links_stay_in_the_app(client, await follow(client, home))
 
     missing = await follow(client, f"{home}/requests/ITH-999")
@@ -124,8 +125,7 @@ async def test_portal_pages_stay_out_of_shared_caches_under_the_prefix(
 ) -> None:
     del idp
     home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
-    started = await follow(client, home)
-    await follow(client, op.authorize(started.headers["location"]))
+    await sign_in(client, op, home)
     portal = await follow(client, home)
     assert portal.headers["cache-control"] == "no-store"
 
@@ -139,7 +139,7 @@ async def test_connect_requests_verify_against_the_path_below_the_prefix(
     )
     page = await client.get("/admin", params={"jwt": token})
     assert page.status_code == 200, page.text
-    assert f'"{PREFIX}/api/admin"' in page.text or f"{PREFIX}/api/admin" in page.text
+    assert f"{PREFIX}/api/admin" in page.text  # where the page's script calls the API
 
     refused = await client.get("/api/admin/idps")
     assert refused.status_code == 401

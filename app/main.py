@@ -51,7 +51,7 @@ from app.outbound import AddressPolicy, create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.ratelimit import LoginRateLimiter
-from app.templating import render_error
+from app.templating import page_path, render_error
 from app.tenant_config import load_tenant_config
 from app.urls import app_path
 
@@ -86,7 +86,9 @@ async def _app_error(request: Request, exc: Exception) -> Response:
         request,
         status_code=exc.status_code,
         message=exc.message,
-        retry_url=str(request.url) if exc.status_code >= 500 and request.method == "GET" else None,
+        retry_url=page_path(request)
+        if exc.status_code >= 500 and request.method == "GET"
+        else None,
         home_url=_portal_home(request),
     )
 

@@ -8,8 +8,28 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def page_path(request: Request) -> str:
+    """This request's path and query as the browser knows it (APP_BASE_URL's prefix included),
+    for links back to it."""
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+@pass_context
+def path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
+    """``url_for`` without scheme and host: those come from whatever the proxy forwards (its
+    own Host, plain http), and a page must link to its own origin whatever they are."""
+    request: Request = context["request"]
+    root: str = request.scope.get("root_path", "")
+    return root + str(request.app.url_path_for(name, **params))
+
+
+templates.env.globals["path_for"] = path_for
 
 _TITLES = {
     400: "We could not sign you in",

@@ -1,6 +1,8 @@
-"""An app served under a path prefix (``APP_BASE_URL=https://host/sso``) behind a proxy that
-strips the prefix: every address the app hands the browser carries the prefix, or the
-browser leaves the app."""
+"""The app behind a minimal reverse proxy: served under a path prefix
+(``APP_BASE_URL=https://host/sso``) that the proxy strips, and reached over plain http with
+the proxy's own Host header (nginx's ``proxy_pass`` without ``proxy_set_header``). Every
+address the app hands the browser must still carry the prefix and stay on the public
+origin, or the browser leaves the app (or refuses mixed content)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from app.config import Settings
 from tests.conftest import APP_BASE_URL, InstalledTenant
 from tests.connect_tokens import page_token
+from tests.jsm.fake_jira import FakeJira
 from tests.login_fixtures import DESK_ID
 from tests.oidc.hostile_op import HostileOP
 
@@ -33,13 +36,19 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The browser, talking to the public URL through a proxy that strips the prefix."""
+    """The browser, talking to the public URL through the proxy."""
 
     async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["path"].startswith(PREFIX + "/"), f"left the app: {scope['path']}"
-        path = scope["path"].removeprefix(PREFIX)
-        raw = scope["raw_path"].removeprefix(PREFIX.encode())
-        await app(dict(scope, path=path, raw_path=raw), receive, send)
+        headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+        forwarded = {
+            "path": scope["path"].removeprefix(PREFIX),
+            "raw_path": scope["raw_path"].removeprefix(PREFIX.encode()),
+            "scheme": "http",
+            "server": ("app", 8000),
+            "headers": [*headers, (b"host", b"app:8000")],
+        }
+        await app({**scope, **forwarded}, receive, send)
 
     transport = httpx.ASGITransport(app=proxy)
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
@@ -100,8 +109,10 @@ async def assert_links_stay_in_the_app(client: httpx.AsyncClient, page: httpx.Re
     links = re.findall(r'(?:href|src|action)="([^"#]+)"', page.text)
     assert links
     for link in links:
-        path = urlsplit(link).path
-        assert path.startswith(f"{PREFIX}/"), f"{link} leaves the app"
+        parts = urlsplit(link)
+        assert parts.path.startswith(f"{PREFIX}/"), f"{link} leaves the app"
+        assert not parts.netloc or link.startswith(PUBLIC), f"{link} leaves the public origin"
+        path = parts.path
         if "/static/" in path:
             assert (await follow(client, link)).status_code == 200
 
@@ -118,6 +129,23 @@ async def test_page_links_and_assets_carry_the_prefix(
     assert missing.status_code == 404
     assert f'href="{home}"' in missing.text  # the way back to the help center
     await assert_links_stay_in_the_app(client, missing)
+
+
+async def test_the_try_again_link_of_an_error_page_stays_on_the_public_origin(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    jira: FakeJira,
+) -> None:
+    del idp
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    await sign_in(client, op, home)
+    jira.fail("GET", f"/rest/servicedeskapi/servicedesk/{DESK_ID}/requesttypegroup", 503, times=9)
+    page = await follow(client, f"{home}?tab=1")
+    assert page.status_code == 502
+    assert f'href="{home}?tab=1"' in page.text  # Try again
+    await assert_links_stay_in_the_app(client, page)
 
 
 async def test_portal_pages_stay_out_of_shared_caches_under_the_prefix(
@@ -140,6 +168,8 @@ async def test_connect_requests_verify_against_the_path_below_the_prefix(
     page = await client.get("/admin", params={"jwt": token})
     assert page.status_code == 200, page.text
     assert f"{PREFIX}/api/admin" in page.text  # where the page's script calls the API
+    for asset in ("admin.css", "admin.js"):
+        assert f'="{PREFIX}/static/{asset}"' in page.text
 
     refused = await client.get("/api/admin/idps")
     assert refused.status_code == 401

@@ -14,13 +14,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.admin import api as admin_api
 from app.admin import pages as admin_pages
@@ -53,7 +54,7 @@ from app.portal import routes as portal_routes
 from app.ratelimit import LoginRateLimiter
 from app.templating import page_path, render_error
 from app.tenant_config import load_tenant_config
-from app.urls import app_path
+from app.urls import app_path, safe_return_path
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,29 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return render_error(request, status_code=400, message="The request was not valid.")
 
 
+def _without_trailing_slash(request: Request) -> str | None:
+    """Where a GET for ``/page/`` should go when ``/page`` exists: by path and query only.
+
+    Starlette's own slash redirect builds an absolute URL from the Host header and scheme it
+    is given: behind a proxy that is the proxy's address, and a forged Host would be echoed
+    into the Location of a cacheable redirect."""
+    path = request.scope["path"]
+    if request.method not in ("GET", "HEAD") or len(path) < 2 or not path.endswith("/"):
+        return None
+    trimmed = path.rstrip("/")
+    if safe_return_path(trimmed) is None:
+        return None
+    scope = {**request.scope, "path": trimmed}
+    if not any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+        return None
+    query = request.url.query
+    return f"{trimmed}?{query}" if query else trimmed
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    if exc.status_code == 404 and (target := _without_trailing_slash(request)):
+        return RedirectResponse(target, status_code=308)
     message = {
         404: "Not found.",
         405: "Method not allowed.",
@@ -279,6 +301,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs" if settings.is_development else None,
         redoc_url=None,
+        # A trailing slash is redirected by _http_error, by path (see there).
+        redirect_slashes=False,
         openapi_url="/openapi.json" if settings.is_development else None,
         # Metrics are Prometheus (/metrics) and logs JSON lines: FastAPI's OpenTelemetry hooks
         # would only cost a provider lookup per request.

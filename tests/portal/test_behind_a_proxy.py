@@ -174,3 +174,33 @@ async def test_connect_requests_verify_against_the_path_below_the_prefix(
     refused = await client.get("/api/admin/idps")
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("query", ["", "?return_to=%2Fx"])
+async def test_a_trailing_slash_redirects_by_path_whatever_the_host(
+    client: httpx.AsyncClient, tenant: InstalledTenant, query: str
+) -> None:
+    # A substitute link pasted with a slash at the end; the Host is the proxy's, or forged.
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    for host in ("sso.example.test", "evil.example"):
+        response = await client.get(f"{APP_BASE_URL}{home}/{query}", headers={"Host": host})
+        assert response.status_code == 308
+        assert response.headers["location"] == f"{home}{query}"
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/", "/nothing-here/"])
+async def test_a_trailing_slash_on_no_page_is_not_found(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(f"{APP_BASE_URL}{PREFIX}{path}")
+    assert response.status_code == 404
+    assert "location" not in response.headers
+
+
+async def test_a_trailing_slash_on_a_form_post_is_not_redirected(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    response = await client.post(f"{APP_BASE_URL}{home}/login/", data={"email": "a@b.example"})
+    assert response.status_code == 404
+    assert "location" not in response.headers

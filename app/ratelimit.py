@@ -62,3 +62,13 @@ class LoginRateLimiter:
             raise TooManyLoginsError(
                 "there have been too many sign-in attempts from here; please wait a minute and try again"
             )
+
+
+def forwarded_by_untrusted_proxy(forwarded_for: str | None, client: str) -> bool:
+    """True for a request that names a client in X-Forwarded-For yet arrives from an address
+    that is not among them: a proxy that FORWARDED_ALLOW_IPS does not list (uvicorn puts the
+    forwarded address in place of a trusted proxy's own). Its customers then all count as
+    the proxy's one address against the per-IP limit."""
+    if not forwarded_for:
+        return False
+    return client not in {part.strip() for part in forwarded_for.split(",")}

@@ -103,6 +103,25 @@ async def test_login_starts_are_rate_limited_per_ip(
 
 
 @pytest.mark.usefixtures("idp")
+async def test_an_untrusted_proxy_in_front_is_reported_once(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("app.oidc.routes._warned_proxies", set())
+    for customer in ("203.0.113.9", "198.51.100.7"):
+        started = await client.get(
+            f"/portal/{tenant.tenant_id}/7", headers={"X-Forwarded-For": customer}
+        )
+        assert started.status_code == 303
+    warnings = [r.getMessage() for r in caplog.records if "FORWARDED_ALLOW_IPS" in r.getMessage()]
+    # The test client's address stands for the proxy's.
+    assert len(warnings) == 1
+    assert "127.0.0.1" in warnings[0]
+
+
+@pytest.mark.usefixtures("idp")
 async def test_refused_sign_in_responses_are_rate_limited_without_audit_rows(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,

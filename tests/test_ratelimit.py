@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.ratelimit import LoginRateLimiter, SlidingWindow, TooManyLoginsError
+from app.ratelimit import (
+    LoginRateLimiter,
+    SlidingWindow,
+    TooManyLoginsError,
+    forwarded_by_untrusted_proxy,
+)
 
 
 def test_a_window_allows_the_limit_then_refuses_until_the_oldest_hit_ages_out() -> None:
@@ -49,3 +54,19 @@ def test_per_ip_and_per_tenant_limits() -> None:
     limiter.check("t1", "10.0.0.2")
     with pytest.raises(TooManyLoginsError, match="too many sign-in attempts"):
         limiter.check("t1", "10.0.0.3")  # the site as a whole is over its limit
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "client", "untrusted"),
+    [
+        (None, "10.0.0.5", False),  # no proxy in front
+        ("203.0.113.9", "203.0.113.9", False),  # uvicorn trusted the proxy and used the header
+        ("198.51.100.1, 203.0.113.9", "203.0.113.9", False),
+        ("203.0.113.9", "10.0.0.5", True),  # the proxy's own address: not trusted
+        ("198.51.100.1, 203.0.113.9", "10.0.0.5", True),
+    ],
+)
+def test_a_proxy_that_is_not_trusted_is_recognised(
+    forwarded_for: str | None, client: str, untrusted: bool
+) -> None:
+    assert forwarded_by_untrusted_proxy(forwarded_for, client) is untrusted

@@ -32,7 +32,7 @@ from app.oidc.mapping import MappedIdentity
 from app.oidc.metadata import MetadataCache
 from app.oidc.provisioning import CustomerProvisioner
 from app.portal.sessions import create_session
-from app.ratelimit import LoginRateLimiter, TooManyLoginsError
+from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
 from app.templating import render, render_error
 from app.tenant_config import tenant_config
 
@@ -68,11 +68,29 @@ def _check_rate(
 ) -> None:
     """Count one attempt from this client; past the limit, count that in ``limited`` and
     raise ``TooManyLoginsError`` (a 429 page)."""
+    client = request.client.host if request.client else "unknown"
+    if forwarded_by_untrusted_proxy(request.headers.get("x-forwarded-for"), client):
+        _warn_untrusted_proxy(client)
     try:
-        limiter.check(tenant_id, request.client.host if request.client else "unknown")
+        limiter.check(tenant_id, client)
     except TooManyLoginsError:
         limited.inc()
         raise
+
+
+_warned_proxies: set[str] = set()
+
+
+def _warn_untrusted_proxy(address: str) -> None:
+    # Once per proxy address, and for a few addresses at most: anyone can send the header.
+    if address in _warned_proxies or len(_warned_proxies) >= 8:
+        return
+    _warned_proxies.add(address)
+    logger.warning(
+        "requests arrive through a proxy at %s that FORWARDED_ALLOW_IPS does not list: the "
+        "per-IP login limit counts all of its customers as that one address",
+        address,
+    )
 
 
 async def begin_login(

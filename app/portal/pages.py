@@ -29,7 +29,6 @@ from app.portal.routes import (
     current_session,
     existing_desk,
     portal_config,
-    portal_tenant,
     start_customer_login,
     tenant_return_path,
 )
@@ -72,9 +71,10 @@ def sign_in_redirect(
 async def customer_context(
     request: Request, session: SessionDep, settings: Settings, tenant_id: str, desk_id: str
 ) -> PortalContext | None:
-    tenant = await portal_tenant(request, tenant_id)
+    config = await portal_config(request, tenant_id)
+    tenant = config.tenant
     desk = await existing_desk(request, session, tenant, desk_id)
-    customer = await current_session(request, session, settings, tenant)
+    customer = await current_session(request, session, settings, config)
     if customer is None:
         return None
     directory: JiraDirectory = request.app.state.jira
@@ -348,7 +348,7 @@ async def substitute_link(
     config = await portal_config(request, tenant_id)
     tenant = config.tenant
     desk = await existing_desk(request, session, tenant, service_desk_id)
-    portal_session = await current_session(request, session, settings, tenant)
+    portal_session = await current_session(request, session, settings, config)
     if portal_session is None:
         return await start_customer_login(
             request,

@@ -70,14 +70,23 @@ async def existing_desk(
 
 
 async def current_session(
-    request: Request, session: SessionDep, settings: Settings, tenant: Tenant
+    request: Request, session: SessionDep, settings: Settings, config: TenantConfig
 ) -> PortalSession | None:
-    return await load_session(
+    record = await load_session(
         session,
-        tenant.id,
+        config.tenant.id,
         read_session_cookie(request, settings),
         idle_timeout=timedelta(minutes=settings.portal_idle_minutes),
     )
+    if record is None:
+        return None
+    idp = config.idp(record.idp_id)
+    if idp is None or not idp.enabled:
+        # An admin who switches a provider off expects the customers it signed in to be out,
+        # not to keep the portal for the rest of their session.
+        await session.delete(record)
+        return None
+    return record
 
 
 def tenant_return_path(value: str | None, settings: Settings, tenant_id: str) -> str | None:

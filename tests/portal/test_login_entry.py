@@ -307,3 +307,48 @@ async def test_a_login_for_an_idp_disabled_mid_flow_is_refused(
     assert op.token_calls == 0
     async with session() as s:
         assert await s.scalar(select(func.count()).select_from(PortalSession)) == 0
+
+
+async def test_switching_a_provider_off_ends_the_sessions_it_signed_in(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    home = f"/portal/{tenant.tenant_id}/{DESK_ID}"
+    assert (await login(client, tenant, op)).status_code == 303
+    assert (await client.get(f"{home}/requests")).status_code == 200
+    switched_off = await client.put(
+        f"/api/admin/idps/{idp['id']}", json={"enabled": False}, headers=tenant.admin_headers()
+    )
+    assert switched_off.status_code == 200
+
+    page = await client.get(f"{home}/requests")
+    assert page.status_code == 303  # to sign in again, where the provider is off
+    assert page.headers["location"].startswith(f"{home}?return_to=")
+    async with session() as s:
+        assert await s.scalar(select(func.count()).select_from(PortalSession)) == 0
+    # Switching it back on does not bring the session back.
+    await client.put(
+        f"/api/admin/idps/{idp['id']}", json={"enabled": True}, headers=tenant.admin_headers()
+    )
+    assert (await client.get(f"{home}/requests")).status_code == 303
+
+
+async def test_switching_one_provider_off_leaves_the_others_sessions(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+) -> None:
+    other = await second_idp(client, tenant, op)
+    home = f"/portal/{tenant.tenant_id}/{DESK_ID}"
+    started = await client.get(f"{home}/login/{idp['id']}")
+    assert (await callback(client, op.authorize(started.headers["location"]))).status_code == 303
+    await client.put(
+        f"/api/admin/idps/{other['id']}", json={"enabled": False}, headers=tenant.admin_headers()
+    )
+    assert (await client.get(f"{home}/requests")).status_code == 200

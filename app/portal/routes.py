@@ -23,6 +23,7 @@ from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.errors import IdentityProviderError, NotFoundError
 from app.jsm.directory import JiraDirectory, ServiceDesk
+from app.jsm.provisioning import email_domain_allowed
 from app.models import IdentityProvider, PortalSession, Tenant
 from app.observability import set_tenant
 from app.oidc import repository
@@ -81,9 +82,11 @@ async def current_session(
     if record is None:
         return None
     idp = config.idp(record.idp_id)
-    if idp is None or not idp.enabled:
-        # An admin who switches a provider off expects the customers it signed in to be out,
-        # not to keep the portal for the rest of their session.
+    allowed = email_domain_allowed(record.email, config.settings.allowed_email_domains)
+    if idp is None or not idp.enabled or not allowed:
+        # An admin who switches a provider off, or takes a domain off the allowed list,
+        # expects those customers to be out, not to keep the portal for the rest of their
+        # session.
         await session.delete(record)
         return None
     return record

@@ -352,3 +352,28 @@ async def test_switching_one_provider_off_leaves_the_others_sessions(
         f"/api/admin/idps/{other['id']}", json={"enabled": False}, headers=tenant.admin_headers()
     )
     assert (await client.get(f"{home}/requests")).status_code == 200
+
+
+async def test_taking_an_email_domain_off_the_allowed_list_ends_its_sessions(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+) -> None:
+    home = f"/portal/{tenant.tenant_id}/{DESK_ID}"
+    assert (await login(client, tenant, op)).status_code == 303  # ada@example.com
+    allowed = await client.put(
+        "/api/admin/settings",
+        json={"allowed_email_domains": ["example.com", "acme.test"]},
+        headers=tenant.admin_headers(),
+    )
+    assert allowed.status_code == 200
+    assert (await client.get(f"{home}/requests")).status_code == 200
+    narrowed = await client.put(
+        "/api/admin/settings",
+        json={"allowed_email_domains": ["acme.test"]},
+        headers=tenant.admin_headers(),
+    )
+    assert narrowed.status_code == 200
+    assert (await client.get(f"{home}/requests")).status_code == 303

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +22,14 @@ from sqlalchemy.util import await_only
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 """Opens a session on demand (an ``async_sessionmaker``): for code that needs the database
 only sometimes, such as a cache miss."""
+
+
+def insert_for(session: AsyncSession) -> Callable[[Any], Any]:
+    """The dialect's ``insert``, which has ``on_conflict_do_update``/``do_nothing``: one
+    statement, so two requests writing the same key at once both succeed."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert
+    return sqlite_insert
 
 
 def create_engine(database_url: str) -> AsyncEngine:

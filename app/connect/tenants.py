@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import new_opaque_id
+from app.db import insert_for
 from app.models import Tenant, utcnow
 
 
@@ -57,9 +56,9 @@ async def upsert_installation(session: AsyncSession, installation: Installation)
         "uninstalled_at": None,
         "updated_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Tenant).values(id=new_opaque_id(), enabled=True, installed_at=now, **values)
+    statement = insert_for(session)(Tenant).values(
+        id=new_opaque_id(), enabled=True, installed_at=now, **values
+    )
     statement = statement.on_conflict_do_update(
         index_elements=[Tenant.client_key],
         set_={key: statement.excluded[key] for key in values if key != "client_key"},

@@ -104,7 +104,7 @@ async def sync_organizations(
             organization_id = str(body["id"]) if isinstance(body, dict) and "id" in body else None
             if organization_id is None:
                 raise JiraError("Jira created an organization but did not say which")
-            await repository.add_managed_organization(
+            organization_id = await repository.add_managed_organization(
                 session, tenant_id, name=name, organization_id=organization_id
             )
             managed[name] = organization_id

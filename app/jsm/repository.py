@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import insert_for
 from app.models import CustomerLink, ManagedOrganization, TenantSettings, table_of
 
 
@@ -82,10 +83,23 @@ async def update_contact(
     )
 
 
-async def save_link(session: AsyncSession, link: CustomerLink) -> CustomerLink:
-    merged = await session.merge(link)
-    await session.flush()
-    return merged
+async def save_link(session: AsyncSession, link: CustomerLink) -> None:
+    """Insert or update the link in one statement: the first login of one customer in two
+    tabs (or on two instances) writes the same key twice, and both must succeed. The later
+    write wins, except for when the link was first made."""
+    values = {column.name: getattr(link, column.name) for column in _LINKS.columns}
+    statement = insert_for(session)(_LINKS).values(**values)
+    keys = [column.name for column in _LINKS.primary_key.columns]
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={
+                name: statement.excluded[name]
+                for name in values
+                if name not in keys and name != "created_at"
+            },
+        )
+    )
 
 
 async def managed_organizations(session: AsyncSession, tenant_id: str) -> dict[str, str]:
@@ -97,13 +111,28 @@ async def managed_organizations(session: AsyncSession, tenant_id: str) -> dict[s
     return {row.name: row.organization_id for row in rows}
 
 
+_ORGANIZATIONS = table_of(ManagedOrganization)
+
+
 async def add_managed_organization(
     session: AsyncSession, tenant_id: str, *, name: str, organization_id: str
-) -> None:
-    await session.merge(
-        ManagedOrganization(tenant_id=tenant_id, name=name, organization_id=organization_id)
+) -> str:
+    """Keep ``organization_id`` for ``name``, unless a concurrent login kept one first: the
+    id kept, which the caller then uses (so both customers end up in the same one)."""
+    statement = insert_for(session)(_ORGANIZATIONS).values(
+        tenant_id=tenant_id, name=name, organization_id=organization_id
     )
-    await session.flush()
+    await session.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=[_ORGANIZATIONS.c.tenant_id, _ORGANIZATIONS.c.name]
+        )
+    )
+    kept = await session.scalar(
+        select(_ORGANIZATIONS.c.organization_id).where(
+            _ORGANIZATIONS.c.tenant_id == tenant_id, _ORGANIZATIONS.c.name == name
+        )
+    )
+    return str(kept)
 
 
 async def forget_managed_organization(session: AsyncSession, tenant_id: str, name: str) -> None:

@@ -133,6 +133,37 @@ async def sync_organizations(
     return wanted_names
 
 
+async def add_to_desk(jira: JiraClient, account_id: str, desk_id: str) -> None:
+    """Make the account a customer of the desk: JSM refuses requests raised on behalf of
+    anyone else (when the desk is open only to its customers)."""
+    await jira.request(
+        "POST",
+        f"/rest/servicedeskapi/servicedesk/{desk_id}/customer",
+        json={"accountIds": [account_id]},
+        retry_safe=True,  # adding a member twice changes nothing
+    )
+
+
+async def join_desk(
+    session: AsyncSession,
+    jira: JiraClient,
+    tenant_id: str,
+    *,
+    issuer: str,
+    subject: str,
+    account_id: str,
+    desk_id: str,
+) -> None:
+    """A signed-in customer opening another desk of the site (its own substitute link): add
+    them there once, as a login at that desk would have, and remember it in their link."""
+    link = await repository.get_link(session, tenant_id, issuer, subject)
+    if link is None or desk_id in link.service_desk_ids:
+        return
+    await add_to_desk(jira, account_id, desk_id)
+    link.service_desk_ids = [*link.service_desk_ids, desk_id]
+    await repository.save_link(session, link)
+
+
 SettingsSource = Callable[[AsyncSession, str], Awaitable[TenantSettings]]
 
 
@@ -194,12 +225,7 @@ class JsmProvisioner:
             account_id = await create_customer(jira, identity)
         desks = list(link.service_desk_ids) if link else []
         if service_desk_id and service_desk_id not in desks:
-            await jira.request(
-                "POST",
-                f"/rest/servicedeskapi/servicedesk/{service_desk_id}/customer",
-                json={"accountIds": [account_id]},
-                retry_safe=True,  # adding a member twice changes nothing
-            )
+            await add_to_desk(jira, account_id, service_desk_id)
             desks.append(service_desk_id)
         organizations = list(link.organizations) if link else []
         if (

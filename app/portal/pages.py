@@ -23,6 +23,7 @@ from app.jsm import portal_api
 from app.jsm import repository as jsm_repository
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory, ServiceDesk
+from app.jsm.provisioning import join_desk
 from app.models import PortalSession, Tenant
 from app.portal.forms import FormField, field_values, form_fields, unsupported_required
 from app.portal.routes import (
@@ -79,6 +80,15 @@ async def customer_context(
         return None
     directory: JiraDirectory = request.app.state.jira
     jira = await directory.client(session, tenant)
+    await join_desk(
+        session,
+        jira,
+        tenant.id,
+        issuer=customer.issuer,
+        subject=customer.subject,
+        account_id=customer.account_id,
+        desk_id=desk.id,
+    )
     return PortalContext(tenant, desk, customer, jira, desk_home(settings, tenant.id, desk.id))
 
 
@@ -345,24 +355,17 @@ async def substitute_link(
     box: SecretBoxDep,
     return_to: str | None = None,
 ) -> Response:
-    config = await portal_config(request, tenant_id)
-    tenant = config.tenant
-    desk = await existing_desk(request, session, tenant, service_desk_id)
-    portal_session = await current_session(request, session, settings, config)
-    if portal_session is None:
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        config = await portal_config(request, tenant_id)
         return await start_customer_login(
             request,
             session,
             settings=settings,
             box=box,
-            tenant=tenant,
+            tenant=config.tenant,
             service_desk_id=service_desk_id,
-            return_to=tenant_return_path(return_to, settings, tenant.id),
+            return_to=tenant_return_path(return_to, settings, config.tenant.id),
             idps=config.enabled_idps,
         )
-    directory: JiraDirectory = request.app.state.jira
-    jira = await directory.client(session, tenant)
-    context = PortalContext(
-        tenant, desk, portal_session, jira, desk_home(settings, tenant.id, desk.id)
-    )
     return await render_home(request, session, context)

@@ -354,6 +354,28 @@ async def test_a_post_after_the_session_expired_writes_nothing(
     assert jira.requests == {}
 
 
+async def test_a_signed_in_customer_can_raise_requests_at_another_desk_of_the_site(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    # Signed in at desk 7; the site's HR desk has its own substitute link.
+    jira.add_desk("8", "HR", "HR Help")
+    hr = f"/portal/{signed_in.tenant.tenant_id}/8"
+    home = await client.get(hr)
+    assert home.status_code == 200, home.text
+    assert signed_in.account_id in jira.desks["8"].customers
+    form = await client.get(f"{hr}/create/81")
+    response = await client.post(
+        f"{hr}/create/81", data={"csrf": csrf(form), "summary": "Payslip question"}
+    )
+    assert response.status_code == 303, response.text
+    [item] = jira.requests.values()
+    assert (item["desk_id"], item["reporter"]) == ("8", signed_in.account_id)
+    # Once added, the desk is remembered: no second call on the next visit.
+    before = jira.count("POST", "/rest/servicedeskapi/servicedesk/8/customer")
+    assert (await client.get(hr)).status_code == 200
+    assert jira.count("POST", "/rest/servicedeskapi/servicedesk/8/customer") == before
+
+
 async def test_jira_unreachable_gives_a_friendly_page(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:

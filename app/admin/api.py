@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.admin.deps import AdminJWT
@@ -132,7 +132,11 @@ async def test_idp(
 
 @router.get("/logins")
 async def list_logins(
-    context: AdminJWT, session: SessionDep, limit: int = 50, before: int | None = None
+    context: AdminJWT,
+    session: SessionDep,
+    limit: int = 50,
+    # An id from next_before: login event ids are positive and fit the id column (int4).
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> dict[str, Any]:
     limit = max(1, min(limit, 200))
     events = await recent_logins(session, context.tenant.id, limit=limit, before_id=before)
@@ -167,6 +171,10 @@ class SettingsInput(BaseModel):
     organization_sync: bool | None = None
 
 
+# Optional in a PUT (leave out what does not change), but never null.
+_REQUIRED_SETTINGS = ("jira_auth", "landing", "auto_create_customers", "organization_sync")
+
+
 @router.get("/settings")
 async def get_settings(context: AdminJWT, session: SessionDep) -> dict[str, Any]:
     return describe_settings(await jsm_repository.get_settings(session, context.tenant.id))
@@ -178,7 +186,11 @@ async def put_settings(
 ) -> dict[str, Any]:
     current = await jsm_repository.get_settings(session, context.tenant.id)
     given = body.model_dump(exclude_unset=True, exclude={"service_account_token"})
-    fields: dict[str, str] = {}
+    fields: dict[str, str] = {
+        name: "choose a value; this setting cannot be empty"
+        for name in _REQUIRED_SETTINGS
+        if name in given and given[name] is None
+    }
     domains = [d.strip().lower() for d in given.get("allowed_email_domains") or [] if d.strip()]
     for domain in domains:
         if not _DOMAIN.fullmatch(domain):

@@ -108,6 +108,9 @@ def _validate(
     for domain in values.get("email_domains") or []:
         if not _DOMAIN.fullmatch(domain):
             errors["email_domains"] = f"{domain!r} is not a domain like example.com"
+    for name in ("enabled", "trust_email", "token_auth_method"):
+        if values.get(name) is None:  # given as null: leave it out to keep the current value
+            errors[name] = "choose a value; this setting cannot be empty"
     return errors
 
 
@@ -129,7 +132,7 @@ def _merged(idp: IdentityProvider | None, data: IdpInput) -> dict[str, Any]:
         "client_id": idp.client_id if idp else None,
         "scopes": idp.scopes if idp else DEFAULT_SCOPES,
         "logout_url": idp.logout_url if idp else None,
-        "attribute_mapping": dict(idp.attribute_mapping) if idp else {},
+        "attribute_mapping": dict(idp.attribute_mapping or {}) if idp else {},
         "email_domains": list(idp.email_domains) if idp else [],
         "enabled": idp.enabled if idp else True,
         "trust_email": idp.trust_email if idp else False,
@@ -137,6 +140,7 @@ def _merged(idp: IdentityProvider | None, data: IdpInput) -> dict[str, Any]:
     }
     base.update(given)
     base["settings"] = {k: v for k, v in settings.items() if v}
+    base["attribute_mapping"] = base["attribute_mapping"] or {}  # null: the preset's defaults
     base["email_domains"] = [d.strip().lower() for d in base["email_domains"] or [] if d.strip()]
     base["scopes"] = " ".join((base["scopes"] or DEFAULT_SCOPES).split())
     return base

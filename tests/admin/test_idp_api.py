@@ -58,6 +58,9 @@ async def test_create_returns_callback_url_and_never_the_secret(
         ({"scopes": 'openid "email"'}, "scopes"),
         ({"email_domains": ["not a domain"]}, "email_domains"),
         ({"attribute_mapping": {"password": "pwd"}}, "attribute_mapping"),
+        ({"enabled": None}, "enabled"),
+        ({"trust_email": None}, "trust_email"),
+        ({"token_auth_method": None}, "token_auth_method"),
     ],
 )
 async def test_validation_errors_name_the_field(
@@ -130,6 +133,26 @@ async def test_update_keeps_the_stored_secret_unless_a_new_one_is_given(
         rotated = await s.get(IdentityProvider, created["id"])
         assert rotated is not None
         assert rotated.client_secret_encrypted != before
+
+
+async def test_null_mapping_and_domains_mean_none_and_the_idp_stays_editable(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    created = (
+        await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
+    ).json()
+    path = f"/api/admin/idps/{created['id']}"
+    cleared = await client.put(
+        path,
+        json={"attribute_mapping": None, "email_domains": None},
+        headers=tenant.admin_headers(),
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["attribute_mapping"]["groups"] == "cognito:groups"  # the defaults
+    assert cleared.json()["email_domains"] == []
+    renamed = await client.put(path, json={"name": "Renamed"}, headers=tenant.admin_headers())
+    assert renamed.status_code == 200, renamed.text
+    assert (await client.get(path, headers=tenant.admin_headers())).json()["name"] == "Renamed"
 
 
 async def test_unknown_body_fields_are_refused(

@@ -57,6 +57,10 @@ async def test_api_token_mode_needs_email_and_token_and_never_returns_the_token(
         ({"auto_create_customers": "maybe"}, "auto_create_customers"),
         ({"unknown": 1}, "unknown"),
         ({"service_account_email": "support-bot"}, "service_account_email"),
+        ({"landing": None}, "landing"),
+        ({"jira_auth": None}, "jira_auth"),
+        ({"auto_create_customers": None}, "auto_create_customers"),
+        ({"organization_sync": None}, "organization_sync"),
     ],
 )
 async def test_invalid_settings_name_the_field(

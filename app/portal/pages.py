@@ -150,12 +150,19 @@ async def my_requests(
     if context is None:
         return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
     token = request.query_params.get("page") or None
-    requests, next_token = await portal_api.my_requests(
-        context.jira,
-        project_key=context.desk.project_key,
-        account_id=context.customer.account_id,
-        page_token=token,
-    )
+    try:
+        requests, next_token = await portal_api.my_requests(
+            context.jira,
+            project_key=context.desk.project_key,
+            account_id=context.customer.account_id,
+            page_token=token,
+        )
+    except JiraError as e:
+        if token is None or e.jira_status != 400:
+            raise
+        # A page link whose token Jira refuses (an old bookmark, an edited URL): start the
+        # list again rather than show an error.
+        return RedirectResponse(f"{context.home}/requests", status_code=303)
     return render(
         request,
         "portal/requests.html",

@@ -603,7 +603,10 @@ class FakeJira:
             for r in reversed(list(self.requests.values()))
             if self.desks[r["desk_id"]].project_key == project and r["reporter"] == reporter
         ]
-        start = int(body.get("nextPageToken") or 0)
+        token = body.get("nextPageToken") or "0"
+        if not token.isdigit():
+            return 400, {"errorMessages": ["The next page token is invalid or has expired."]}
+        start = int(token)
         size = int(body.get("maxResults", 50))
         chunk = found[start : start + size]
         issues = [

@@ -222,6 +222,16 @@ async def test_my_requests_are_paged(
     assert f">{keys[-1]}<" not in second.text
 
 
+@pytest.mark.parametrize("token", ["expired-or-made-up", "-5"])
+async def test_a_page_link_jira_no_longer_knows_starts_the_list_again(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira, token: str
+) -> None:
+    jira.add_request(DESK_ID, signed_in.account_id, "Mine")
+    response = await client.get(f"{signed_in.home}/requests", params={"page": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{signed_in.home}/requests"
+
+
 async def test_another_customers_request_is_404_not_a_leak(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:

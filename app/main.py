@@ -176,6 +176,18 @@ class PathPrefix:
         await self.app(scope, receive, send)
 
 
+class PortalSSO(FastAPI):
+    """FastAPI with ``PathPrefix`` around the whole middleware stack: outside Starlette's
+    own outermost error middleware too, whose page for an unexpected error otherwise links
+    its stylesheet without the prefix."""
+
+    path_prefix = ""
+
+    def build_middleware_stack(self) -> Any:
+        stack = super().build_middleware_stack()
+        return PathPrefix(stack, prefix=self.path_prefix) if self.path_prefix else stack
+
+
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` (413) as they are read: nothing this app
     accepts comes near 1 MiB (a comment is at most 32,000 characters), and without a bound a
@@ -296,7 +308,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await _stop(background)
                 await engine.dispose()
 
-    app = FastAPI(
+    app = PortalSSO(
         title=settings.app_name,
         lifespan=lifespan,
         docs_url="/docs" if settings.is_development else None,
@@ -325,8 +337,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestScope, default_csp=DEFAULT_CSP, https=settings.secure_cookies)
-    if settings.base_path:
-        app.add_middleware(PathPrefix, prefix=settings.base_path)
+    app.path_prefix = settings.base_path
 
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
@@ -50,7 +51,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         }
         await app({**scope, **forwarded}, receive, send)
 
-    transport = httpx.ASGITransport(app=proxy)
+    # As a server does: the app's response is what the browser gets (no re-raise to us).
+    transport = httpx.ASGITransport(app=proxy, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
         yield http
 
@@ -129,6 +131,24 @@ async def test_page_links_and_assets_carry_the_prefix(
     assert missing.status_code == 404
     assert f'href="{home}"' in missing.text  # the way back to the help center
     await assert_links_stay_in_the_app(client, missing)
+
+
+async def test_the_page_for_an_unexpected_error_keeps_its_assets_under_the_prefix(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    idp: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    del idp
+
+    def database_down(*_args: Any, **_kwargs: Any) -> NoReturn:
+        raise OperationalError("INSERT INTO login_states", {}, ConnectionError("down"))
+
+    monkeypatch.setattr("app.oidc.repository.save_login_state", database_down)
+    page = await follow(client, f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}")
+    assert page.status_code == 500
+    assert "Something went wrong on our side." in page.text
+    await assert_links_stay_in_the_app(client, page)
 
 
 async def test_the_try_again_link_of_an_error_page_stays_on_the_public_origin(

@@ -351,15 +351,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(portal_routes.router)
     app.include_router(portal_pages.router)
 
-    @app.get("/atlassian-connect.json", include_in_schema=False)
+    # HEAD too where it is harmless, for load balancers and monitors that probe with it (a
+    # login start or a test link would do its work for a HEAD, so those stay GET only).
+    @app.api_route("/atlassian-connect.json", methods=["GET", "HEAD"], include_in_schema=False)
     async def connect_descriptor() -> JSONResponse:
         return JSONResponse(descriptor_for(settings))
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", include_in_schema=False)
+    @app.api_route("/readyz", methods=["GET", "HEAD"], include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
         try:
             async with request.app.state.engine.connect() as connection:

@@ -84,6 +84,8 @@ async def test_metrics_count_logins_jira_calls_and_cache_use(
 async def test_readiness_and_health(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ok"}
+    for probe in ("/healthz", "/readyz", "/atlassian-connect.json"):
+        assert (await client.head(probe)).status_code == 200, probe
 
 
 @pytest.fixture

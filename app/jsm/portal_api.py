@@ -59,28 +59,39 @@ class CustomerRequest:
     comments: list[Comment]
 
 
+def _request_type(value: dict[str, Any]) -> RequestType | None:
+    """The request type, if the JSM portal offers it to every customer: JSM hides one that is
+    in no group from the portal, and shows a restricted one only to the people it names,
+    which the app, asking as itself, cannot tell apart."""
+    group_ids = tuple(str(g) for g in value.get("groupIds") or [])
+    if not group_ids or value.get("restrictionStatus") == "RESTRICTED":
+        return None
+    return RequestType(
+        id=str(value.get("id")),
+        name=str(value.get("name", "")),
+        description=str(value.get("description") or ""),
+        group_ids=group_ids,
+    )
+
+
 async def request_type_groups(jira: JiraClient, desk_id: str) -> list[RequestTypeGroup]:
-    """Request types grouped as the JSM portal groups them (ungrouped ones last)."""
+    """The request types the portal offers, grouped as the JSM portal groups them."""
     groups: dict[str, RequestTypeGroup] = {}
     async for value in jira.paged(f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttypegroup"):
         groups[str(value.get("id"))] = RequestTypeGroup(
             str(value.get("id")), str(value.get("name", ""))
         )
-    other = RequestTypeGroup("", "Other")
-    async for value in jira.paged(f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype"):
-        request_type = RequestType(
-            id=str(value.get("id")),
-            name=str(value.get("name", "")),
-            description=str(value.get("description") or ""),
-            group_ids=tuple(str(g) for g in value.get("groupIds") or []),
-        )
-        homes = [groups[g] for g in request_type.group_ids if g in groups] or [other]
-        for group in homes:
-            group.request_types.append(request_type)
-    result = [group for group in groups.values() if group.request_types]
-    if other.request_types:
-        result.append(other)
-    return result
+    async for value in jira.paged(
+        f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype",
+        params={"restrictionStatus": "open"},
+    ):
+        request_type = _request_type(value)
+        if request_type is None:
+            continue
+        for group_id in request_type.group_ids:
+            if group_id in groups:
+                groups[group_id].request_types.append(request_type)
+    return [group for group in groups.values() if group.request_types]
 
 
 async def request_type(jira: JiraClient, desk_id: str, request_type_id: str) -> RequestType:
@@ -94,12 +105,10 @@ async def request_type(jira: JiraClient, desk_id: str, request_type_id: str) -> 
         if e.jira_status == 404:
             raise NotFoundError("this request type is no longer available") from e
         raise
-    return RequestType(
-        id=str(value.get("id")),
-        name=str(value.get("name", "")),
-        description=str(value.get("description") or ""),
-        group_ids=tuple(str(g) for g in value.get("groupIds") or []),
-    )
+    found = _request_type(value) if isinstance(value, dict) else None
+    if found is None:
+        raise NotFoundError("this request type is not available")
+    return found
 
 
 async def request_type_fields(

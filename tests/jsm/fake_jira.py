@@ -159,7 +159,9 @@ class FakeJira:
                 ["2"],
                 [summary, kit, needed_by, count],
             ),
-            ("3", "Request access", "Needs an approver", [], [summary, approver]),
+            ("3", "Request access", "Needs an approver", ["1"], [summary, approver]),
+            # In no group: hidden from the portal (raised by agents or by email only).
+            ("4", "Internal triage", "For the support team", [], [summary]),
         ]
         for suffix, rt_name, rt_description, groups, fields in catalogue:
             desk.request_types.append(
@@ -172,6 +174,7 @@ class FakeJira:
                     "serviceDeskId": desk_id,
                     "groupIds": groups,
                     "issueTypeId": "10001",
+                    "restrictionStatus": "OPEN",
                 }
             )
             desk.fields[f"{desk_id}{suffix}"] = fields
@@ -353,7 +356,11 @@ class FakeJira:
         desk = self.desks.get(desk_id)
         if desk is None:
             return 404, {"errorMessage": "Service desk not found"}
-        return 200, self._page(desk.request_types, query)
+        wanted = query.get("restrictionStatus")
+        types = [
+            t for t in desk.request_types if not wanted or t["restrictionStatus"] == wanted.upper()
+        ]
+        return 200, self._page(types, query)
 
     def _create_customer(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
         if self.race_customer is not None:

@@ -54,7 +54,6 @@ async def test_home_lists_request_types_by_group_with_the_customer_in_the_header
         < text.index("Hardware")
         < text.index("Request new hardware")
     )
-    assert "Other" in text
     assert "Request access" in text
     assert "Ada Lovelace" in text
     assert f'href="{signed_in.home}/requests"' in text
@@ -182,6 +181,42 @@ async def test_a_required_field_the_portal_cannot_show_blocks_the_form(
     assert "cannot collect yet" in page.text
     assert "Approver" in page.text
     assert '<button type="submit" disabled' in page.text
+
+
+def restrict(jira: FakeJira, type_id: str) -> None:
+    for request_type in jira.desks[DESK_ID].request_types:
+        if request_type["id"] == type_id:
+            request_type["restrictionStatus"] = "RESTRICTED"
+
+
+@pytest.mark.parametrize(
+    ("type_id", "name", "restricted"),
+    [("74", "Internal triage", False), ("71", "Get IT help", True)],
+    ids=["hidden-from-the-portal", "restricted"],
+)
+async def test_request_types_the_native_portal_would_not_offer_are_not_offered(
+    client: httpx.AsyncClient,
+    signed_in: SignedIn,
+    jira: FakeJira,
+    type_id: str,
+    name: str,
+    restricted: bool,
+) -> None:
+    # JSM hides a request type in no group from the portal, and shows a restricted one only
+    # to the people it names, which the app (listing as itself) cannot tell apart.
+    if restricted:
+        restrict(jira, type_id)
+    home = await client.get(signed_in.home)
+    assert name not in home.text
+    assert "Request new hardware" in home.text
+    form = await client.get(f"{signed_in.home}/create/{type_id}")
+    assert form.status_code == 404
+    assert "not available" in form.text
+    posted = await client.post(
+        f"{signed_in.home}/create/{type_id}", data={"csrf": "x", "summary": "Let me in"}
+    )
+    assert posted.status_code == 404
+    assert jira.requests == {}
 
 
 async def test_a_removed_request_type_gives_a_clear_page_with_a_way_back(

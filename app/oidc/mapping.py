@@ -93,6 +93,13 @@ def map_identity(
         raise LoginError("your identity provider did not send an email address")
     verified_claim = mapping.get("email_verified", "email_verified")
     verified = trust_email or is_verified(claims.get(verified_claim))
+    if not verified and verified_claim not in claims:
+        # AD FS, and many directories, never send one: the admin decides whether to trust it.
+        raise UnverifiedEmailError(
+            "your identity provider does not say whether your email address is verified, so it "
+            "cannot be used to sign in; ask your administrator (who can mark this provider as "
+            "one that verifies email addresses itself)"
+        )
     if not verified:
         raise UnverifiedEmailError(
             "your identity provider says your email address is not verified; verify it there "

@@ -69,9 +69,14 @@ def test_missing_email_is_refused() -> None:
 
 
 def test_unverified_email_is_refused_unless_trusted() -> None:
-    with pytest.raises(LoginError, match="not verified"):
-        identity({"email": "a@x.io"})
+    with pytest.raises(LoginError, match="says your email address is not verified"):
+        identity({"email": "a@x.io", "email_verified": "false"})
     assert identity({"email": "a@x.io"}, trust=True).email_verified  # type: ignore[attr-defined]
+
+
+def test_an_idp_that_never_says_whether_the_email_is_verified_is_told_apart() -> None:
+    with pytest.raises(LoginError, match=r"does not say whether .* verified.*administrator"):
+        identity({"email": "a@x.io"})
 
 
 def test_admin_mapping_overrides_and_removes_defaults() -> None:

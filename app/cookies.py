@@ -1,12 +1,17 @@
 """The app's two browser cookies and their attributes.
 
-* flow cookie: binds a login's server-side state to this browser; ``Path=/oidc`` (only the
-  callback needs it), 10 minutes, ``SameSite=Lax`` so it rides along on the IdP's top-level
-  redirect back to us.
-* portal session cookie: ``Path=/portal/{tenant_id}`` so it never reaches another tenant's
-  pages; ``SameSite=Lax``; server-side expiry.
+* flow cookie: binds a login's server-side state to this browser; 10 minutes,
+  ``SameSite=Lax`` so it rides along on the IdP's top-level redirect back to us.
+* portal session cookie, one per tenant (its id in the name, so sessions at two sites live
+  side by side); ``SameSite=Lax``; server-side expiry.
 
-Both are HttpOnly and Secure (``__Secure-`` prefixed) except on a plain-http loopback dev URL.
+Both are HttpOnly and Secure. At the root of an https APP_BASE_URL they carry the
+``__Host-`` prefix, which browsers accept only from this host, with ``Path=/`` and no
+``Domain``: a sibling subdomain cannot plant a flow cookie it knows (login CSRF) or its own
+session (session fixation). Under a path prefix, which ``__Host-`` does not allow, they are
+``__Secure-`` and scoped to the app's paths (``/sso/oidc``, ``/sso/portal/<tenant>``), so
+other applications on the host do not receive them. On a plain-http loopback development
+URL they have no prefix and are not Secure.
 """
 
 from __future__ import annotations
@@ -18,16 +23,26 @@ from app.config import Settings
 FLOW_MAX_AGE = 600
 
 
-def flow_cookie_name(settings: Settings) -> str:
-    return "__Secure-sso_flow" if settings.secure_cookies else "sso_flow"
+def _host_only(settings: Settings) -> bool:
+    return settings.secure_cookies and not settings.base_path
 
 
-def session_cookie_name(settings: Settings) -> str:
-    return "__Secure-portal_session" if settings.secure_cookies else "portal_session"
+def _prefix(settings: Settings) -> str:
+    if _host_only(settings):
+        return "__Host-"
+    return "__Secure-" if settings.secure_cookies else ""
 
 
 def _path(settings: Settings, path: str) -> str:
-    return f"{settings.base_path}{path}"
+    return "/" if _host_only(settings) else f"{settings.base_path}{path}"
+
+
+def flow_cookie_name(settings: Settings) -> str:
+    return f"{_prefix(settings)}sso_flow"
+
+
+def session_cookie_name(settings: Settings, tenant_id: str) -> str:
+    return f"{_prefix(settings)}portal_session_{tenant_id}"
 
 
 def read_flow_cookie(request: Request, settings: Settings) -> str | None:
@@ -46,15 +61,15 @@ def set_flow_cookie(response: Response, settings: Settings, value: str) -> None:
     )
 
 
-def read_session_cookie(request: Request, settings: Settings) -> str | None:
-    return request.cookies.get(session_cookie_name(settings))
+def read_session_cookie(request: Request, settings: Settings, tenant_id: str) -> str | None:
+    return request.cookies.get(session_cookie_name(settings, tenant_id))
 
 
 def set_session_cookie(
     response: Response, settings: Settings, *, tenant_id: str, value: str, max_age: int
 ) -> None:
     response.set_cookie(
-        session_cookie_name(settings),
+        session_cookie_name(settings, tenant_id),
         value,
         max_age=max_age,
         path=_path(settings, f"/portal/{tenant_id}"),
@@ -66,7 +81,7 @@ def set_session_cookie(
 
 def clear_session_cookie(response: Response, settings: Settings, *, tenant_id: str) -> None:
     response.delete_cookie(
-        session_cookie_name(settings),
+        session_cookie_name(settings, tenant_id),
         path=_path(settings, f"/portal/{tenant_id}"),
         secure=settings.secure_cookies,
         httponly=True,

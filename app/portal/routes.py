@@ -76,7 +76,7 @@ async def current_session(
     record = await load_session(
         session,
         config.tenant.id,
-        read_session_cookie(request, settings),
+        read_session_cookie(request, settings, config.tenant.id),
         idle_timeout=timedelta(minutes=settings.portal_idle_minutes),
     )
     if record is None:
@@ -169,7 +169,7 @@ async def logout(
     tenant_id: str, request: Request, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
 ) -> Response:
     tenant = await portal_tenant(request, tenant_id)
-    ended = await end_session(session, tenant.id, read_session_cookie(request, settings))
+    ended = await end_session(session, tenant.id, read_session_cookie(request, settings, tenant.id))
     signed_out_url = f"{settings.app_base_url}/portal/{tenant.id}/signed-out"
     target = signed_out_url
     if ended is not None:

@@ -45,8 +45,10 @@ async def test_valid_rs256_login_creates_session_and_redirects_to_the_desk(
     assert response.status_code == 303, response.text
     assert response.headers["location"] == f"/portal/{tenant.tenant_id}/{DESK_ID}"
     cookie = response.headers["set-cookie"]
-    assert "__Secure-portal_session=" in cookie
-    assert f"Path=/portal/{tenant.tenant_id}" in cookie
+    # __Host-: only this host can set it (no sibling subdomain can plant a session).
+    assert cookie.startswith(f"__Host-portal_session_{tenant.tenant_id}=")
+    assert "Path=/;" in cookie
+    assert "domain" not in cookie.lower()
     assert "HttpOnly" in cookie
     assert "Secure" in cookie
     assert "SameSite=lax" in cookie
@@ -74,7 +76,7 @@ async def test_authorize_request_uses_pkce_state_nonce_and_openid(
         "scope=openid",
     ):
         assert parameter in location
-    flow_cookie = client.cookies.get("__Secure-sso_flow")
+    flow_cookie = client.cookies.get("__Host-sso_flow")
     assert flow_cookie
 
 

@@ -97,6 +97,23 @@ async def test_a_plain_sign_in_lands_on_the_desk_under_the_prefix(
     assert f'href="{home}/requests"' in portal.text
 
 
+async def test_cookies_stay_under_the_prefix(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    # __Host- cookies would need Path=/ and reach every application on the host: under a
+    # prefix the cookies are __Secure- and scoped to the app's own paths instead.
+    del idp
+    home = f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}"
+    started = await follow(client, home)
+    flow = started.headers["set-cookie"]
+    assert flow.startswith("__Secure-sso_flow=")
+    assert f"Path={PREFIX}/oidc;" in flow
+    landed = await follow(client, op.authorize(started.headers["location"]))
+    session = landed.headers["set-cookie"]
+    assert session.startswith(f"__Secure-portal_session_{tenant.tenant_id}=")
+    assert f"Path={PREFIX}/portal/{tenant.tenant_id};" in session
+
+
 async def test_a_return_path_outside_the_prefix_is_ignored(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:

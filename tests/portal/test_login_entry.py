@@ -211,7 +211,8 @@ async def test_a_session_never_works_for_another_tenant(
     session: async_sessionmaker[AsyncSession],
 ) -> None:
     response = await login(client, tenant, op)
-    cookie_value = response.cookies.get("__Secure-portal_session")
+    name = f"__Host-portal_session_{tenant.tenant_id}"
+    cookie_value = response.cookies.get(name)
     assert cookie_value
     other = await install_with_jira(
         client, signer, network, settings, session, base_url="https://b.atlassian.net"
@@ -223,7 +224,9 @@ async def test_a_session_never_works_for_another_tenant(
     # Even when the cookie is sent to the other tenant's path on purpose, it is refused there.
     page = await client.get(
         f"/portal/{other_tenant_id}/{DESK_ID}",
-        headers={"Cookie": f"__Secure-portal_session={cookie_value}"},
+        headers={
+            "Cookie": f"{name}={cookie_value}; __Host-portal_session_{other_tenant_id}={cookie_value}"
+        },
     )
     assert page.status_code == 303  # a login starts: the session is not valid here
 
@@ -252,13 +255,16 @@ async def test_sessions_expire(
     assert (await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")).status_code == 303
 
 
-async def test_flow_cookie_is_scoped_to_the_callback(
+async def test_flow_cookie_can_be_set_by_this_host_only(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:
+    # A flow cookie a sibling subdomain could plant would let it bind its own sign-in to the
+    # customer's browser (login CSRF); browsers accept __Host- cookies from this host only.
     response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith("__Secure-sso_flow=")
-    assert "Path=/oidc" in cookie
+    assert cookie.startswith("__Host-sso_flow=")
+    assert "Path=/;" in cookie
+    assert "domain" not in cookie.lower()
     assert "HttpOnly" in cookie
     assert "Secure" in cookie
     assert "SameSite=lax" in cookie
@@ -377,3 +383,33 @@ async def test_taking_an_email_domain_off_the_allowed_list_ends_its_sessions(
     )
     assert narrowed.status_code == 200
     assert (await client.get(f"{home}/requests")).status_code == 303
+
+
+async def test_sessions_at_two_sites_live_side_by_side_in_one_browser(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    idp: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    signer: InstallSigner,
+    network: respx.MockRouter,
+    settings: Settings,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    other = await install_with_jira(
+        client, signer, network, settings, session, base_url="https://b.atlassian.net"
+    )
+    await create_idp(
+        client,
+        other,
+        name="B",
+        preset="oidc",
+        issuer=op.issuer,
+        client_id=op.client_id,
+        client_secret=op.client_secret,
+    )
+    assert (await login(client, tenant, op)).status_code == 303
+    assert (await login(client, other, op)).status_code == 303
+    for site in (tenant, other):
+        page = await client.get(f"/portal/{site.tenant_id}/{DESK_ID}/requests")
+        assert page.status_code == 200, site.tenant_id

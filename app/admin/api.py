@@ -184,7 +184,7 @@ async def get_settings(context: AdminJWT, session: SessionDep) -> dict[str, Any]
 async def put_settings(
     body: SettingsInput, request: Request, context: AdminJWT, session: SessionDep, box: SecretBoxDep
 ) -> dict[str, Any]:
-    current = await jsm_repository.get_settings(session, context.tenant.id)
+    current = await jsm_repository.settings_for_update(session, context.tenant.id)
     given = body.model_dump(exclude_unset=True, exclude={"service_account_token"})
     fields: dict[str, str] = {
         name: "choose a value; this setting cannot be empty"
@@ -210,10 +210,10 @@ async def put_settings(
         setattr(current, name, domains if name == "allowed_email_domains" else value)
     if token:
         current.service_account_token_encrypted = box.encrypt(token)
-    saved = await jsm_repository.save_settings(session, current)
+    await session.flush()
     directory: JiraDirectory = request.app.state.jira
     directory.forget(context.tenant.id)
-    return describe_settings(saved)
+    return describe_settings(current)
 
 
 @router.post("/settings/verify")

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import insert_for
 from app.models import CustomerLink, ManagedOrganization, TenantSettings, table_of
 
+_SETTINGS = table_of(TenantSettings)
+
 
 async def get_settings(session: AsyncSession, tenant_id: str) -> TenantSettings:
     """The tenant's settings; defaults (not stored) when the admin never saved any."""
@@ -26,10 +28,18 @@ async def get_settings(session: AsyncSession, tenant_id: str) -> TenantSettings:
     return row
 
 
-async def save_settings(session: AsyncSession, settings: TenantSettings) -> TenantSettings:
-    merged = await session.merge(settings)
-    await session.flush()
-    return merged
+async def settings_for_update(session: AsyncSession, tenant_id: str) -> TenantSettings:
+    """The tenant's settings row, created with the defaults if there is none yet, to change
+    and flush. One INSERT .. ON CONFLICT DO NOTHING first: two admins saving a site's first
+    settings at once then both update the one row, instead of the second failing on it."""
+    await session.execute(
+        insert_for(session)(_SETTINGS)
+        .values(tenant_id=tenant_id)
+        .on_conflict_do_nothing(index_elements=[_SETTINGS.c.tenant_id])
+    )
+    row = await session.get(TenantSettings, tenant_id, populate_existing=True)
+    assert row is not None  # noqa: S101 - inserted or found just above
+    return row
 
 
 # Every login reads its link: built once, on the table (half the CPU of the ORM's path).

@@ -1,5 +1,5 @@
-"""Customer links and managed organizations written by two logins at once (two tabs, two
-instances): both must succeed, neither may fail on the other's row."""
+"""Rows written by two requests at once (two tabs, two instances, two admins): both must
+succeed, neither may fail on the other's row."""
 
 from __future__ import annotations
 
@@ -70,3 +70,22 @@ async def test_two_logins_adopting_one_new_organization_agree_on_its_id(
         await b.commit()
     async with session() as s:
         assert await repository.managed_organizations(s, tenant.tenant_id) == {"Acme": "11"}
+
+
+async def test_two_admins_saving_a_sites_first_settings_at_once_both_succeed(
+    tenant: InstalledTenant, session: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session() as a, session() as b:
+        first = await repository.settings_for_update(a, tenant.tenant_id)
+        first.landing = "jsm_portal"
+        await a.flush()
+        second = asyncio.create_task(repository.settings_for_update(b, tenant.tenant_id))
+        await asyncio.sleep(0.05)
+        await a.commit()
+        row = await second  # waited for the first admin's row, then read it
+        assert row.landing == "jsm_portal"
+        row.auto_create_customers = False
+        await b.commit()
+    async with session() as s:
+        saved = await repository.get_settings(s, tenant.tenant_id)
+    assert (saved.landing, saved.auto_create_customers) == ("jsm_portal", False)

@@ -8,6 +8,7 @@ customer's own, in this desk, with public comments only.
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -36,6 +37,7 @@ from app.portal.routes import (
 from app.templating import render
 
 router = APIRouter(tags=["portal"])
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +82,19 @@ async def customer_context(
         return None
     directory: JiraDirectory = request.app.state.jira
     jira = await directory.client(session, tenant)
-    await join_desk(
-        session,
-        jira,
-        tenant.id,
-        issuer=customer.issuer,
-        subject=customer.subject,
-        account_id=customer.account_id,
-        desk_id=desk.id,
-    )
+    try:
+        await join_desk(
+            session,
+            jira,
+            tenant.id,
+            issuer=customer.issuer,
+            subject=customer.subject,
+            account_id=customer.account_id,
+            desk_id=desk.id,
+        )
+    except JiraError as e:
+        # Needed to raise requests here, not to read them: the next page tries again.
+        logger.warning("could not add the customer to desk %s: %s", desk.id, e.message)
     return PortalContext(tenant, desk, customer, jira, desk_home(settings, tenant.id, desk.id))
 
 

@@ -421,6 +421,21 @@ async def test_a_signed_in_customer_can_raise_requests_at_another_desk_of_the_si
     assert jira.count("POST", "/rest/servicedeskapi/servicedesk/8/customer") == before
 
 
+async def test_a_desk_jira_will_not_add_the_customer_to_still_shows_their_requests(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    # Adding is a courtesy for raising requests; it must not lock the customer out of reading.
+    jira.add_desk("8", "HR", "HR Help")
+    jira.fail("POST", "/rest/servicedeskapi/servicedesk/8/customer", 403, times=1)
+    hr = f"/portal/{signed_in.tenant.tenant_id}/8"
+    page = await client.get(f"{hr}/requests")
+    assert page.status_code == 200, page.text
+    assert signed_in.account_id not in jira.desks["8"].customers
+    # The next page tries again, and this time Jira adds them.
+    assert (await client.get(hr)).status_code == 200
+    assert signed_in.account_id in jira.desks["8"].customers
+
+
 async def test_jira_unreachable_gives_a_friendly_page(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:

@@ -223,6 +223,21 @@ async def tenant(
 
 
 @pytest.fixture
+async def other_tenant(
+    tenant: InstalledTenant,
+    client: httpx.AsyncClient,
+    signer: InstallSigner,
+    network: respx.MockRouter,
+    settings: Settings,
+    session: async_sessionmaker[AsyncSession],
+) -> InstalledTenant:
+    """A second site, with a Jira of its own, installed after ``tenant``."""
+    return await install_with_jira(
+        client, signer, network, settings, session, base_url="https://other-site.atlassian.net"
+    )
+
+
+@pytest.fixture
 def jira(tenant: InstalledTenant) -> Any:
     return tenant.jira
 

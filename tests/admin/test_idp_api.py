@@ -7,13 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.models import IdentityProvider
-from tests.conftest import InstalledTenant, install_with_jira
-from tests.connect_tokens import InstallSigner
+from tests.conftest import InstalledTenant
 
 COGNITO = {
     "name": "Acme customers",
@@ -183,20 +180,12 @@ async def test_delete_then_404(client: httpx.AsyncClient, tenant: InstalledTenan
 
 
 async def test_another_tenants_idp_is_404_for_every_verb(
-    client: httpx.AsyncClient,
-    tenant: InstalledTenant,
-    signer: InstallSigner,
-    network: respx.MockRouter,
-    settings: Settings,
-    session: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient, tenant: InstalledTenant, other_tenant: InstalledTenant
 ) -> None:
     created = (
         await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
     ).json()
-    second = await install_with_jira(
-        client, signer, network, settings, session, base_url="https://other-site.atlassian.net"
-    )
-    other = second.admin_headers()
+    other = other_tenant.admin_headers()
     path = f"/api/admin/idps/{created['id']}"
     assert (await client.get(path, headers=other)).status_code == 404
     assert (await client.put(path, json={"name": "mine"}, headers=other)).status_code == 404

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import record_login
-from app.config import Settings
-from tests.conftest import InstalledTenant, install_with_jira
-from tests.connect_tokens import InstallSigner
+from tests.conftest import InstalledTenant
 
 
 async def record(session: async_sessionmaker[AsyncSession], tenant_id: str, *emails: str) -> None:
@@ -25,14 +22,10 @@ async def record(session: async_sessionmaker[AsyncSession], tenant_id: str, *ema
 async def test_login_activity_pages_newest_first_and_shows_one_tenant_only(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,
-    signer: InstallSigner,
-    network: respx.MockRouter,
-    settings: Settings,
+    other_tenant: InstalledTenant,
     session: async_sessionmaker[AsyncSession],
 ) -> None:
-    other = await install_with_jira(
-        client, signer, network, settings, session, base_url="https://other-site.atlassian.net"
-    )
+    other = other_tenant
     await record(session, tenant.tenant_id, "a@example.com", "b@example.com")
     await record(session, other.tenant_id, "theirs@example.org")
     await record(session, tenant.tenant_id, "c@example.com")

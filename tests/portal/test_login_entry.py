@@ -9,13 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import respx
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.models import PortalSession
-from tests.conftest import InstalledTenant, install_with_jira
+from tests.conftest import InstalledTenant
 from tests.connect_tokens import InstallSigner
 from tests.login_fixtures import DESK_ID, RecordingProvisioner, callback, create_idp, login
 from tests.oidc.hostile_op import HostileOP
@@ -34,6 +32,16 @@ async def second_idp(
         client_secret=op.client_secret,
         **extra,
     )
+
+
+async def switch(
+    client: httpx.AsyncClient, tenant: InstalledTenant, idp: dict[str, Any], *, on: bool
+) -> None:
+    """The admin switches the provider on or off."""
+    response = await client.put(
+        f"/api/admin/idps/{idp['id']}", json={"enabled": on}, headers=tenant.admin_headers()
+    )
+    assert response.status_code == 200, response.text
 
 
 async def test_unknown_tenant_gets_a_clear_page_and_no_redirect(client: httpx.AsyncClient) -> None:
@@ -119,11 +127,7 @@ async def test_disabled_idp_is_not_offered(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:
     other = await second_idp(client, tenant, op)
-    await client.put(
-        f"/api/admin/idps/{other['id']}",
-        json={"enabled": False},
-        headers={"Authorization": f"JWT {tenant.context_token()}"},
-    )
+    await switch(client, tenant, other, on=False)
     response = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
     assert response.status_code == 303  # one left: straight to it
     refused = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}/login/{other['id']}")
@@ -205,18 +209,13 @@ async def test_a_session_never_works_for_another_tenant(
     op: HostileOP,
     idp: dict[str, Any],
     provisioner: RecordingProvisioner,
-    signer: InstallSigner,
-    network: respx.MockRouter,
-    settings: Settings,
-    session: async_sessionmaker[AsyncSession],
+    other_tenant: InstalledTenant,
 ) -> None:
     response = await login(client, tenant, op)
     name = f"__Host-portal_session_{tenant.tenant_id}"
     cookie_value = response.cookies.get(name)
     assert cookie_value
-    other = await install_with_jira(
-        client, signer, network, settings, session, base_url="https://b.atlassian.net"
-    )
+    other = other_tenant
     await create_idp(
         client, other, name="B", preset="oidc", issuer=op.issuer, client_id="b", client_secret="c"
     )
@@ -301,11 +300,7 @@ async def test_a_login_for_an_idp_disabled_mid_flow_is_refused(
     url = op.authorize(
         (await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")).headers["location"]
     )
-    await client.put(
-        f"/api/admin/idps/{idp['id']}",
-        json={"enabled": False},
-        headers={"Authorization": f"JWT {tenant.context_token()}"},
-    )
+    await switch(client, tenant, idp, on=False)
     response = await callback(client, url)
     assert response.status_code == 400
     assert "switched off" in response.text
@@ -326,10 +321,7 @@ async def test_switching_a_provider_off_ends_the_sessions_it_signed_in(
     home = f"/portal/{tenant.tenant_id}/{DESK_ID}"
     assert (await login(client, tenant, op)).status_code == 303
     assert (await client.get(f"{home}/requests")).status_code == 200
-    switched_off = await client.put(
-        f"/api/admin/idps/{idp['id']}", json={"enabled": False}, headers=tenant.admin_headers()
-    )
-    assert switched_off.status_code == 200
+    await switch(client, tenant, idp, on=False)
 
     page = await client.get(f"{home}/requests")
     assert page.status_code == 303  # to sign in again, where the provider is off
@@ -337,9 +329,7 @@ async def test_switching_a_provider_off_ends_the_sessions_it_signed_in(
     async with session() as s:
         assert await s.scalar(select(func.count()).select_from(PortalSession)) == 0
     # Switching it back on does not bring the session back.
-    await client.put(
-        f"/api/admin/idps/{idp['id']}", json={"enabled": True}, headers=tenant.admin_headers()
-    )
+    await switch(client, tenant, idp, on=True)
     assert (await client.get(f"{home}/requests")).status_code == 303
 
 
@@ -354,9 +344,7 @@ async def test_switching_one_provider_off_leaves_the_others_sessions(
     home = f"/portal/{tenant.tenant_id}/{DESK_ID}"
     started = await client.get(f"{home}/login/{idp['id']}")
     assert (await callback(client, op.authorize(started.headers["location"]))).status_code == 303
-    await client.put(
-        f"/api/admin/idps/{other['id']}", json={"enabled": False}, headers=tenant.admin_headers()
-    )
+    await switch(client, tenant, other, on=False)
     assert (await client.get(f"{home}/requests")).status_code == 200
 
 
@@ -391,23 +379,10 @@ async def test_sessions_at_two_sites_live_side_by_side_in_one_browser(
     op: HostileOP,
     idp: dict[str, Any],
     provisioner: RecordingProvisioner,
-    signer: InstallSigner,
-    network: respx.MockRouter,
-    settings: Settings,
-    session: async_sessionmaker[AsyncSession],
+    other_tenant: InstalledTenant,
 ) -> None:
-    other = await install_with_jira(
-        client, signer, network, settings, session, base_url="https://b.atlassian.net"
-    )
-    await create_idp(
-        client,
-        other,
-        name="B",
-        preset="oidc",
-        issuer=op.issuer,
-        client_id=op.client_id,
-        client_secret=op.client_secret,
-    )
+    other = other_tenant
+    await second_idp(client, other, op)
     assert (await login(client, tenant, op)).status_code == 303
     assert (await login(client, other, op)).status_code == 303
     for site in (tenant, other):

@@ -35,6 +35,7 @@ from app.portal.routes import (
     tenant_return_path,
 )
 from app.templating import render
+from app.tenant_config import TenantConfig
 
 router = APIRouter(tags=["portal"])
 logger = logging.getLogger(__name__)
@@ -75,6 +76,13 @@ async def customer_context(
     request: Request, session: SessionDep, settings: Settings, tenant_id: str, desk_id: str
 ) -> PortalContext | None:
     config = await portal_config(request, tenant_id)
+    return await signed_in_context(request, session, settings, config, desk_id)
+
+
+async def signed_in_context(
+    request: Request, session: SessionDep, settings: Settings, config: TenantConfig, desk_id: str
+) -> PortalContext | None:
+    """The desk's page context for the signed-in customer, or None without a session."""
     tenant = config.tenant
     desk = await existing_desk(request, session, tenant, desk_id)
     customer = await current_session(request, session, settings, config)
@@ -368,9 +376,9 @@ async def substitute_link(
     box: SecretBoxDep,
     return_to: str | None = None,
 ) -> Response:
-    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    config = await portal_config(request, tenant_id)
+    context = await signed_in_context(request, session, settings, config, service_desk_id)
     if context is None:
-        config = await portal_config(request, tenant_id)
         return await start_customer_login(
             request,
             session,

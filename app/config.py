@@ -10,7 +10,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,12 +19,66 @@ DEFAULT_APP_KEY = "portal-sso-for-jsm"
 DATA_DIR = Path("data")
 
 
+# The app runs on SQLAlchemy's asyncio engine, so only asyncio drivers. A URL that names no
+# driver (`postgresql://`, Heroku's `postgres://`, `sqlite:///`) gets the one tested most.
+_DATABASE_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+}
+
+
+def async_database_url(value: str) -> str:
+    """``DATABASE_URL`` with an asyncio driver named, or a ValueError saying what would work.
+
+    Errors name the scheme only: the rest of the URL may carry a password."""
+    scheme, separator, rest = value.strip().partition("://")
+    if not separator:
+        raise ValueError(
+            "DATABASE_URL must be a URL, such as postgresql://user:password@host/database "
+            "or sqlite:///data/portal-sso.db"
+        )
+    driver = _DATABASE_DRIVERS.get(scheme.lower())
+    if driver is None:
+        raise ValueError(
+            f"DATABASE_URL: {scheme!r} is not supported; use postgresql:// (asyncpg), "
+            "postgresql+psycopg:// (psycopg 3) or sqlite:///path"
+        )
+    if driver == "postgresql+asyncpg":
+        rest = _asyncpg_ssl(rest)
+    return f"{driver}://{rest}"
+
+
+def _asyncpg_ssl(rest: str) -> str:
+    """libpq's ``sslmode=`` (what RDS, Azure and most guides print) is ``ssl=`` to asyncpg,
+    which refuses the libpq name at connect time; the values are the same."""
+    location, separator, query = rest.partition("?")
+    if not separator:
+        return rest
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(name == "ssl" for name, _ in pairs):
+        return rest
+    return location + "?" + urlencode([("ssl" if n == "sslmode" else n, v) for n, v in pairs])
+
+
 class DatabaseSettings(BaseSettings):
     """What migrations need; no production guards, so `alembic upgrade` runs anywhere."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # Errors do not echo the value: DATABASE_URL may carry a password.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: str = f"sqlite+aiosqlite:///{DATA_DIR}/portal-sso.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return async_database_url(value)
 
 
 class Settings(DatabaseSettings):

@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.config import DatabaseSettings
+from app.config import DatabaseSettings, async_database_url
 from app.models import Base
 
 config = context.config
@@ -23,7 +23,7 @@ target_metadata = Base.metadata
 def _database_url() -> str:
     # Tests and tools pass the URL in the Alembic config; otherwise DATABASE_URL applies.
     url = config.get_main_option("sqlalchemy.url")
-    return url or DatabaseSettings().database_url
+    return async_database_url(url) if url else DatabaseSettings().database_url
 
 
 def _ensure_sqlite_folder(url: str) -> None:

@@ -14,11 +14,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
 
 from tests.conftest import ROOT, install_body
 from tests.connect_tokens import InstallSigner, tenant_token
@@ -84,10 +84,12 @@ def fresh_database(database_url: str) -> Iterator[str]:
     import asyncpg
 
     name = f"portal_sso_{secrets.token_hex(4)}"
-    parts = urlsplit(database_url.replace("postgresql+asyncpg", "postgresql"))
+    url = make_url(database_url)  # the suite's server, whichever driver it is reached with
 
     async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(urlunsplit(parts))
+        connection = await asyncpg.connect(
+            url.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
         try:
             await connection.execute(sql)
         finally:
@@ -95,9 +97,7 @@ def fresh_database(database_url: str) -> Iterator[str]:
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield urlunsplit(parts._replace(path=f"/{name}")).replace(
-            "postgresql://", "postgresql+asyncpg://"
-        )
+        yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 

@@ -162,15 +162,38 @@ class TenantCache:
         self._evict_payload(payload)
 
     async def _listen(self, connection: AsyncConnection) -> None:
-        """Serve from cache while this connection hears NOTIFY; return when it is lost."""
+        """Serve from cache while this connection hears NOTIFY; return (or raise) when it is
+        lost. The two PostgreSQL drivers deliver notifications in their own ways."""
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
-        assert driver is not None  # noqa: S101 - asyncpg connection
+        if connection.dialect.driver == "psycopg":
+            await self._listen_psycopg(driver)
+        else:
+            await self._listen_asyncpg(driver)
+
+    def _start_serving(self) -> None:
+        self.evict()  # anything cached before listening may be stale
+        self._listening = True
+
+    async def _listen_psycopg(self, driver: Any) -> None:
+        # psycopg hands out notifications only outside a transaction block.
+        await driver.rollback()
+        await driver.set_autocommit(True)
+        await driver.execute(f"LISTEN {CHANNEL}")
+        self._start_serving()
+        while True:
+            # The generator ends after HEARTBEAT_SECONDS; a lost connection raises here.
+            async for notification in driver.notifies(timeout=HEARTBEAT_SECONDS):
+                self._evict_payload(notification.payload)
+            # A silently dead connection would deliver no NOTIFY: prove it lives.
+            async with asyncio.timeout(5):
+                await driver.execute("SELECT 1")
+
+    async def _listen_asyncpg(self, driver: Any) -> None:
         closed = asyncio.Event()
         driver.add_termination_listener(lambda _connection, event=closed: event.set())
         await driver.add_listener(CHANNEL, self._on_notify)
-        self.evict()  # anything cached before listening may be stale
-        self._listening = True
+        self._start_serving()
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
             # cancellation that shutdown sends.

@@ -11,6 +11,7 @@ browser's refusals are bounded by its starts).
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict, deque
 
@@ -56,12 +57,27 @@ class LoginRateLimiter:
 
     def check(self, tenant_id: str, client_ip: str) -> None:
         """Count one attempt at ``tenant_id`` from ``client_ip``; raises when over the limit."""
-        if not self._per_ip.allow(f"{tenant_id}|{client_ip}") or not self._per_tenant.allow(
-            tenant_id
-        ):
+        client = client_network(client_ip)
+        if not self._per_ip.allow(f"{tenant_id}|{client}") or not self._per_tenant.allow(tenant_id):
             raise TooManyLoginsError(
                 "there have been too many sign-in attempts from here; please wait a minute and try again"
             )
+
+
+def client_network(client_ip: str) -> str:
+    """The unit the per-IP limit counts: an IPv4 address, or the /64 an IPv6 address is in.
+    One subscriber (one home, one server) gets a whole /64 and can use any address in it,
+    so counting single IPv6 addresses would let one client step around the limit and spend
+    the site's whole allowance, locking its other customers out."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip  # not an address (a test client, a Unix socket): count it as it is
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def forwarded_by_untrusted_proxy(forwarded_for: str | None, client: str) -> bool:

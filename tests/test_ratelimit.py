@@ -8,6 +8,7 @@ from app.ratelimit import (
     LoginRateLimiter,
     SlidingWindow,
     TooManyLoginsError,
+    client_network,
     forwarded_by_untrusted_proxy,
 )
 
@@ -54,6 +55,28 @@ def test_per_ip_and_per_tenant_limits() -> None:
     limiter.check("t1", "10.0.0.2")
     with pytest.raises(TooManyLoginsError, match="too many sign-in attempts"):
         limiter.check("t1", "10.0.0.3")  # the site as a whole is over its limit
+
+
+def test_one_ipv6_subscriber_cannot_step_around_the_per_ip_limit() -> None:
+    limiter = LoginRateLimiter(per_ip=2, per_tenant=100)
+    limiter.check("t1", "2001:db8:1:2::1")
+    limiter.check("t1", "2001:db8:1:2:ffff::9")
+    with pytest.raises(TooManyLoginsError):
+        limiter.check("t1", "2001:db8:1:2:abcd::3")  # another address, the same /64
+    limiter.check("t1", "2001:db8:1:3::1")  # the next /64 is another subscriber
+
+
+@pytest.mark.parametrize(
+    ("client", "counted_as"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),  # a dual-stack socket's IPv4 client
+        ("testclient", "testclient"),
+    ],
+)
+def test_what_the_per_ip_limit_counts(client: str, counted_as: str) -> None:
+    assert client_network(client) == counted_as
 
 
 @pytest.mark.parametrize(

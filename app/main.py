@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -145,6 +146,33 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if _is_json_surface(request):
         return _json_error(exc.status_code, "http_error", message)
     return render_error(request, status_code=exc.status_code, message=message)
+
+
+# The database not answering (down, failing over, every pooled connection busy): a passing
+# state, so a 503 that says to try again, not the 500 of a bug. asyncpg raises OSError and
+# TimeoutError (an OSError) unwrapped; SQLAlchemy wraps psycopg's and its own pool's.
+DATABASE_UNAVAILABLE = (OSError, OperationalError, InterfaceError, PoolTimeoutError)
+RETRY_AFTER_SECONDS = "30"
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    logger.error("database unavailable", exc_info=exc)
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    if _is_json_surface(request):
+        response: Response = _json_error(
+            503, "unavailable", "the service is briefly unavailable; try again in a minute"
+        )
+    else:
+        response = render_error(
+            request,
+            status_code=503,
+            title="Briefly unavailable",
+            message="This service is briefly unavailable. Please try again in a minute.",
+            retry_url=page_path(request) if request.method == "GET" else None,
+            home_url=_portal_home(request),
+        )
+    response.headers.update(headers)
+    return response
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -342,6 +370,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
 
     # Routes are matched in order: the busiest first (admin API calls, then logins and the

@@ -1,9 +1,11 @@
-"""The last line of defence: an error nobody anticipated (here, the database failing mid-
-request) gives customers a readable page and the admin API a JSON error, with nothing of the
-exception in either; the trace goes to the log for operators."""
+"""The last line of defence: an error nobody anticipated (a bug) gives customers a readable
+page and the admin API a JSON error, with nothing of the exception in either; the trace goes
+to the log for operators. The database not answering is a passing state: a 503 that says to
+try again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
@@ -11,7 +13,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app.db import create_engine
+from app.main import DATABASE_UNAVAILABLE
 from tests.conftest import APP_BASE_URL, InstalledTenant
 
 pytestmark = pytest.mark.usefixtures("idp")
@@ -21,6 +26,10 @@ SECRET_DETAIL = "connection to server at 10.1.2.3 refused"
 
 def database_down(*_args: Any, **_kwargs: Any) -> NoReturn:
     raise OperationalError("INSERT INTO login_states", {}, ConnectionError(SECRET_DETAIL))
+
+
+def a_bug(*_args: Any, **_kwargs: Any) -> NoReturn:
+    raise KeyError(SECRET_DETAIL)
 
 
 @pytest.fixture
@@ -37,12 +46,12 @@ async def test_a_customer_sees_a_plain_page(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr("app.oidc.repository.save_login_state", database_down)
+    monkeypatch.setattr("app.oidc.repository.save_login_state", a_bug)
     response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("text/html")
     assert "Something went wrong on our side." in response.text
-    for leak in (SECRET_DETAIL, "OperationalError", "Traceback", "login_states"):
+    for leak in (SECRET_DETAIL, "KeyError", "Traceback"):
         assert leak not in response.text
     assert "location" not in response.headers
     assert SECRET_DETAIL in caplog.text  # operators get the whole story
@@ -51,7 +60,79 @@ async def test_a_customer_sees_a_plain_page(
 async def test_the_admin_api_answers_json_without_detail(
     raw_client: httpx.AsyncClient, tenant: InstalledTenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("app.admin.api.recent_logins", database_down)
+    monkeypatch.setattr("app.admin.api.recent_logins", a_bug)
     response = await raw_client.get("/api/admin/logins", headers=tenant.admin_headers())
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error", "message": "internal error"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OperationalError("INSERT INTO login_states", {}, ConnectionError(SECRET_DETAIL)),
+        ConnectionRefusedError(SECRET_DETAIL),  # asyncpg, unwrapped
+        TimeoutError(SECRET_DETAIL),  # asyncpg's connect timeout
+        PoolTimeoutError(SECRET_DETAIL),  # every pooled connection busy
+    ],
+)
+async def test_a_customer_is_asked_to_try_again_while_the_database_is_unavailable(
+    raw_client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+) -> None:
+    def unavailable(*_args: Any, **_kwargs: Any) -> NoReturn:
+        raise failure
+
+    monkeypatch.setattr("app.oidc.repository.save_login_state", unavailable)
+    page = f"/portal/{tenant.tenant_id}/7"
+    response = await raw_client.get(page)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert "briefly unavailable" in response.text
+    assert f'href="{page}"' in response.text  # Try again
+    for leak in (SECRET_DETAIL, type(failure).__name__, "Traceback", "login_states"):
+        assert leak not in response.text
+    assert SECRET_DETAIL in caplog.text
+
+
+async def test_the_admin_api_says_unavailable_while_the_database_is(
+    raw_client: httpx.AsyncClient, tenant: InstalledTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.admin.api.recent_logins", database_down)
+    response = await raw_client.get("/api/admin/logins", headers=tenant.admin_headers())
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert response.json() == {
+        "error": "unavailable",
+        "message": "the service is briefly unavailable; try again in a minute",
+    }
+
+
+@pytest.mark.parametrize("driver", ["postgresql+asyncpg", "postgresql+psycopg"])
+async def test_a_database_that_never_answers_fails_a_request_in_bounded_time(
+    driver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that accepts the connection and then says nothing (a failover in progress)
+    held requests for asyncpg's default 60 s, and psycopg's 130 s."""
+    monkeypatch.setattr("app.db.CONNECT_TIMEOUT_SECONDS", 1)  # psycopg: 2 s at least
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    engine = create_engine(f"{driver}://u:p@127.0.0.1:{port}/db")
+    try:
+        async with asyncio.timeout(5):  # the test's own bound, far above the app's
+            with pytest.raises(DATABASE_UNAVAILABLE):
+                async with engine.connect():
+                    pass
+    finally:
+        await engine.dispose()
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()

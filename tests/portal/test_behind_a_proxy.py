@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
 from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
@@ -158,10 +157,10 @@ async def test_the_page_for_an_unexpected_error_keeps_its_assets_under_the_prefi
 ) -> None:
     del idp
 
-    def database_down(*_args: Any, **_kwargs: Any) -> NoReturn:
-        raise OperationalError("INSERT INTO login_states", {}, ConnectionError("down"))
+    def a_bug(*_args: Any, **_kwargs: Any) -> NoReturn:
+        raise KeyError("code_verifier")
 
-    monkeypatch.setattr("app.oidc.repository.save_login_state", database_down)
+    monkeypatch.setattr("app.oidc.repository.save_login_state", a_bug)
     page = await follow(client, f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}")
     assert page.status_code == 500
     assert "Something went wrong on our side." in page.text

@@ -46,6 +46,7 @@ from app.observability import (
     RequestScope,
     configure_logging,
     install_log_context,
+    mark_logged,
 )
 from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
@@ -178,6 +179,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # The last line of defence: log the trace for operators, show users nothing of it.
     logger.exception("unhandled error", exc_info=exc)
+    mark_logged(exc)
     if _is_json_surface(request):
         return _json_error(500, "internal_error", "internal error")
     return render_error(request, status_code=500, message="Something went wrong on our side.")

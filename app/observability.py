@@ -93,6 +93,27 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    server = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, AlreadyLogged) for f in server.filters):
+        server.addFilter(AlreadyLogged())
+
+
+_LOGGED = "_portal_sso_logged"
+
+
+def mark_logged(exc: BaseException) -> None:
+    """The app has logged this error with its request id; the server need not again."""
+    setattr(exc, _LOGGED, True)
+
+
+class AlreadyLogged(logging.Filter):
+    """Starlette re-raises an unhandled error to the server after the app's handler has
+    answered (and logged) it, and uvicorn logs the same trace again, without a request id:
+    every bug would show twice in the logs and count twice in error alerts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not getattr(error, _LOGGED, False)
 
 
 def incoming_request_id(header: str | None) -> str:

@@ -6,6 +6,7 @@ try again."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
@@ -17,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.db import create_engine
 from app.main import DATABASE_UNAVAILABLE
+from app.observability import AlreadyLogged
 from tests.conftest import APP_BASE_URL, InstalledTenant
 
 pytestmark = pytest.mark.usefixtures("idp")
@@ -136,3 +138,33 @@ async def test_a_database_that_never_answers_fails_a_request_in_bounded_time(
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_the_server_does_not_log_a_bug_the_app_has_logged(
+    app: FastAPI,
+    tenant: InstalledTenant,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Starlette hands the error on to the server after the page is sent; uvicorn would log
+    its trace a second time, without the request id."""
+    monkeypatch.setattr("app.oidc.repository.save_login_state", a_bug)
+    # As uvicorn runs it: the error the app re-raises after answering reaches the server.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url=APP_BASE_URL) as http:
+        with pytest.raises(KeyError) as reached_the_server:
+            await http.get(f"/portal/{tenant.tenant_id}/7")
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == ["unhandled error"]
+    server_log = logging.LogRecord(
+        "uvicorn.error",
+        logging.ERROR,
+        __file__,
+        0,
+        "Exception in ASGI application\n",
+        None,
+        (KeyError, reached_the_server.value, None),
+    )
+    assert not AlreadyLogged().filter(server_log)
+    another = KeyError("raised outside the app's handlers")
+    server_log.exc_info = (KeyError, another, None)
+    assert AlreadyLogged().filter(server_log)  # nobody logged that one: the server must

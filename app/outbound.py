@@ -308,12 +308,78 @@ def use_asyncio_streams(client: httpx.AsyncClient, policy: AddressPolicy | None 
     pool._network_backend = AsyncioBackend(policy)
 
 
+# What one answer may weigh, decoded. IdP documents, tokens, key sets and Atlassian's keys
+# are a few kB; Jira's pages of requests or comments can be large, so its client asks for
+# more (``extensions={MAX_RESPONSE_BYTES: ...}``).
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_RESPONSE_BYTES = "portal_sso_max_response_bytes"
+
+
+class ResponseTooLargeError(httpx.RequestError):
+    """The answer was larger than the request allows."""
+
+
+class BoundedClient(httpx.AsyncClient):
+    """Every answer is read whole (none is streamed), within a size and a time limit.
+
+    A tenant's admin chooses the IdP's URLs, so the server at the other end may be hostile.
+    httpx's timeouts bound each read, not the whole answer: a server trickling a byte at a
+    time, or streaming without end, or sending a small gzip that inflates to gigabytes,
+    would hold a worker's memory or time for as long as it likes, and with it the sign-ins
+    of every other site that worker serves."""
+
+    def __init__(self, *, total_seconds: float, **kwargs: typing.Any) -> None:
+        super().__init__(**kwargs)
+        self.total_seconds = total_seconds
+
+    async def send(
+        self, request: httpx.Request, *, stream: bool = False, **kwargs: typing.Any
+    ) -> httpx.Response:
+        if stream:
+            raise TypeError("the shared client reads every answer whole; do not stream")
+        limit = int(request.extensions.get(MAX_RESPONSE_BYTES, DEFAULT_MAX_RESPONSE_BYTES))
+        try:
+            async with asyncio.timeout(self.total_seconds):
+                response = await super().send(request, stream=True, **kwargs)
+                try:
+                    await _read_within(response, limit)
+                except BaseException:
+                    await response.aclose()
+                    raise
+        except TimeoutError as e:
+            raise httpx.ReadTimeout(
+                f"no complete answer within {self.total_seconds:g} s", request=request
+            ) from e
+        return response
+
+
+async def _read_within(response: httpx.Response, limit: int) -> None:
+    """``response.aread()``, refusing more than ``limit`` bytes after decoding."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ResponseTooLargeError(
+            f"the answer is larger than {limit} bytes", request=response.request
+        )
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > limit:
+            raise ResponseTooLargeError(
+                f"the answer is larger than {limit} bytes", request=response.request
+            )
+        parts.append(part)
+    response._content = b"".join(parts)  # where Response.aread() keeps what it read
+
+
 def create_http_client(
     *, timeout_seconds: float, policy: AddressPolicy | None = None
 ) -> httpx.AsyncClient:
-    """The shared client: explicit timeouts, no redirects followed, no cookies kept, and
-    connections only where ``policy`` permits (public addresses by default)."""
-    client = httpx.AsyncClient(
+    """The shared client: explicit timeouts, a bound on each answer's size and on its whole
+    time, no redirects followed, no cookies kept, and connections only where ``policy``
+    permits (public addresses by default)."""
+    client = BoundedClient(
+        total_seconds=2 * timeout_seconds,
         timeout=httpx.Timeout(timeout_seconds, connect=5.0),
         follow_redirects=False,
         cookies=_no_cookies(),

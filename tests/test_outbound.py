@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import gzip
 import socket
 import ssl
 import struct
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,8 +31,11 @@ from app.models import IdentityProvider
 from app.oidc.flow import fetch_userinfo, redeem_code
 from app.oidc.metadata import MetadataCache, ProviderMetadata
 from app.outbound import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_RESPONSE_BYTES,
     AddressPolicy,
     AsyncioBackend,
+    ResponseTooLargeError,
     _interleaved,
     create_http_client,
     first_to_connect,
@@ -335,6 +340,112 @@ def test_a_server_that_never_answers_times_out(
     run_on(scenario())
 
 
+# --- hostile answers: what a tenant's admin can point an IdP URL at -------------------------
+
+
+def answers_raw(head: bytes, body: Callable[[], AsyncIterator[bytes]]) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request(reader)
+        writer.write(head)
+        async for part in body():
+            writer.write(part)
+            await writer.drain()
+        writer.close()
+
+    return handle
+
+
+def chunked(part: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(part), part)
+
+
+async def endless() -> AsyncIterator[bytes]:
+    while True:
+        yield chunked(b"x" * 65536)
+
+
+async def trickle() -> AsyncIterator[bytes]:
+    while True:
+        await asyncio.sleep(0.05)
+        yield chunked(b"{")
+
+
+async def nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+
+
+def test_an_endless_answer_is_cut_off_at_the_size_limit(run_on: Runner) -> None:
+    async def scenario() -> None:
+        async with loopback_server(answers_raw(CHUNKED, endless)) as (port, _), client() as http:
+            with pytest.raises(ResponseTooLargeError):
+                await http.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
+
+    run_on(scenario())
+
+
+def test_a_declared_size_over_the_limit_is_refused_before_reading(run_on: Runner) -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (DEFAULT_MAX_RESPONSE_BYTES + 1)
+
+    async def scenario() -> None:
+        async with loopback_server(answers_raw(head, nothing)) as (port, _), client() as http:
+            with pytest.raises(ResponseTooLargeError):
+                await http.get(f"http://127.0.0.1:{port}/jwks")
+
+    run_on(scenario())
+
+
+def test_a_small_gzip_that_inflates_past_the_limit_is_refused(run_on: Runner) -> None:
+    bomb = gzip.compress(b"\0" * (DEFAULT_MAX_RESPONSE_BYTES * 4))
+    assert len(bomb) < DEFAULT_MAX_RESPONSE_BYTES // 100
+    head = b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(bomb)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield bomb
+
+    async def scenario() -> None:
+        async with loopback_server(answers_raw(head, body)) as (port, _), client() as http:
+            with pytest.raises(ResponseTooLargeError):
+                await http.post(f"http://127.0.0.1:{port}/token", data={"code": "x"})
+
+    run_on(scenario())
+
+
+def test_an_answer_trickled_byte_by_byte_ends_at_the_total_time_limit(run_on: Runner) -> None:
+    """Each byte comes well within the read timeout; the whole answer never does."""
+
+    async def scenario() -> None:
+        async with (
+            loopback_server(answers_raw(CHUNKED, trickle)) as (port, _),
+            client(timeout=0.3) as http,
+        ):
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout, match=r"no complete answer within 0\.6 s"):
+                await http.get(f"http://127.0.0.1:{port}/userinfo")
+            assert time.monotonic() - started < 2
+
+    run_on(scenario())
+
+
+def test_a_request_may_allow_a_larger_answer(run_on: Runner) -> None:
+    big = b"x" * (DEFAULT_MAX_RESPONSE_BYTES + 1)
+
+    async def scenario() -> None:
+        async with loopback_server(answers(big)) as (port, _), client() as http:
+            with pytest.raises(ResponseTooLargeError):
+                await http.get(f"http://127.0.0.1:{port}/rest/servicedeskapi/request")
+            response = await http.get(
+                f"http://127.0.0.1:{port}/rest/servicedeskapi/request",
+                extensions={MAX_RESPONSE_BYTES: len(big)},
+            )
+            assert response.content == big
+
+    run_on(scenario())
+
+
 def test_a_connection_reset_mid_answer_is_a_read_error(run_on: Runner) -> None:
     async def scenario() -> None:
         async with loopback_server(resets_mid_answer) as (port, _), client() as http:
@@ -547,3 +658,13 @@ async def test_an_unreachable_idp_endpoint_is_not_called_private() -> None:
                     redirect_uri="https://app.example.com/cb",
                     code_verifier="v",
                 )
+
+
+async def test_an_idp_document_too_large_is_named_for_the_admin() -> None:
+    async with (
+        loopback_server(answers_raw(CHUNKED, endless)) as (port, _),
+        client() as http,
+    ):
+        cache = MetadataCache(http, allow_http_loopback=True)
+        with pytest.raises(IdentityProviderError, match="larger than this service accepts"):
+            await cache.discovery(f"http://127.0.0.1:{port}")

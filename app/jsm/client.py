@@ -26,9 +26,12 @@ from typing import Any
 import httpx
 
 from app.errors import JiraError
+from app.outbound import MAX_RESPONSE_BYTES
 
 logger = logging.getLogger(__name__)
 _TRANSIENT = frozenset({500, 502, 503, 504})
+# A page of 50 requests or comments with their fields is well under 1 MiB; room to spare.
+JIRA_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ class JiraClient:
                     json=json,
                     headers={"Accept": "application/json", **(headers or {})},
                     auth=self._auth,
+                    extensions={MAX_RESPONSE_BYTES: JIRA_MAX_RESPONSE_BYTES},
                 )
             except httpx.TimeoutException as e:
                 self._record(method, 0, started)

@@ -21,7 +21,7 @@ from app.connect.jwt import MIN_RSA_KEY_BITS
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
 from app.oidc.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer, endpoint_origin
-from app.outbound import refused_address
+from app.outbound import ResponseTooLargeError, refused_address
 from app.urls import secure_endpoint_error
 
 CACHE_TTL_SECONDS = 6 * 3600.0
@@ -65,6 +65,10 @@ def unreachable(what: str, error: httpx.HTTPError) -> IdentityProviderError:
         return IdentityProviderError(
             f"the identity provider's {what} is not on the public internet, and this "
             "service calls public addresses only"
+        )
+    if isinstance(error, ResponseTooLargeError):
+        return IdentityProviderError(
+            f"the identity provider's {what} sent an answer larger than this service accepts"
         )
     return IdentityProviderError(f"the identity provider's {what} is not reachable")
 

@@ -103,9 +103,16 @@ async def serve_here(app: object, port: int) -> AsyncIterator[str]:
 
 
 def _workers(parent: subprocess.Popen[bytes]) -> list[int]:
-    """The pids of uvicorn's worker processes (none when it serves in-process)."""
+    """The pids of uvicorn's worker processes (none when it serves in-process); not
+    multiprocessing's resource tracker, a child too, which serves no request."""
     children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
-    return [int(p) for p in children.read_text().split()] if children.exists() else []
+    if not children.exists():
+        return []
+    return [
+        int(pid)
+        for pid in children.read_text().split()
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
 
 
 def worker_rss_mb(parent: subprocess.Popen[bytes]) -> list[float]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from app.bounded import put_bounded
 from app.connect.jwt import MIN_RSA_KEY_BITS
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
@@ -26,6 +27,9 @@ from app.urls import secure_endpoint_error
 
 CACHE_TTL_SECONDS = 6 * 3600.0
 FORCED_REFRESH_INTERVAL = 30.0
+# Per map. Entries expire only when looked up again, and every IdP URL an admin of any site
+# saves or tests adds one: without a bound, a process would keep all it ever fetched.
+MAX_ENTRIES = 5000
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
@@ -51,11 +55,9 @@ class ProviderMetadata:
         return frozenset({self.issuer}) if self.issuer else frozenset()
 
 
-@dataclass
-class _Entry:
+class _Entry(NamedTuple):
+    expires: float  # first, as put_bounded expects
     value: Any
-    expires: float
-    fetched: float = field(default_factory=time.monotonic)
 
 
 def unreachable(what: str, error: httpx.HTTPError) -> IdentityProviderError:
@@ -82,7 +84,7 @@ class MetadataCache:
         self.allow_http_loopback = allow_http_loopback
         self._documents: dict[str, _Entry] = {}
         self._jwks: dict[str, _Entry] = {}
-        self._forced: dict[str, float] = {}
+        self._forced: dict[str, tuple[float]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -123,7 +125,12 @@ class MetadataCache:
                 f"the discovery document's issuer {document.get('issuer')!r} does not match "
                 f"the configured issuer {issuer!r}"
             )
-        self._documents[url] = _Entry(document, time.monotonic() + CACHE_TTL_SECONDS)
+        put_bounded(
+            self._documents,
+            url,
+            _Entry(expires=time.monotonic() + CACHE_TTL_SECONDS, value=document),
+            max_entries=MAX_ENTRIES,
+        )
         return dict(document)
 
     async def signing_keys(self, jwks_uri: str, *, force: bool = False) -> list[SigningKey]:
@@ -132,18 +139,25 @@ class MetadataCache:
         if entry is not None and entry.expires > now and not force:
             self.hits += 1
             return list(entry.value)
-        if (
-            force
-            and entry is not None
-            and now - self._forced.get(jwks_uri, 0.0) < FORCED_REFRESH_INTERVAL
-        ):
+        if force and entry is not None and now < self._forced.get(jwks_uri, (0.0,))[0]:
             return list(entry.value)
         if force:
-            self._forced[jwks_uri] = now
+            # Until when the next forced refresh waits.
+            put_bounded(
+                self._forced,
+                jwks_uri,
+                (now + FORCED_REFRESH_INTERVAL,),
+                max_entries=MAX_ENTRIES,
+            )
         self.misses += 1
         document = await self._get_json(jwks_uri, "key set (JWKS)")
         keys = parse_jwks(document)
-        self._jwks[jwks_uri] = _Entry(keys, now + CACHE_TTL_SECONDS)
+        put_bounded(
+            self._jwks,
+            jwks_uri,
+            _Entry(expires=now + CACHE_TTL_SECONDS, value=keys),
+            max_entries=MAX_ENTRIES,
+        )
         return list(keys)
 
     async def metadata(self, idp: IdentityProvider) -> ProviderMetadata:

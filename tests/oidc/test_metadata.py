@@ -148,3 +148,22 @@ async def test_a_forced_key_refresh_happens_at_most_once_per_interval(
     for _ in range(5):  # a flood of tokens naming unknown kids
         await cache.signing_keys(f"{ISSUER}/jwks", force=True)
     assert route.call_count == 2
+
+
+async def test_the_caches_keep_a_bounded_number_of_urls(
+    cache: MetadataCache, net: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every IdP URL any site's admin saves or tests is fetched once and cached: a process
+    that kept them all would grow for as long as it runs."""
+    monkeypatch.setattr("app.oidc.metadata.MAX_ENTRIES", 10)
+    for n in range(25):
+        issuer = f"https://idp{n}.example.com"
+        net.get(f"{issuer}/.well-known/openid-configuration").respond(
+            200, json={"issuer": issuer, "jwks_uri": f"{issuer}/jwks"}
+        )
+        net.get(f"{issuer}/jwks").respond(200, json={"keys": [SigningKeyPair(kid="k").jwk()]})
+        await cache.discovery(issuer)
+        await cache.signing_keys(f"{issuer}/jwks", force=True)
+    for entries in (cache._documents, cache._jwks, cache._forced):
+        assert len(entries) <= 10
+    assert "https://idp24.example.com/jwks" in cache._jwks  # the newest stay

@@ -31,6 +31,16 @@ class CustomerNotAllowedError(PermissionDeniedError):
     code = "customer_not_allowed"
 
 
+# Each organization costs up to three Jira calls on a first login. A directory's group list
+# mapped by mistake (Entra ID sends up to 200 groups) would run to hundreds of calls and
+# minutes, into Jira's rate limit, and put the customer in every group's organization.
+MAX_SYNCED_ORGANIZATIONS = 50
+
+
+class TooManyOrganizationsError(LoginError):
+    code = "too_many_organizations"
+
+
 def email_domain_allowed(email: str, allowed: Iterable[str]) -> bool:
     domains = [d.lower() for d in allowed if d]
     return not domains or email.rpartition("@")[2].lower() in domains
@@ -200,6 +210,12 @@ class JsmProvisioner:
         now = datetime.now(UTC)
         link = await repository.get_link(session, tenant.id, identity.issuer, identity.subject)
         wanted_orgs = sorted(set(identity.organizations)) if settings.organization_sync else []
+        if len(wanted_orgs) > MAX_SYNCED_ORGANIZATIONS:
+            raise TooManyOrganizationsError(
+                f"your identity provider names {len(wanted_orgs)} organizations for you, more "
+                f"than the {MAX_SYNCED_ORGANIZATIONS} this help center keeps in step; ask your "
+                "administrator to map organizations from an attribute with fewer values"
+            )
         if link is not None and self._nothing_to_do(
             link, service_desk_id, wanted_orgs, settings, now
         ):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.jsm.client import RetryPolicy
 from app.jsm.directory import JiraDirectory
-from app.jsm.provisioning import JsmProvisioner
+from app.jsm.provisioning import MAX_SYNCED_ORGANIZATIONS, JsmProvisioner
 from app.models import CustomerLink, PortalSession
 from tests.conftest import InstalledTenant
 from tests.jsm.fake_jira import FakeJira
@@ -363,3 +363,35 @@ async def test_a_returning_customer_whose_email_changed_keeps_the_same_account(
     assert link.account_id == first.account_id
     assert (link.email, link.display_name) == ("ada.lovelace@example.com", "Ada King")
     assert len(jira.accounts) == 1
+
+
+async def test_a_customer_with_more_organizations_than_are_kept_in_step_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    jira: FakeJira,
+    idp: dict[str, Any],
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """A directory's whole group list mapped to organizations by mistake: hundreds of Jira
+    calls on the way in. Refused with a reason, before any of them; a fixed mapping works."""
+    await put_settings(client, tenant, organization_sync=True)
+    await client.put(
+        f"/api/admin/idps/{idp['id']}",
+        json={"attribute_mapping": {"organizations": "groups"}},
+        headers={"Authorization": f"JWT {tenant.context_token()}"},
+    )
+    op.extra_claims = {"groups": [f"group-{n}" for n in range(MAX_SYNCED_ORGANIZATIONS + 1)]}
+    response = await login(client, tenant, op)
+    assert response.status_code == 400
+    assert f"names {MAX_SYNCED_ORGANIZATIONS + 1} organizations" in response.text
+    assert not any(
+        part in path for _, path in jira.calls for part in ("/customer", "/organization", "/user")
+    )
+    assert jira.organizations == {}
+    assert await session_count(session) == 0
+
+    op.extra_claims = {"groups": [f"group-{n}" for n in range(MAX_SYNCED_ORGANIZATIONS)]}
+    client.cookies.clear()
+    assert (await login(client, tenant, op)).status_code == 303
+    assert len(jira.organizations) == MAX_SYNCED_ORGANIZATIONS

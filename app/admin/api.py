@@ -19,7 +19,15 @@ from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
 from app.oidc import repository
 from app.oidc.presets import PRESETS
-from app.oidc.providers import IdpInput, create_test_ticket, describe_idp, require_idp, save_idp
+from app.oidc.providers import (
+    MAX_DOMAINS,
+    DomainName,
+    IdpInput,
+    create_test_ticket,
+    describe_idp,
+    require_idp,
+    save_idp,
+)
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -164,9 +172,9 @@ class SettingsInput(BaseModel):
 
     jira_auth: Literal["app", "api_token"] | None = None
     service_account_email: str | None = Field(default=None, max_length=320)
-    service_account_token: SecretStr | None = None
+    service_account_token: SecretStr | None = Field(default=None, max_length=2000)
     landing: Literal["app_portal", "jsm_portal"] | None = None
-    allowed_email_domains: list[str] | None = None
+    allowed_email_domains: list[DomainName] | None = Field(default=None, max_length=MAX_DOMAINS)
     auto_create_customers: bool | None = None
     organization_sync: bool | None = None
 

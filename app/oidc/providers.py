@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import new_opaque_id
@@ -37,6 +37,14 @@ _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 
+# Bounds on what one site stores: the app caches each site's providers in every process it
+# serves, so what an admin saves is held in memory beside every other site's.
+MAX_IDPS_PER_TENANT = 20
+MAX_DOMAINS = 200
+ClaimName = Annotated[str, StringConstraints(max_length=200)]
+DomainName = Annotated[str, StringConstraints(max_length=253)]
+
+
 class IdpInput(BaseModel):
     """The body of POST/PUT /api/admin/idps. On PUT, absent fields keep their stored value
     and an absent or empty client_secret keeps the stored secret."""
@@ -46,11 +54,12 @@ class IdpInput(BaseModel):
     name: str | None = Field(default=None, max_length=100)
     preset: str | None = None
     client_id: str | None = Field(default=None, max_length=255)
-    client_secret: SecretStr | None = None
+    client_secret: SecretStr | None = Field(default=None, max_length=2000)
     scopes: str | None = Field(default=None, max_length=500)
     logout_url: str | None = Field(default=None, max_length=1000)
-    attribute_mapping: dict[str, str] | None = None
-    email_domains: list[str] | None = None
+    # Keys are checked against MAPPABLE, so their number is bounded too.
+    attribute_mapping: dict[str, ClaimName] | None = None
+    email_domains: list[DomainName] | None = Field(default=None, max_length=MAX_DOMAINS)
     enabled: bool | None = None
     trust_email: bool | None = None
     token_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
@@ -162,6 +171,11 @@ async def save_idp(
     if errors:
         raise InvalidInputError("some fields need attention", fields=errors)
     if idp is None:
+        if await repository.count_idps(session, tenant_id) >= MAX_IDPS_PER_TENANT:
+            raise InvalidInputError(
+                f"a site can have at most {MAX_IDPS_PER_TENANT} identity providers; delete one "
+                "you no longer use first"
+            )
         idp = IdentityProvider(
             id=new_opaque_id(),
             tenant_id=tenant_id,

@@ -46,6 +46,15 @@ async def get_idp_for_callback(session: AsyncSession, idp_id: str) -> IdentityPr
     return await session.get(IdentityProvider, idp_id)
 
 
+async def count_idps(session: AsyncSession, tenant_id: str) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(IdentityProvider)
+        .where(IdentityProvider.tenant_id == tenant_id)
+    )
+    return int(count or 0)
+
+
 async def next_position(session: AsyncSession, tenant_id: str) -> int:
     highest = await session.scalar(
         select(func.max(IdentityProvider.position)).where(IdentityProvider.tenant_id == tenant_id)

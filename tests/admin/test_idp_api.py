@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import IdentityProvider
+from app.oidc.providers import MAX_IDPS_PER_TENANT
 from tests.conftest import InstalledTenant
 
 COGNITO = {
@@ -58,6 +59,11 @@ async def test_create_returns_callback_url_and_never_the_secret(
         ({"enabled": None}, "enabled"),
         ({"trust_email": None}, "trust_email"),
         ({"token_auth_method": None}, "token_auth_method"),
+        # Sizes: what one site stores is cached in every process beside every other site's.
+        ({"client_secret": "s" * 2001}, "client_secret"),
+        ({"attribute_mapping": {"email": "c" * 201}}, "attribute_mapping.email"),
+        ({"email_domains": [f"d{n}.example.com" for n in range(201)]}, "email_domains"),
+        ({"email_domains": ["a" * 250 + ".com"]}, "email_domains.0"),
     ],
 )
 async def test_validation_errors_name_the_field(
@@ -226,3 +232,25 @@ async def test_presets_list_cognito_first_with_field_help(
     }
     domain = next(f for f in presets[0]["fields"] if f["name"] == "domain")
     assert "amazoncognito.com" in domain["help"]
+
+
+async def test_a_site_has_a_bounded_number_of_identity_providers(
+    client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    for n in range(MAX_IDPS_PER_TENANT):
+        created = await client.post(
+            "/api/admin/idps", json=COGNITO | {"name": f"IdP {n}"}, headers=tenant.admin_headers()
+        )
+        assert created.status_code == 201
+    refused = await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
+    assert refused.status_code == 422
+    assert f"at most {MAX_IDPS_PER_TENANT} identity providers" in refused.json()["message"]
+    # Editing the ones there are still works, and so does adding after a delete.
+    first = created.json()["id"]
+    edited = await client.put(
+        f"/api/admin/idps/{first}", json={"name": "Renamed"}, headers=tenant.admin_headers()
+    )
+    assert edited.status_code == 200
+    await client.delete(f"/api/admin/idps/{first}", headers=tenant.admin_headers())
+    again = await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
+    assert again.status_code == 201

@@ -61,6 +61,11 @@ async def test_api_token_mode_needs_email_and_token_and_never_returns_the_token(
         ({"jira_auth": None}, "jira_auth"),
         ({"auto_create_customers": None}, "auto_create_customers"),
         ({"organization_sync": None}, "organization_sync"),
+        (
+            {"allowed_email_domains": [f"d{n}.example.com" for n in range(201)]},
+            "allowed_email_domains",
+        ),
+        ({"service_account_token": "t" * 2001}, "service_account_token"),
     ],
 )
 async def test_invalid_settings_name_the_field(

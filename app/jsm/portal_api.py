@@ -194,11 +194,18 @@ def _date(value: Any) -> str:
     return ""
 
 
+# Between a cascading select's two levels, as Jira's own pages show them (a single
+# right-pointing angle quotation mark): "London, mark, Floor 1".
+CASCADE_SEPARATOR = " \u203a "
+
+
 def _field_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return str(value.get("value") or value.get("name") or value.get("displayName") or "")
+        text = str(value.get("value") or value.get("name") or value.get("displayName") or "")
+        child = _field_text(value.get("child"))  # a cascading select's second level
+        return f"{text}{CASCADE_SEPARATOR}{child}" if text and child else text
     if isinstance(value, list):
         return ", ".join(filter(None, (_field_text(item) for item in value)))
     return "" if value is None else str(value)

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-Widget = Literal["text", "textarea", "select", "multiselect", "date", "datetime", "number"]
+from app.jsm.portal_api import CASCADE_SEPARATOR
+
+Widget = Literal[
+    "text", "textarea", "select", "multiselect", "cascade", "date", "datetime", "number"
+]
+# A cascading select's choice in one form value: "parent" alone, or "parent:child" (both are
+# option ids, which are numbers).
+_CHILD = ":"
 _TEXTAREA_TYPES = {"com.atlassian.jira.plugin.system.customfieldtypes:textarea"}
 
 
@@ -35,15 +42,13 @@ def form_fields(raw_fields: list[dict[str, Any]]) -> list[FormField]:
             widget = "select"
         elif kind == "array" and items == "option":
             widget = "multiselect"
+        elif kind == "option-with-child":
+            widget = "cascade"
         elif kind in ("date", "datetime", "number"):
             widget = kind
         else:
             widget = None
-        options = tuple(
-            (str(v.get("value")), str(v.get("label") or v.get("value")))
-            for v in raw.get("validValues") or []
-            if isinstance(v, dict) and v.get("value") is not None
-        )
+        options = _options(raw.get("validValues"), cascade=widget == "cascade")
         fields.append(
             FormField(
                 id=str(raw.get("fieldId")),
@@ -55,6 +60,27 @@ def form_fields(raw_fields: list[dict[str, Any]]) -> list[FormField]:
             )
         )
     return fields
+
+
+def _options(valid: Any, *, cascade: bool) -> tuple[tuple[str, str], ...]:
+    """(value, label) pairs. A cascading select's are flattened into one list, each parent
+    followed by its children as "Parent, separator, Child": one native select, which keyboards and
+    screen readers handle, and no script to keep two lists in step."""
+    options: list[tuple[str, str]] = []
+    for parent in valid if isinstance(valid, list) else []:
+        if not isinstance(parent, dict) or parent.get("value") is None:
+            continue
+        value, label = str(parent["value"]), str(parent.get("label") or parent["value"])
+        options.append((value, label))
+        if not cascade:
+            continue
+        for child in parent.get("children") or []:
+            if isinstance(child, dict) and child.get("value") is not None:
+                child_label = str(child.get("label") or child["value"])
+                options.append(
+                    (f"{value}{_CHILD}{child['value']}", f"{label}{CASCADE_SEPARATOR}{child_label}")
+                )
+    return tuple(options)
 
 
 def unsupported_required(fields: list[FormField]) -> list[FormField]:
@@ -85,6 +111,11 @@ def field_values(
             if raw[0] not in allowed:
                 errors[f.id] = f"choose one of the options for {f.name}"
             values[f.id] = {"id": raw[0]}
+        elif f.widget == "cascade":
+            if raw[0] not in allowed:
+                errors[f.id] = f"choose one of the options for {f.name}"
+            parent, _, child = raw[0].partition(_CHILD)
+            values[f.id] = {"id": parent} | ({"child": {"id": child}} if child else {})
         elif f.widget == "multiselect":
             if any(v not in allowed for v in raw):
                 errors[f.id] = f"choose from the options for {f.name}"

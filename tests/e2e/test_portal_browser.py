@@ -79,12 +79,15 @@ async def test_customer_walks_through_the_portal(
     await page.fill("#f-summary", "My <b>laptop</b> will not start")
     await page.fill("#f-description", "It beeps three times.")
     await page.select_option("#f-customfield_10010", "2")
+    await page.select_option("#f-customfield_10060", label="London \u203a Floor 1")
     await page.screenshot(path=str(artifacts / "3-raise-request.png"), full_page=True)
     await page.click("button:has-text('Send')")
 
     await page.wait_for_selector("text=was raised")
     [key] = jira.requests
     assert jira.requests[key]["values"]["customfield_10010"] == {"id": "2"}
+    assert jira.requests[key]["values"]["customfield_10060"] == {"id": "21", "child": {"id": "211"}}
+    assert await page.is_visible("text=London \u203a Floor 1")
     assert await page.is_visible(
         "text=My <b>laptop</b> will not start"
     )  # shown as text, not markup

@@ -138,6 +138,19 @@ class FakeJira:
         urgency = custom("customfield_10010", "Urgency", "option", "select") | {
             "validValues": options(("1", "Low"), ("2", "High"))
         }
+        # A cascading select: a parent option, then optionally one of its children.
+        location = custom("customfield_10060", "Location", "option-with-child", "cascadingselect")
+        location["validValues"] = [
+            {
+                "value": "21",
+                "label": "London",
+                "children": [
+                    {"value": "211", "label": "Floor 1", "children": []},
+                    {"value": "212", "label": "Floor 2", "children": []},
+                ],
+            },
+            {"value": "22", "label": "Paris", "children": []},
+        ]
         kit = custom(
             "customfield_10030", "Equipment", "array", "multiselect", True, items="option"
         ) | {"validValues": options(("11", "Laptop"), ("12", "Monitor"))}
@@ -150,7 +163,7 @@ class FakeJira:
                 "Get IT help",
                 "Ask the IT team for help",
                 ["1"],
-                [summary, description, urgency],
+                [summary, description, urgency, location],
             ),
             (
                 "2",
@@ -514,6 +527,11 @@ class FakeJira:
                 ids = [c["id"] for c in chosen] if isinstance(chosen, list) else [chosen["id"]]
                 if any(i not in {v["value"] for v in f["validValues"]} for i in ids):
                     return 400, {"errorMessage": f"{f['fieldId']}: invalid option"}
+                child = chosen.get("child") if isinstance(chosen, dict) else None
+                if child is not None:
+                    parent = next(v for v in f["validValues"] if v["value"] == chosen["id"])
+                    if child.get("id") not in {c["value"] for c in parent["children"]}:
+                        return 400, {"errorMessage": f"{f['fieldId']}: invalid child option"}
         number = len(self.requests) + 1
         key = f"{desk.project_key}-{number}"
         self.requests[key] = {
@@ -528,9 +546,28 @@ class FakeJira:
         }
         return 201, self._request_dto(self.requests[key])
 
+    @staticmethod
+    def _shown(field: dict[str, Any] | None, value: Any) -> Any:
+        """A field's value as Jira answers it: options with their labels ("value"), and a
+        cascading select's child inside its parent."""
+        if field is None or not field["validValues"]:
+            return value
+        if isinstance(value, list):
+            return [FakeJira._shown(field, v) for v in value]
+        parent = next((v for v in field["validValues"] if v["value"] == value.get("id")), None)
+        if parent is None:
+            return value
+        shown = {"id": parent["value"], "value": parent["label"]}
+        child_id = (value.get("child") or {}).get("id")
+        child = next((c for c in parent["children"] if c["value"] == child_id), None)
+        if child is not None:
+            shown["child"] = {"id": child["value"], "value": child["label"]}
+        return shown
+
     def _request_dto(self, item: dict[str, Any]) -> dict[str, Any]:
         desk = self.desks[item["desk_id"]]
-        labels = {f["fieldId"]: f["name"] for f in desk.fields.get(item["request_type_id"], [])}
+        fields = {f["fieldId"]: f for f in desk.fields.get(item["request_type_id"], [])}
+        labels = {field_id: f["name"] for field_id, f in fields.items()}
         reporter = self.accounts.get(item["reporter"])
         request_type = next(t for t in desk.request_types if t["id"] == item["request_type_id"])
         return {
@@ -543,7 +580,7 @@ class FakeJira:
             if reporter
             else {"accountId": item["reporter"], "displayName": "?"},
             "requestFieldValues": [
-                {"fieldId": k, "label": labels.get(k, k), "value": v}
+                {"fieldId": k, "label": labels.get(k, k), "value": self._shown(fields.get(k), v)}
                 for k, v in item["values"].items()
             ],
             "currentStatus": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.portal.forms import FormField, field_values
+from app.portal.forms import FormField, field_values, form_fields
 
 
 def field(widget: str, *, required: bool = False, options: tuple[str, ...] = ()) -> FormField:
@@ -25,6 +25,8 @@ def field(widget: str, *, required: bool = False, options: tuple[str, ...] = ())
         ("textarea", ["line one\nline two"], (), "line one\nline two"),
         ("select", ["a"], ("a", "b"), {"id": "a"}),
         ("multiselect", ["a", "b", "a"], ("a", "b"), [{"id": "a"}, {"id": "b"}]),
+        ("cascade", ["1"], ("1", "1:11"), {"id": "1"}),
+        ("cascade", ["1:11"], ("1", "1:11"), {"id": "1", "child": {"id": "11"}}),
         ("date", ["2026-12-31"], (), "2026-12-31"),
         ("datetime", ["2026-12-31T09:30"], (), "2026-12-31T09:30:00"),
         ("number", ["2.5"], (), 2.5),
@@ -42,6 +44,8 @@ def test_good_values_become_what_jsm_expects(
         ("text", ["x" * 256], (), "at most 255 characters"),
         ("select", ["z"], ("a", "b"), "choose one of the options"),
         ("multiselect", ["a", "z"], ("a", "b"), "choose from the options"),
+        ("cascade", ["1:22"], ("1", "1:11", "2", "2:22"), "choose one of the options"),
+        ("cascade", ["3"], ("1", "1:11"), "choose one of the options"),
         ("date", ["31/12/2026"], (), "must be a date like 2026-12-31"),
         ("datetime", ["tomorrow morning"], (), "must be a date and time"),
         ("number", ["many"], (), "must be a number"),
@@ -62,3 +66,30 @@ def test_a_required_field_left_blank_is_refused_and_an_optional_one_skipped() ->
     values, errors = field_values(fields, {"f": ["   "], "g": []})
     assert values == {}
     assert errors == {"f": "Field is required"}
+
+
+def test_a_cascading_select_lists_each_parent_then_its_children() -> None:
+    [location] = form_fields(
+        [
+            {
+                "fieldId": "customfield_1",
+                "name": "Location",
+                "required": True,
+                "jiraSchema": {"type": "option-with-child"},
+                "validValues": [
+                    {
+                        "value": "21",
+                        "label": "London",
+                        "children": [{"value": "211", "label": "Floor 1", "children": []}],
+                    },
+                    {"value": "22", "label": "Paris", "children": []},
+                ],
+            }
+        ]
+    )
+    assert location.widget == "cascade"
+    assert location.options == (
+        ("21", "London"),
+        ("21:211", "London \u203a Floor 1"),
+        ("22", "Paris"),
+    )

@@ -164,6 +164,22 @@ async def test_an_option_outside_the_valid_values_is_refused(
     assert jira.requests == {}
 
 
+async def test_a_cascading_select_sends_parent_and_child_and_shows_both(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/71")
+    assert '<option value="21:212" >London \u203a Floor 2</option>' in form.text
+    response = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "Printer jam", "customfield_10060": "21:212"},
+    )
+    assert response.status_code == 303, response.text
+    [created] = jira.requests.values()
+    assert created["values"]["customfield_10060"] == {"id": "21", "child": {"id": "212"}}
+    page = await client.get(response.headers["location"])
+    assert "London \u203a Floor 2" in page.text
+
+
 async def test_missing_csrf_token_is_refused_and_nothing_is_created(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:

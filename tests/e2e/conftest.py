@@ -75,3 +75,24 @@ def artifacts(request: pytest.FixtureRequest) -> Path:
     folder = ARTIFACTS / request.node.name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+AXE = ROOT / "tests" / "oidc_provider" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def accessibility_problems(page: Any) -> list[str]:
+    """Serious and critical WCAG 2.1 A/AA failures axe-core finds on the page as it stands,
+    one line each (rule, what it means, where). Run through DevTools, so the page's CSP, which
+    allows no inline script, does not stop it."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text())
+    result = await page.evaluate(
+        """() => axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+        })"""
+    )
+    return [
+        f"{v['id']}: {v['help']} at {', '.join(str(n['target']) for n in v['nodes'][:3])}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -15,6 +15,7 @@ import pytest
 from app.connect.jwt import query_string_hash
 from tests.conftest import InstalledTenant
 from tests.connect_tokens import tenant_token
+from tests.e2e.conftest import accessibility_problems
 from tests.jsm.fake_jira import FakeJira
 from tests.openid_provider import OpenIDProvider
 
@@ -66,6 +67,7 @@ async def test_admin_configures_cognito_sso(
     await page.wait_for_selector("[data-error=domain]:has-text('enter the cognito domain')")
     assert await page.is_visible("[data-error=client_id]:has-text('client (application) ID')")
     await page.screenshot(path=str(artifacts / "1-cognito-form-errors.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     op_netloc = urlsplit(cognito_provider.issuer).netloc
     await page.fill("#name", "Acme customers")
@@ -80,6 +82,7 @@ async def test_admin_configures_cognito_sso(
     assert callback_url.endswith("/callback")
     assert await page.inner_text("#signout-url") == f"{live}/portal/{tenant.tenant_id}/signed-out"
     await page.screenshot(path=str(artifacts / "2-cognito-saved-callback-url.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     # The admin registers the callback URL in the user pool's app client, then pastes its id/secret.
     client = cognito_provider.register_client(callback_url)
@@ -89,6 +92,7 @@ async def test_admin_configures_cognito_sso(
     await page.wait_for_selector("#flash:has-text('Saved.')")
     await page.wait_for_selector("#idp-table >> text=Acme customers")
     await page.screenshot(path=str(artifacts / "3-identity-providers.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     # --- Test connection in a new top-level window ------------------------------------------
     async with context.expect_page() as popup_info:
@@ -104,6 +108,7 @@ async def test_admin_configures_cognito_sso(
     assert "token_use" in claims
     assert "ada@example.com" in await popup.inner_text("#mapped")
     await popup.screenshot(path=str(artifacts / "4-test-connection-claims.png"), full_page=True)
+    assert await accessibility_problems(popup) == []
     await popup.close()
 
     # --- attribute mapping, offered the claims seen in the test ------------------------------
@@ -117,6 +122,7 @@ async def test_admin_configures_cognito_sso(
     await page.click("#mapping-form button[type=submit]")
     await page.wait_for_selector("#flash:has-text('Mapping saved.')")
     await page.screenshot(path=str(artifacts / "5-attribute-mapping.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     # --- Jira configuration: service account, verify, substitute links ----------------------
     jira.service_account = ("support-bot@acme.com", "api-token-123")
@@ -135,6 +141,7 @@ async def test_admin_configures_cognito_sso(
     await page.wait_for_selector("#portal-table button:has-text('Copied')")
     assert await page.evaluate("navigator.clipboard.readText()") == link
     await page.screenshot(path=str(artifacts / "6-jira-configuration.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     # --- settings and login activity ---------------------------------------------------------
     await page.click("#tab-settings")
@@ -142,8 +149,10 @@ async def test_admin_configures_cognito_sso(
     await page.click("#settings-form button[type=submit]")
     await page.wait_for_selector("#flash:has-text('Settings saved.')")
     await page.screenshot(path=str(artifacts / "7-settings.png"), full_page=True)
+    assert await accessibility_problems(page) == []
     await page.click("#tab-logins")
     await page.wait_for_selector("#login-table >> text=ada@example.com")
     assert await page.is_visible("#login-table >> text=Acme customers (test)")
     await page.screenshot(path=str(artifacts / "8-login-activity.png"), full_page=True)
+    assert await accessibility_problems(page) == []
     await context.close()

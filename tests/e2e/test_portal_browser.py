@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import InstalledTenant
+from tests.e2e.conftest import accessibility_problems
 from tests.jsm.fake_jira import FakeJira
 from tests.openid_provider import OpenIDProvider
 
@@ -70,6 +71,7 @@ async def test_customer_walks_through_the_portal(
     assert page.url == f"{live}/portal/{tenant.tenant_id}/7"
     assert await page.is_visible("text=Ada Lovelace")
     await page.screenshot(path=str(artifacts / "2-desk-home.png"), full_page=True)
+    assert await accessibility_problems(page) == []
     await page.fill("#q", "help")
     assert not await page.is_visible("text=Request new hardware")
     await page.fill("#q", "")
@@ -81,6 +83,7 @@ async def test_customer_walks_through_the_portal(
     await page.select_option("#f-customfield_10010", "2")
     await page.select_option("#f-customfield_10060", label="London \u203a Floor 1")
     await page.screenshot(path=str(artifacts / "3-raise-request.png"), full_page=True)
+    assert await accessibility_problems(page) == []
     await page.click("button:has-text('Send')")
 
     await page.wait_for_selector("text=was raised")
@@ -92,10 +95,12 @@ async def test_customer_walks_through_the_portal(
         "text=My <b>laptop</b> will not start"
     )  # shown as text, not markup
     await page.screenshot(path=str(artifacts / "4-request.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     await page.click("text=My requests")
     await page.wait_for_selector(f"text={key}")
     await page.screenshot(path=str(artifacts / "5-my-requests.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     await page.click(f"text={key}")
     await page.fill("#body", "Still beeping, any news?")
@@ -103,6 +108,7 @@ async def test_customer_walks_through_the_portal(
     await page.wait_for_selector("text=Still beeping, any news?")
     assert jira.requests[key]["comments"][-1]["public"] is True
     await page.screenshot(path=str(artifacts / "6-commented.png"), full_page=True)
+    assert await accessibility_problems(page) == []
 
     await page.click("text=Sign out")
     # oidc-provider asks whether to end its session too.
@@ -111,10 +117,18 @@ async def test_customer_walks_through_the_portal(
     await page.click("button[autofocus], button:has-text('Yes')")
     await page.wait_for_selector("text=You have signed out")
     await page.screenshot(path=str(artifacts / "8-signed-out.png"))
+    assert await accessibility_problems(page) == []
 
     # Signed out for real: the substitute link asks the OP again.
     await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
     await page.wait_for_selector("input[name=login]")
+
+    # A link to a desk that does not exist: the error page is readable by everyone too.
+    response = await page.goto(f"{live}/portal/{tenant.tenant_id}/999")
+    assert response is not None
+    assert response.status == 404
+    await page.screenshot(path=str(artifacts / "9-error-page.png"))
+    assert await accessibility_problems(page) == []
     await context.close()
 
 
@@ -153,6 +167,7 @@ async def test_typed_text_survives_a_session_that_expired_mid_form(
     assert await page.input_value("#f-summary") == "Printer jam on floor 3"
     assert "hate to type twice" in await page.input_value("#f-description")
     await page.screenshot(path=str(artifacts / "draft-restored.png"))
+    assert await accessibility_problems(page) == []
     await page.click("button:has-text('Send')")
     await page.wait_for_selector("text=was raised")
     [item] = jira.requests.values()

@@ -47,6 +47,15 @@ def render(
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
+def as_sentence(message: str) -> str:
+    """Error reasons are written as clauses ("this help center no longer exists"), which the
+    JSON API returns as they are; a page shows them as a sentence."""
+    message = message.strip()
+    if not message:
+        return message
+    return message[:1].upper() + message[1:] + ("" if message.endswith((".", "!", "?")) else ".")
+
+
 def render_error(
     request: Request,
     *,
@@ -61,7 +70,7 @@ def render_error(
         "error.html",
         {
             "title": title or _TITLES.get(status_code, "Something went wrong"),
-            "message": message,
+            "message": as_sentence(message),
             "status_code": status_code,
             "retry_url": retry_url,
             "home_url": home_url,

@@ -168,3 +168,13 @@ async def test_the_server_does_not_log_a_bug_the_app_has_logged(
     another = KeyError("raised outside the app's handlers")
     server_log.exc_info = (KeyError, another, None)
     assert AlreadyLogged().filter(server_log)  # nobody logged that one: the server must
+
+
+async def test_a_reason_is_shown_as_a_sentence_on_a_page_and_as_it_is_in_the_api(
+    raw_client: httpx.AsyncClient, tenant: InstalledTenant
+) -> None:
+    page = await raw_client.get(f"/portal/{tenant.tenant_id}/999")
+    assert page.status_code == 404
+    assert "This help center no longer exists; ask the team that gave you the link." in page.text
+    api = await raw_client.get("/api/admin/idps/nope", headers=tenant.admin_headers())
+    assert api.json()["message"] == "no such identity provider"

@@ -33,7 +33,7 @@ from app.oidc.metadata import MetadataCache
 from app.oidc.provisioning import CustomerProvisioner
 from app.portal.sessions import create_session
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
-from app.templating import render, render_error
+from app.templating import as_sentence, render, render_error
 from app.tenant_config import tenant_config
 
 router = APIRouter(tags=["login"])
@@ -60,7 +60,7 @@ def explain(message: str) -> str:
     for code, hint in IDP_ERROR_HINTS.items():
         if code in message:
             return f"{message}. Likely cause: {hint}."
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return message
 
 
 def _check_rate(
@@ -372,7 +372,7 @@ async def _test_result(
             "idp": idp,
             "claims": sorted(completed.claims.items()),
             "identity": identity,
-            "mapping_error": explain(completed.mapping_error.message)
+            "mapping_error": as_sentence(explain(completed.mapping_error.message))
             if completed.mapping_error
             else None,
             "learned_issuer": completed.learned_issuer,

@@ -106,6 +106,8 @@ class Settings(DatabaseSettings):
     login_starts_per_ip_per_minute: int = 30
     login_starts_per_tenant_per_minute: int = 1200
     purge_interval_seconds: float = 3600.0
+    # Atlassian's personal data reporting API; each account is still sent once per cycle.
+    personal_data_report_interval_seconds: float = 3600.0
     uninstalled_retention_days: float = 30.0
     log_level: str = "INFO"
 

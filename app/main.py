@@ -37,6 +37,7 @@ from app.crypto import SecretBox
 from app.db import create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
 from app.jsm.directory import JiraDirectory
+from app.jsm.personal_data import report_forever as report_personal_data_forever
 from app.jsm.provisioning import JsmProvisioner
 from app.jsm.repository import get_settings
 from app.maintenance import purge_forever
@@ -320,6 +321,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if engine.dialect.name == "postgresql":
                 background.append(
                     asyncio.create_task(app.state.tenant_cache.listen_forever(engine))
+                )
+            if settings.personal_data_report_interval_seconds > 0:
+                background.append(
+                    asyncio.create_task(
+                        report_personal_data_forever(
+                            app.state.sessionmaker,
+                            app.state.jira,
+                            interval_seconds=settings.personal_data_report_interval_seconds,
+                        )
+                    )
                 )
             purge = None
             if settings.purge_interval_seconds > 0:

@@ -17,6 +17,7 @@ from app.models import (
     IdentityProvider,
     LoginEvent,
     LoginState,
+    PersonalDataReport,
     PortalSession,
     Tenant,
     TenantSettings,
@@ -60,6 +61,7 @@ async def purge_expired(
 
 
 _OWNED = (
+    PersonalDataReport,
     LoginState,
     TestTicket,
     PortalSession,

@@ -253,6 +253,21 @@ class CustomerLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PersonalDataReport(Base):
+    """When a customer account whose personal data the app stores (email and name, in
+    customer links, sessions and login activity) is next due for Atlassian's personal data
+    reporting API. Accounts never reported have no row: they are due at once."""
+
+    __tablename__ = "personal_data_reports"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ManagedOrganization(Base):
     """A JSM organization this app created or adopted for attribute mapping. Only these are
     ever changed by the app."""

@@ -19,6 +19,7 @@ import json
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -88,7 +89,13 @@ class FakeJira:
     race_customer: Account | None = None
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    # Atlassian's personal data reporting API, as its user privacy guide describes it.
+    closed_accounts: set[str] = field(default_factory=set)
+    updated_accounts: set[str] = field(default_factory=set)
+    reported: list[list[dict[str, str]]] = field(default_factory=list)
+    cycle_period: str = "604800"
     _failures: deque[tuple[str, str, Any]] = field(default_factory=deque)
+    _auth_scheme: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     # --- set-up ----------------------------------------------------------------------------
@@ -248,7 +255,10 @@ class FakeJira:
         )
 
     def mount(self, router: respx.MockRouter) -> None:
-        router.route(url__startswith=self.base_url + "/rest/").mock(side_effect=self._handle)
+        # The REST APIs, and /app/report-accounts/ (personal data reporting).
+        router.route(url__regex=rf"^{re.escape(self.base_url)}/(rest|app)/").mock(
+            side_effect=self._handle
+        )
 
     # --- plumbing ----------------------------------------------------------------------------
     def _authenticated(self, request: httpx.Request) -> bool:
@@ -291,12 +301,16 @@ class FakeJira:
                 )
         if not self._authenticated(request):
             return self._respond(request.method, path, 401, None)
+        self._auth_scheme = request.headers.get("authorization", "").partition(" ")[0]
         query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
         for pattern, handler in self._routes():
             match = re.fullmatch(pattern, f"{request.method} {path}")
             if match:
                 status, payload = handler(query, body, *match.groups())
-                return self._respond(request.method, path, status, payload)
+                headers = (
+                    {"Cycle-Period": self.cycle_period} if path == "/app/report-accounts/" else None
+                )
+                return self._respond(request.method, path, status, payload, headers)
         raise AssertionError(f"the fake Jira has no {request.method} {path}")
 
     def _respond(
@@ -351,9 +365,36 @@ class FakeJira:
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/comment", self._comments),
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/comment", self._add_comment),
             (r"POST /rest/api/3/search/jql", self._search),
+            (r"POST /app/report-accounts/", self._report_accounts),
         ]
 
     # --- endpoints -------------------------------------------------------------------------
+    def _report_accounts(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Up to 90 accounts with the time their data was stored; 204 when nothing is to
+        be done, else 200 naming the closed and updated ones. Apps only (their JWT)."""
+        if self._auth_scheme != "JWT":
+            return 403, {"errorMessage": "only an app may report personal data"}
+        accounts = body.get("accounts") if isinstance(body, dict) else None
+        if not isinstance(accounts, list) or not 0 < len(accounts) <= 90:
+            return 400, {"errorMessage": "accounts: between 1 and 90 are allowed"}
+        for account in accounts:
+            try:
+                datetime.fromisoformat(str(account["updatedAt"]).replace("Z", "+00:00"))
+                assert isinstance(account["accountId"], str)
+            except (KeyError, TypeError, ValueError, AssertionError):
+                return 400, {"errorMessage": "each account needs an accountId and updatedAt"}
+        self.reported.append(accounts)
+        answer = [
+            {"accountId": a["accountId"], "status": status}
+            for a in accounts
+            for status, ids in (
+                ("closed", self.closed_accounts),
+                ("updated", self.updated_accounts),
+            )
+            if a["accountId"] in ids
+        ]
+        return (200, {"accounts": answer}) if answer else (204, None)
+
     def _list_desks(self, query: dict[str, str], _body: Any) -> tuple[int, Any]:
         return 200, self._page([d.dto(self.base_url) for d in self.desks.values()], query)
 

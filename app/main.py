@@ -54,6 +54,7 @@ from app.oidc.metadata import MetadataCache
 from app.outbound import AddressPolicy, create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
+from app.portal.pages import MAX_UPLOAD_BYTES
 from app.ratelimit import LoginRateLimiter
 from app.templating import page_path, render_error
 from app.tenant_config import load_tenant_config
@@ -219,9 +220,13 @@ class PortalSSO(FastAPI):
         return PathPrefix(stack, prefix=self.path_prefix) if self.path_prefix else stack
 
 
+_CREATE_REQUEST = re.compile(r"/portal/[A-Za-z0-9_-]+/[0-9]+/create/[0-9]+")
+
+
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` (413) as they are read: nothing this app
-    accepts comes near 1 MiB (a comment is at most 32,000 characters), and without a bound a
+    accepts comes near 1 MiB (a comment is at most 32,000 characters) but the files a
+    customer attaches to a new request, which have their own limit; without a bound a
     signed-in customer could post a body of any size into memory. The refusal is raised to
     the route reading the body, so the usual handlers answer with a page or a JSON error
     (FastAPI's own max_body_size answers in plain text whatever the route)."""
@@ -230,12 +235,19 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
+    def _limit(self, scope: dict[str, Any]) -> int:
+        # Raising a request with its files: the files' limit, and room for the fields.
+        if scope.get("method") == "POST" and _CREATE_REQUEST.fullmatch(app_path(scope)):
+            return MAX_UPLOAD_BYTES + self.max_bytes
+        return self.max_bytes
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
-        too_large = declared is not None and declared.isdigit() and int(declared) > self.max_bytes
+        too_large = declared is not None and declared.isdigit() and int(declared) > limit
         seen = 0
 
         async def bounded_receive() -> dict[str, Any]:
@@ -245,7 +257,7 @@ class BodyLimit:
             message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:  # chunked, or more than it declared
+                if seen > limit:  # chunked, or more than it declared
                     raise StarletteHTTPException(413)
             return message
 

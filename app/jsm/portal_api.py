@@ -144,6 +144,57 @@ async def create_request(
     return key
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def upload_temporary_files(
+    jira: JiraClient, *, desk_id: str, uploads: list[Upload]
+) -> list[str]:
+    """Jira's ids for the files, held by the desk until a request takes them (they expire
+    if none does)."""
+    body = await jira.post_json(
+        f"/rest/servicedeskapi/servicedesk/{desk_id}/attachTemporaryFile",
+        None,
+        files=[("file", (u.filename, u.content, u.content_type)) for u in uploads],
+        # A multipart POST passes Jira's XSRF check only with this header (JSM API docs).
+        headers={"X-Atlassian-Token": "no-check"},
+    )
+    items = body.get("temporaryAttachments") if isinstance(body, dict) else None
+    ids = [
+        str(item["temporaryAttachmentId"])
+        for item in items or []
+        if isinstance(item, dict) and item.get("temporaryAttachmentId")
+    ]
+    if len(ids) != len(uploads):
+        raise JiraError("Jira did not take every file")
+    return ids
+
+
+async def attach_to_request(jira: JiraClient, *, key: str, temporary_ids: list[str]) -> None:
+    """The files, public: customers see what they attached (JSM lets customers add public
+    attachments only)."""
+    await jira.post_json(
+        f"/rest/servicedeskapi/request/{key}/attachment",
+        {"temporaryAttachmentIds": temporary_ids, "public": True},
+    )
+
+
+_ATTACHMENT_LINK = re.compile(r"\[\^([^\]\n]+)\]")  # [^log.txt]
+# !shot.png|thumbnail!: a file name (no space at its edges, an extension), so that a
+# sentence with two exclamation marks stays as it is.
+_ATTACHMENT_IMAGE = re.compile(r"!([^\s|!][^|!\n]*\.[A-Za-z0-9]{1,8})(?:\|[^!\n]*)?!")
+
+
+def readable_markup(body: str) -> str:
+    """A comment as text: the wiki markup Jira writes for attached files, as their names."""
+    body = _ATTACHMENT_LINK.sub(lambda m: f"(attached: {m.group(1)})", body)
+    return _ATTACHMENT_IMAGE.sub(lambda m: f"(attached: {m.group(1)})", body)
+
+
 def _jql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -238,7 +289,7 @@ async def customer_request(
             comments.append(
                 Comment(
                     author=str((comment.get("author") or {}).get("displayName") or ""),
-                    body=str(comment.get("body") or ""),
+                    body=readable_markup(str(comment.get("body") or "")),
                     created=_date(comment.get("created")),
                 )
             )

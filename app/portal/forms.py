@@ -11,7 +11,7 @@ from typing import Any, Literal
 from app.jsm.portal_api import CASCADE_SEPARATOR
 
 Widget = Literal[
-    "text", "textarea", "select", "multiselect", "cascade", "date", "datetime", "number"
+    "text", "textarea", "select", "multiselect", "cascade", "date", "datetime", "number", "file"
 ]
 # A cascading select's choice in one form value: "parent" alone, or "parent:child" (both are
 # option ids, which are numbers).
@@ -44,6 +44,8 @@ def form_fields(raw_fields: list[dict[str, Any]]) -> list[FormField]:
             widget = "multiselect"
         elif kind == "option-with-child":
             widget = "cascade"
+        elif kind == "array" and items == "attachment":
+            widget = "file"  # sent apart from the other values (see portal.attachments)
         elif kind in ("date", "datetime", "number"):
             widget = kind
         else:
@@ -94,7 +96,7 @@ def field_values(
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in fields:
-        if f.widget is None:
+        if f.widget is None or f.widget == "file":
             continue
         raw = [v.strip() for v in form.get(f.id, []) if v.strip()]
         if not raw:

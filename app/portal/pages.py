@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from app.config import Settings
 from app.db import SessionDep
@@ -212,6 +214,7 @@ async def request_page(
             title=customer_request.summary,
             item=customer_request,
             created=request.query_params.get("created", "")[:20],
+            files_not_attached="files_not_attached" in request.query_params,
             commented="commented" in request.query_params,
         ),
     )
@@ -261,6 +264,49 @@ async def add_comment(
     return RedirectResponse(f"{page}?commented=1#comments", status_code=303)
 
 
+MAX_UPLOAD_FILES = 5
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # all files of one request together
+
+
+def upload_limits() -> dict[str, int]:
+    return {"files": MAX_UPLOAD_FILES, "megabytes": MAX_UPLOAD_BYTES // (1024 * 1024)}
+
+
+async def _uploads(
+    fields: list[FormField], form: Any, errors: dict[str, str]
+) -> list[portal_api.Upload]:
+    """The files chosen for the request type's attachment field, within the limits; an
+    error next to the field otherwise."""
+    field = next((f for f in fields if f.widget == "file"), None)
+    if field is None:
+        return []
+    chosen = [v for v in form.getlist(field.id) if isinstance(v, UploadFile) and v.filename]
+    uploads = [
+        portal_api.Upload(
+            filename=_file_name(str(upload.filename)),
+            content_type=upload.content_type or "application/octet-stream",
+            content=await upload.read(),
+        )
+        for upload in chosen[: MAX_UPLOAD_FILES + 1]
+    ]
+    if field.required and not uploads:
+        errors[field.id] = f"{field.name} is required"
+    elif len(chosen) > MAX_UPLOAD_FILES:
+        errors[field.id] = f"attach at most {MAX_UPLOAD_FILES} files"
+    elif sum(len(u.content) for u in uploads) > MAX_UPLOAD_BYTES:
+        errors[field.id] = f"the files come to more than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    elif any(not u.content for u in uploads):
+        errors[field.id] = "one of the files is empty"
+    return [] if field.id in errors else uploads
+
+
+def _file_name(value: str) -> str:
+    """The name alone (some browsers send a whole path), without control characters."""
+    name = re.split(r"[\\/]", value)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or "attachment"
+
+
 async def _create_form(
     context: PortalContext, request_type_id: str
 ) -> tuple[portal_api.RequestType, list[FormField]]:
@@ -296,6 +342,7 @@ async def create_form(
             values={},
             errors={},
             blocked=unsupported_required(fields),
+            upload_limits=upload_limits(),
         ),
     )
 
@@ -316,16 +363,47 @@ async def create_request(
     if context is None:
         return sign_in_redirect(settings, tenant_id, service_desk_id, form_page)
     request_type, fields = await _create_form(context, request_type_id)
-    form = await request.form()
-    submitted = {key: [str(v) for v in form.getlist(key)] for key in form}
+    # Generous parsing limits: the real ones are checked below, so that a form over them is
+    # shown again with the reason and the typed text, not refused whole.
+    async with request.form(max_files=100, max_part_size=MAX_UPLOAD_BYTES) as form:
+        return await _create(request, context, settings, request_type, fields, form)
+
+
+async def _create(
+    request: Request,
+    context: PortalContext,
+    settings: Settings,
+    request_type: portal_api.RequestType,
+    fields: list[FormField],
+    form: Any,
+) -> Response:
+    tenant_id, service_desk_id = context.tenant.id, context.desk.id
+    submitted = {
+        key: [str(v) for v in form.getlist(key) if not isinstance(v, UploadFile)] for key in form
+    }
     values, errors = field_values(fields, submitted)
+    uploads = await _uploads(fields, form, errors)
     message = None
     status_code = 422
+    temporary_ids: list[str] = []
     if not csrf_ok(context.customer, form.get("csrf")):
         message, status_code = "Your form had expired. Check your answers and send it again.", 403
     elif unsupported_required(fields):
         message = "This request type needs information this portal cannot collect yet."
-    elif not errors:
+    elif not errors and uploads:
+        try:
+            temporary_ids = await portal_api.upload_temporary_files(
+                context.jira, desk_id=context.desk.id, uploads=uploads
+            )
+        except JiraError as e:
+            if e.jira_status not in (400, 403, 413):
+                raise
+            # Attachments switched off for the desk, or a file over Jira's own limit.
+            file_field = next(f.id for f in fields if f.widget == "file")
+            errors[file_field] = "Jira did not accept the files: " + "; ".join(
+                e.error_messages or [e.message]
+            )
+    if message is None and not errors:
         try:
             key = await portal_api.create_request(
                 context.jira,
@@ -346,10 +424,17 @@ async def create_request(
                 e.error_messages or [e.message]
             )
         else:
-            return RedirectResponse(
-                f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}?created={request_type.id}",
-                status_code=303,
-            )
+            landing = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}?created={request_type.id}"
+            if uploads:
+                try:
+                    await portal_api.attach_to_request(
+                        context.jira, key=key, temporary_ids=temporary_ids
+                    )
+                except JiraError:
+                    # The request exists: say so, and that the files did not make it.
+                    logger.warning("files not attached to a new request", exc_info=True)
+                    landing += "&files_not_attached=1"
+            return RedirectResponse(landing, status_code=303)
     return render(
         request,
         "portal/create.html",
@@ -361,6 +446,7 @@ async def create_request(
             errors=errors,
             message=message or "Please correct the fields marked below.",
             blocked=unsupported_required(fields),
+            upload_limits=upload_limits(),
         ),
         status_code=status_code,
     )

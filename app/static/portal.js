@@ -26,7 +26,8 @@
   // tab's sessionStorage and comes back when the form is shown again after signing in.
   document.querySelectorAll("form[data-draft]").forEach(function (form) {
     var key = "draft:" + form.getAttribute("data-draft");
-    var fields = form.querySelectorAll("input[name]:not([type=hidden]), textarea[name], select[name]");
+    // Not files: a script can neither read them for a draft nor put them back.
+    var fields = form.querySelectorAll("input[name]:not([type=hidden]):not([type=file]), textarea[name], select[name]");
     try {
       var saved = JSON.parse(window.sessionStorage.getItem(key) || "null");
       if (saved) {

@@ -82,6 +82,10 @@ async def test_customer_walks_through_the_portal(
     await page.fill("#f-description", "It beeps three times.")
     await page.select_option("#f-customfield_10010", "2")
     await page.select_option("#f-customfield_10060", label="London \u203a Floor 1")
+    await page.set_input_files(
+        "#f-attachment",
+        files=[{"name": "beeps.txt", "mimeType": "text/plain", "buffer": b"beep beep beep"}],
+    )
     await page.screenshot(path=str(artifacts / "3-raise-request.png"), full_page=True)
     assert await accessibility_problems(page) == []
     await page.click("button:has-text('Send')")
@@ -91,6 +95,8 @@ async def test_customer_walks_through_the_portal(
     assert jira.requests[key]["values"]["customfield_10010"] == {"id": "2"}
     assert jira.requests[key]["values"]["customfield_10060"] == {"id": "21", "child": {"id": "211"}}
     assert await page.is_visible("text=London \u203a Floor 1")
+    assert [a["content"] for a in jira.requests[key]["attachments"]] == [b"beep beep beep"]
+    assert await page.is_visible("text=(attached: beeps.txt)")
     assert await page.is_visible(
         "text=My <b>laptop</b> will not start"
     )  # shown as text, not markup

@@ -94,8 +94,12 @@ class FakeJira:
     updated_accounts: set[str] = field(default_factory=set)
     reported: list[list[dict[str, str]]] = field(default_factory=list)
     cycle_period: str = "604800"
+    # Files uploaded to a desk and not yet attached: id -> (desk id, name, type, content).
+    temporary_files: dict[str, tuple[str, str, str, bytes]] = field(default_factory=dict)
+    attachments_allowed: bool = True
     _failures: deque[tuple[str, str, Any]] = field(default_factory=deque)
     _auth_scheme: str = ""
+    _xsrf_token: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     # --- set-up ----------------------------------------------------------------------------
@@ -158,6 +162,14 @@ class FakeJira:
             },
             {"value": "22", "label": "Paris", "children": []},
         ]
+        attachment = {
+            "fieldId": "attachment",
+            "name": "Attachment",
+            "required": False,
+            "visible": True,
+            "jiraSchema": {"type": "array", "items": "attachment", "system": "attachment"},
+            "validValues": [],
+        }
         kit = custom(
             "customfield_10030", "Equipment", "array", "multiselect", True, items="option"
         ) | {"validValues": options(("11", "Laptop"), ("12", "Monitor"))}
@@ -170,7 +182,7 @@ class FakeJira:
                 "Get IT help",
                 "Ask the IT team for help",
                 ["1"],
-                [summary, description, urgency, location],
+                [summary, description, urgency, location, attachment],
             ),
             (
                 "2",
@@ -287,9 +299,14 @@ class FakeJira:
             else request.url.path
         )
         self.calls.append((request.method, path))
-        body = json.loads(request.content) if request.content else None
-        if path.startswith(SERVICEDESK):
-            spec.validate_request(request.method, path, body)
+        body: Any
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body = _multipart(request)
+            spec.validate_multipart(request.method, path, [name for name, *_ in body])
+        else:
+            body = json.loads(request.content) if request.content else None
+            if path.startswith(SERVICEDESK):
+                spec.validate_request(request.method, path, body)
         for index, (method, prefix, failure) in enumerate(self._failures):
             if method == request.method and path.startswith(prefix):
                 del self._failures[index]
@@ -302,6 +319,7 @@ class FakeJira:
         if not self._authenticated(request):
             return self._respond(request.method, path, 401, None)
         self._auth_scheme = request.headers.get("authorization", "").partition(" ")[0]
+        self._xsrf_token = request.headers.get("x-atlassian-token", "")
         query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
         for pattern, handler in self._routes():
             match = re.fullmatch(pattern, f"{request.method} {path}")
@@ -366,9 +384,66 @@ class FakeJira:
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/comment", self._add_comment),
             (r"POST /rest/api/3/search/jql", self._search),
             (r"POST /app/report-accounts/", self._report_accounts),
+            (
+                r"POST /rest/servicedeskapi/servicedesk/(\d+)/attachTemporaryFile",
+                self._attach_temporary_file,
+            ),
+            (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/attachment", self._attach),
         ]
 
     # --- endpoints -------------------------------------------------------------------------
+    def _attach_temporary_file(
+        self, _query: dict[str, str], body: Any, desk_id: str
+    ) -> tuple[int, Any]:
+        if self._xsrf_token != "no-check":
+            return 403, {"errorMessage": "XSRF check failed"}
+        if desk_id not in self.desks:
+            return 404, {"errorMessage": "Service desk not found"}
+        if not self.attachments_allowed:
+            return 403, {"errorMessage": "Attachments are disabled for this service desk"}
+        uploaded = []
+        for _name, filename, content_type, content in body:
+            temporary_id = f"temp{next(self._ids)}"
+            self.temporary_files[temporary_id] = (desk_id, filename, content_type, content)
+            uploaded.append({"temporaryAttachmentId": temporary_id, "fileName": filename})
+        return 201, {"temporaryAttachments": uploaded}
+
+    def _attach(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        ids = body.get("temporaryAttachmentIds") or []
+        if "public" not in body or not ids:
+            return 400, {"errorMessage": "public and temporaryAttachmentIds are required"}
+        files = [self.temporary_files.get(i) for i in ids]
+        if any(f is None or f[0] != item["desk_id"] for f in files):
+            return 400, {"errorMessage": "The temporary attachments have expired"}
+        added = []
+        for temporary_id in ids:
+            _desk, filename, content_type, content = self.temporary_files.pop(temporary_id)
+            item.setdefault("attachments", []).append(
+                {"filename": filename, "mimeType": content_type, "content": content}
+            )
+            added.append({"filename": filename, "mimeType": content_type, "size": len(content)})
+        # JSM records the files in a comment of their own, in wiki markup.
+        comment = {
+            "id": str(len(item["comments"]) + 1),
+            "body": " ".join(f"[^{a['filename']}]" for a in added),
+            "public": bool(body["public"]),
+            "author": "557058:app-user",
+        }
+        item["comments"].append(comment)
+        return 201, {
+            "attachments": {
+                "start": 0,
+                "limit": len(added),
+                "size": len(added),
+                "isLastPage": True,
+                "values": added,
+            },
+            "comment": self._comment_dto(comment),
+        }
+
     def _report_accounts(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
         """Up to 90 accounts with the time their data was stored; 204 when nothing is to
         be done, else 200 naming the closed and updated ones. Apps only (their JWT)."""
@@ -710,3 +785,27 @@ class FakeJira:
         return 200, {"issues": issues, "isLast": last} | (
             {} if last else {"nextPageToken": str(start + size)}
         )
+
+
+def _multipart(request: httpx.Request) -> list[tuple[str, str, str, bytes]]:
+    """(part name, file name, content type, content) of each part of a multipart body."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + request.content)
+    parts = []
+    for part in message.iter_parts():
+        disposition = part.get("content-disposition", "")
+        params = dict(part.get_params(header="content-disposition") or [])
+        assert disposition.startswith("form-data"), disposition
+        payload = part.get_payload(decode=True)
+        parts.append(
+            (
+                str(params.get("name", "")),
+                str(params.get("filename", "")),
+                part.get_content_type(),
+                payload if isinstance(payload, bytes) else b"",
+            )
+        )
+    return parts

@@ -75,3 +75,12 @@ def validate_response(method: str, path: str, status: int, body: Any) -> None:
     schema = _json_schema(responses[str(status)])
     if schema is not None and body is not None:
         _validate(schema, body, f"{status} response of {method} {path}")
+
+
+def validate_multipart(method: str, path: str, part_names: list[str]) -> None:
+    """A multipart body: the operation must take one, in parts named as its docs say."""
+    op = operation(method, path)
+    content = op.get("requestBody", {}).get("content", {})
+    assert "multipart/form-data" in content, f"{method} {path} takes no multipart body"
+    assert part_names, f"{method} {path}: no parts"
+    assert set(part_names) == {"file"}, f"parts must be named 'file': {part_names}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.portal.forms import FormField, field_values, form_fields
+from app.portal.forms import FormField, field_values, form_fields, unsupported_required
 
 
 def field(widget: str, *, required: bool = False, options: tuple[str, ...] = ()) -> FormField:
@@ -93,3 +93,20 @@ def test_a_cascading_select_lists_each_parent_then_its_children() -> None:
         ("21:211", "London \u203a Floor 1"),
         ("22", "Paris"),
     )
+
+
+def test_an_attachment_field_is_a_file_input_sent_apart_from_the_values() -> None:
+    [attachment] = form_fields(
+        [
+            {
+                "fieldId": "attachment",
+                "name": "Attachment",
+                "required": True,
+                "jiraSchema": {"type": "array", "items": "attachment", "system": "attachment"},
+                "validValues": [],
+            }
+        ]
+    )
+    assert attachment.widget == "file"
+    assert unsupported_required([attachment]) == []
+    assert field_values([attachment], {"attachment": ["<UploadFile>"]}) == ({}, {})

@@ -485,3 +485,137 @@ async def test_native_landing_redirects_to_the_jsm_portal(
     assert (
         response.headers["location"] == "https://acme.atlassian.net/servicedesk/customer/portal/7"
     )
+
+
+# --- files attached to a new request ---------------------------------------------------------
+
+
+async def test_files_chosen_with_a_new_request_are_attached_to_it_for_the_customer(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/71")
+    assert 'enctype="multipart/form-data"' in form.text
+    assert 'type="file" multiple' in form.text
+    response = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "Screen is blank"},
+        files=[
+            ("attachment", ("C:\\Users\\ada\\shot.png", b"\x89PNG\r\n", "image/png")),
+            ("attachment", ("boot.log", b"beep beep beep", "text/plain")),
+        ],
+    )
+    assert response.status_code == 303, response.text
+    [created] = jira.requests.values()
+    assert [(a["filename"], a["content"]) for a in created["attachments"]] == [
+        ("shot.png", b"\x89PNG\r\n"),  # the name alone, not the customer's folders
+        ("boot.log", b"beep beep beep"),
+    ]
+    assert jira.temporary_files == {}  # all taken by the request
+    assert created["comments"][-1]["public"] is True
+    page = await client.get(response.headers["location"])
+    assert "(attached: shot.png) (attached: boot.log)" in page.text
+    assert "could not be attached" not in page.text
+
+
+async def test_no_file_chosen_sends_no_upload(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/71")
+    response = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "No files"},
+        files=[("attachment", ("", b"", "application/octet-stream"))],  # an empty file input
+    )
+    assert response.status_code == 303
+    assert not any("attachTemporaryFile" in path for _, path in jira.calls)
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        ([(f"f{n}.txt", b"x") for n in range(6)], "attach at most 5 files"),
+        # Over the files' limit, under the body's (which leaves room for the fields).
+        (
+            [("big.bin", b"x" * (6 * 1024 * 1024)), ("big2.bin", b"y" * (9 * 1024 * 512))],
+            "more than 10 MB",
+        ),
+        ([("empty.txt", b"")], "one of the files is empty"),
+    ],
+    ids=["too-many", "too-large", "empty"],
+)
+async def test_files_over_the_limits_are_refused_and_the_typed_text_kept(
+    client: httpx.AsyncClient,
+    signed_in: SignedIn,
+    jira: FakeJira,
+    files: list[tuple[str, bytes]],
+    reason: str,
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/71")
+    response = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "Keep this text"},
+        files=[("attachment", (name, content, "text/plain")) for name, content in files],
+    )
+    assert response.status_code == 422
+    assert reason in response.text
+    assert 'id="e-attachment"' in response.text
+    assert 'value="Keep this text"' in response.text
+    assert jira.requests == {}
+    assert not any("attachTemporaryFile" in path for _, path in jira.calls)
+
+
+async def test_a_desk_that_refuses_files_says_so_and_creates_nothing(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    jira.attachments_allowed = False
+    form = await client.get(f"{signed_in.home}/create/71")
+    response = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "With a file"},
+        files=[("attachment", ("a.txt", b"a", "text/plain"))],
+    )
+    assert response.status_code == 422
+    assert "Jira did not accept the files: Attachments are disabled" in html.unescape(response.text)
+    assert 'value="With a file"' in response.text
+    assert jira.requests == {}
+
+
+async def test_a_request_whose_files_could_not_be_attached_says_so(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    jira.fail("POST", "/rest/servicedeskapi/request/ITH-1/attachment", 500)
+    form = await client.get(f"{signed_in.home}/create/71")
+    response = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "Files lost"},
+        files=[("attachment", ("a.txt", b"a", "text/plain"))],
+    )
+    assert response.status_code == 303
+    assert list(jira.requests) == ["ITH-1"]  # the request itself was raised
+    page = await client.get(response.headers["location"])
+    assert "Your request ITH-1 was raised." in page.text
+    assert "Your files could not be attached to it." in page.text
+
+
+async def test_files_may_take_the_request_past_the_usual_body_limit_but_not_past_theirs(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    form = await client.get(f"{signed_in.home}/create/71")
+    two_megabytes = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "A photo"},
+        files=[("attachment", ("photo.jpg", b"j" * (2 * 1024 * 1024), "image/jpeg"))],
+    )
+    assert two_megabytes.status_code == 303
+    huge = await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": "A film"},
+        files=[("attachment", ("film.mp4", b"m" * (12 * 1024 * 1024), "video/mp4"))],
+    )
+    assert huge.status_code == 413
+    comment = await client.post(
+        f"{signed_in.home}/requests/ITH-1/comments",
+        data={"csrf": csrf(form), "body": "x" * (2 * 1024 * 1024)},
+    )
+    assert comment.status_code == 413  # other forms keep the 1 MiB limit
+    assert len(jira.requests) == 1

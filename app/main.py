@@ -54,7 +54,7 @@ from app.oidc.metadata import MetadataCache
 from app.outbound import AddressPolicy, create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
-from app.portal.pages import MAX_UPLOAD_BYTES
+from app.portal.pages import CONCURRENT_UPLOADS, MAX_UPLOAD_BYTES
 from app.ratelimit import LoginRateLimiter
 from app.templating import page_path, render_error
 from app.tenant_config import load_tenant_config
@@ -376,6 +376,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.secret_box = SecretBox(settings.effective_encryption_keys())
     app.state.metrics = metrics
+    app.state.upload_slots = asyncio.Semaphore(CONCURRENT_UPLOADS)
 
     def limiter() -> LoginRateLimiter:
         return LoginRateLimiter(

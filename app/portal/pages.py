@@ -7,6 +7,7 @@ customer's own, in this desk, with public comments only.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
@@ -265,6 +266,7 @@ async def add_comment(
 
 
 MAX_UPLOAD_FILES = 5
+CONCURRENT_UPLOADS = 4  # per process
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # all files of one request together
 
 
@@ -366,7 +368,13 @@ async def create_request(
     # Generous parsing limits: the real ones are checked below, so that a form over them is
     # shown again with the reason and the typed text, not refused whole.
     async with request.form(max_files=100, max_part_size=MAX_UPLOAD_BYTES) as form:
-        return await _create(request, context, settings, request_type, fields, form)
+        if not any(isinstance(v, UploadFile) and v.filename for _, v in form.multi_items()):
+            return await _create(request, context, settings, request_type, fields, form)
+        # Files are read into memory to be sent (and sent again if Jira asks to retry):
+        # a few requests at a time per process, so many at once cannot exhaust its memory.
+        upload_slots: asyncio.Semaphore = request.app.state.upload_slots
+        async with upload_slots:
+            return await _create(request, context, settings, request_type, fields, form)
 
 
 async def _create(

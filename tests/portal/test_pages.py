@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 
@@ -619,3 +620,32 @@ async def test_files_may_take_the_request_past_the_usual_body_limit_but_not_past
     )
     assert comment.status_code == 413  # other forms keep the 1 MiB limit
     assert len(jira.requests) == 1
+
+
+async def test_requests_with_files_wait_their_turn_for_an_upload_slot(
+    app: FastAPI, client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    """Files are held in memory while they are sent: a few requests at a time per process."""
+    slots = asyncio.Semaphore(1)
+    app.state.upload_slots = slots
+    form = await client.get(f"{signed_in.home}/create/71")
+    await slots.acquire()  # another upload is under way
+    raised = asyncio.create_task(
+        client.post(
+            f"{signed_in.home}/create/71",
+            data={"csrf": csrf(form), "summary": "Waiting"},
+            files=[("attachment", ("a.txt", b"a", "text/plain"))],
+        )
+    )
+    await asyncio.sleep(0.3)
+    assert not raised.done()
+    assert jira.requests == {}
+    slots.release()
+    assert (await asyncio.wait_for(raised, 5)).status_code == 303
+    await slots.acquire()  # busy again: a form without files does not wait for it
+    without_files = await asyncio.wait_for(
+        client.post(f"{signed_in.home}/create/71", data={"csrf": csrf(form), "summary": "No wait"}),
+        5,
+    )
+    assert without_files.status_code == 303
+    slots.release()

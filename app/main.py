@@ -220,13 +220,16 @@ class PortalSSO(FastAPI):
         return PathPrefix(stack, prefix=self.path_prefix) if self.path_prefix else stack
 
 
-_CREATE_REQUEST = re.compile(r"/portal/[A-Za-z0-9_-]+/[0-9]+/create/[0-9]+")
+# The forms that carry files: a new request, and a comment.
+_WITH_FILES = re.compile(
+    r"/portal/[A-Za-z0-9_-]+/[0-9]+/(create/[0-9]+|requests/[A-Z0-9_]+-[0-9]+/comments)"
+)
 
 
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` (413) as they are read: nothing this app
     accepts comes near 1 MiB (a comment is at most 32,000 characters) but the files a
-    customer attaches to a new request, which have their own limit; without a bound a
+    customer attaches to a request or a comment, which have their own limit; without a bound a
     signed-in customer could post a body of any size into memory. The refusal is raised to
     the route reading the body, so the usual handlers answer with a page or a JSON error
     (FastAPI's own max_body_size answers in plain text whatever the route)."""
@@ -236,8 +239,8 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     def _limit(self, scope: dict[str, Any]) -> int:
-        # Raising a request with its files: the files' limit, and room for the fields.
-        if scope.get("method") == "POST" and _CREATE_REQUEST.fullmatch(app_path(scope)):
+        # A form with files: the files' limit, and room for the other fields.
+        if scope.get("method") == "POST" and _WITH_FILES.fullmatch(app_path(scope)):
             return MAX_UPLOAD_BYTES + self.max_bytes
         return self.max_bytes
 

@@ -174,13 +174,15 @@ async def upload_temporary_files(
     return ids
 
 
-async def attach_to_request(jira: JiraClient, *, key: str, temporary_ids: list[str]) -> None:
+async def attach_to_request(
+    jira: JiraClient, *, key: str, temporary_ids: list[str], comment: str | None = None
+) -> None:
     """The files, public: customers see what they attached (JSM lets customers add public
-    attachments only)."""
-    await jira.post_json(
-        f"/rest/servicedeskapi/request/{key}/attachment",
-        {"temporaryAttachmentIds": temporary_ids, "public": True},
-    )
+    attachments only). JSM puts them in a comment, which ``comment`` opens."""
+    body: dict[str, Any] = {"temporaryAttachmentIds": temporary_ids, "public": True}
+    if comment:
+        body["additionalComment"] = {"body": comment}
+    await jira.post_json(f"/rest/servicedeskapi/request/{key}/attachment", body)
 
 
 _ATTACHMENT_LINK = re.compile(r"\[\^([^\]\n]+)\]")  # [^log.txt]

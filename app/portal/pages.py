@@ -217,6 +217,7 @@ async def request_page(
             created=request.query_params.get("created", "")[:20],
             files_not_attached="files_not_attached" in request.query_params,
             commented="commented" in request.query_params,
+            upload_limits=upload_limits(),
         ),
     )
 
@@ -237,31 +238,66 @@ async def add_comment(
     if context is None:
         # The draft stays in the browser (portal.js) and is restored after signing in.
         return sign_in_redirect(settings, tenant_id, service_desk_id, page)
-    form = await request.form()
+    async with request.form(max_files=100, max_part_size=MAX_UPLOAD_BYTES) as form:
+        if not _has_files(form):
+            return await _comment(request, context, key, page, form)
+        upload_slots: asyncio.Semaphore = request.app.state.upload_slots
+        async with upload_slots:
+            return await _comment(request, context, key, page, form)
+
+
+async def _comment(
+    request: Request, context: PortalContext, key: str, page: str, form: Any
+) -> Response:
     body = str(form.get("body") or "").strip()
     item = await portal_api.customer_request(
         context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
     )
-    error = None
-    status_code = 200
+    uploads, error = await _read_files(form, "files")
+    status_code = 422
     if not csrf_ok(context.customer, form.get("csrf")):
         error, status_code = "Your form had expired. Please send your comment again.", 403
-    elif not body:
-        error, status_code = "Write a comment first.", 422
+    elif error is not None:
+        error = error[:1].upper() + error[1:] + "."
+    elif not body and not uploads:
+        error = "Write a comment first."
     elif len(body) > 32000:
-        error, status_code = "That comment is too long.", 422
+        error = "That comment is too long."
+    # JSM records the app as the author; the customer's name leads the text so agents see
+    # who wrote it (see README: comments as the app).
+    text = (
+        f"{context.customer.display_name} wrote:\n\n{body}"
+        if body
+        else f"{context.customer.display_name} attached files."
+    )
+    if error is None and uploads:
+        try:
+            temporary_ids = await portal_api.upload_temporary_files(
+                context.jira, desk_id=context.desk.id, uploads=uploads
+            )
+            # One comment with the text and the files, as JSM's attachment call makes it.
+            await portal_api.attach_to_request(
+                context.jira, key=item.key, temporary_ids=temporary_ids, comment=text
+            )
+        except JiraError as e:
+            if e.jira_status not in (400, 403, 413):
+                raise
+            error = "Jira did not accept the files: " + "; ".join(e.error_messages or [e.message])
+    elif error is None:
+        await portal_api.add_comment(context.jira, key=item.key, body=text)
     if error:
         return render(
             request,
             "portal/request.html",
-            context.page(title=item.summary, item=item, comment_error=error, draft=body),
+            context.page(
+                title=item.summary,
+                item=item,
+                comment_error=error,
+                draft=body,
+                upload_limits=upload_limits(),
+            ),
             status_code=status_code,
         )
-    # JSM records the app as the author; the customer's name leads the text so agents see
-    # who wrote it (see README: comments as the app).
-    await portal_api.add_comment(
-        context.jira, key=item.key, body=f"{context.customer.display_name} wrote:\n\n{body}"
-    )
     return RedirectResponse(f"{page}?commented=1#comments", status_code=303)
 
 
@@ -274,6 +310,26 @@ def upload_limits() -> dict[str, int]:
     return {"files": MAX_UPLOAD_FILES, "megabytes": MAX_UPLOAD_BYTES // (1024 * 1024)}
 
 
+async def _read_files(form: Any, name: str) -> tuple[list[portal_api.Upload], str | None]:
+    """The files chosen in the form's ``name`` input, or why they cannot be sent."""
+    chosen = [v for v in form.getlist(name) if isinstance(v, UploadFile) and v.filename]
+    if len(chosen) > MAX_UPLOAD_FILES:
+        return [], f"attach at most {MAX_UPLOAD_FILES} files"
+    uploads = [
+        portal_api.Upload(
+            filename=_file_name(str(upload.filename)),
+            content_type=upload.content_type or "application/octet-stream",
+            content=await upload.read(),
+        )
+        for upload in chosen
+    ]
+    if sum(len(u.content) for u in uploads) > MAX_UPLOAD_BYTES:
+        return [], f"the files come to more than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
+    if any(not u.content for u in uploads):
+        return [], "one of the files is empty"
+    return uploads, None
+
+
 async def _uploads(
     fields: list[FormField], form: Any, errors: dict[str, str]
 ) -> list[portal_api.Upload]:
@@ -282,24 +338,16 @@ async def _uploads(
     field = next((f for f in fields if f.widget == "file"), None)
     if field is None:
         return []
-    chosen = [v for v in form.getlist(field.id) if isinstance(v, UploadFile) and v.filename]
-    uploads = [
-        portal_api.Upload(
-            filename=_file_name(str(upload.filename)),
-            content_type=upload.content_type or "application/octet-stream",
-            content=await upload.read(),
-        )
-        for upload in chosen[: MAX_UPLOAD_FILES + 1]
-    ]
-    if field.required and not uploads:
-        errors[field.id] = f"{field.name} is required"
-    elif len(chosen) > MAX_UPLOAD_FILES:
-        errors[field.id] = f"attach at most {MAX_UPLOAD_FILES} files"
-    elif sum(len(u.content) for u in uploads) > MAX_UPLOAD_BYTES:
-        errors[field.id] = f"the files come to more than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-    elif any(not u.content for u in uploads):
-        errors[field.id] = "one of the files is empty"
-    return [] if field.id in errors else uploads
+    uploads, error = await _read_files(form, field.id)
+    if error is None and field.required and not uploads:
+        error = f"{field.name} is required"
+    if error is not None:
+        errors[field.id] = error
+    return uploads
+
+
+def _has_files(form: Any) -> bool:
+    return any(isinstance(v, UploadFile) and v.filename for _, v in form.multi_items())
 
 
 def _file_name(value: str) -> str:
@@ -368,7 +416,7 @@ async def create_request(
     # Generous parsing limits: the real ones are checked below, so that a form over them is
     # shown again with the reason and the typed text, not refused whole.
     async with request.form(max_files=100, max_part_size=MAX_UPLOAD_BYTES) as form:
-        if not any(isinstance(v, UploadFile) and v.filename for _, v in form.multi_items()):
+        if not _has_files(form):
             return await _create(request, context, settings, request_type, fields, form)
         # Files are read into memory to be sent (and sent again if Jira asks to retry):
         # a few requests at a time per process, so many at once cannot exhaust its memory.

@@ -110,8 +110,11 @@ async def test_customer_walks_through_the_portal(
 
     await page.click(f"text={key}")
     await page.fill("#body", "Still beeping, any news?")
+    await page.set_input_files(
+        "#files", files=[{"name": "beeps.wav", "mimeType": "audio/wav", "buffer": b"RIFF"}]
+    )
     await page.click("button:has-text('Comment')")
-    await page.wait_for_selector("text=Still beeping, any news?")
+    await page.wait_for_selector("text=Still beeping, any news? (attached: beeps.wav)")
     assert jira.requests[key]["comments"][-1]["public"] is True
     await page.screenshot(path=str(artifacts / "6-commented.png"), full_page=True)
     assert await accessibility_problems(page) == []

@@ -426,9 +426,11 @@ class FakeJira:
             )
             added.append({"filename": filename, "mimeType": content_type, "size": len(content)})
         # JSM records the files in a comment of their own, in wiki markup.
+        markup = " ".join(f"[^{a['filename']}]" for a in added)
+        text = (body.get("additionalComment") or {}).get("body")
         comment = {
             "id": str(len(item["comments"]) + 1),
-            "body": " ".join(f"[^{a['filename']}]" for a in added),
+            "body": f"{text} {markup}" if text else markup,
             "public": bool(body["public"]),
             "author": "557058:app-user",
         }

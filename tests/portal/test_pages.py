@@ -614,11 +614,12 @@ async def test_files_may_take_the_request_past_the_usual_body_limit_but_not_past
         files=[("attachment", ("film.mp4", b"m" * (12 * 1024 * 1024), "video/mp4"))],
     )
     assert huge.status_code == 413
-    comment = await client.post(
-        f"{signed_in.home}/requests/ITH-1/comments",
-        data={"csrf": csrf(form), "body": "x" * (2 * 1024 * 1024)},
+    settings = await client.put(
+        "/api/admin/settings",
+        content=b'{"landing": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+        headers={"Content-Type": "application/json"},
     )
-    assert comment.status_code == 413  # other forms keep the 1 MiB limit
+    assert settings.status_code == 413  # everything else keeps the 1 MiB limit
     assert len(jira.requests) == 1
 
 
@@ -649,3 +650,49 @@ async def test_requests_with_files_wait_their_turn_for_an_upload_slot(
     )
     assert without_files.status_code == 303
     slots.release()
+
+
+async def test_a_comment_can_carry_files_in_one_comment_with_its_text(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    key = jira.add_request(DESK_ID, signed_in.account_id, "Printer")
+    page = await client.get(f"{signed_in.home}/requests/{key}")
+    assert 'name="files" type="file" multiple' in page.text
+    response = await client.post(
+        f"{signed_in.home}/requests/{key}/comments",
+        data={"csrf": csrf(page), "body": "Here is the log"},
+        files=[("files", ("print.log", b"paper jam", "text/plain"))],
+    )
+    assert response.status_code == 303, response.text
+    item = jira.requests[key]
+    assert [a["content"] for a in item["attachments"]] == [b"paper jam"]
+    [comment] = item["comments"]
+    assert comment["public"] is True
+    assert comment["body"] == "Ada Lovelace wrote:\n\nHere is the log [^print.log]"
+    shown = await client.get(response.headers["location"])
+    assert "Here is the log (attached: print.log)" in shown.text
+
+    files_only = await client.post(
+        f"{signed_in.home}/requests/{key}/comments",
+        data={"csrf": csrf(page), "body": ""},
+        files=[("files", ("second.log", b"again", "text/plain"))],
+    )
+    assert files_only.status_code == 303
+    assert item["comments"][-1]["body"] == "Ada Lovelace attached files. [^second.log]"
+
+
+async def test_a_comment_with_too_many_files_is_refused_and_its_text_kept(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    key = jira.add_request(DESK_ID, signed_in.account_id, "Printer")
+    page = await client.get(f"{signed_in.home}/requests/{key}")
+    response = await client.post(
+        f"{signed_in.home}/requests/{key}/comments",
+        data={"csrf": csrf(page), "body": "Six logs"},
+        files=[("files", (f"{n}.log", b"x", "text/plain")) for n in range(6)],
+    )
+    assert response.status_code == 422
+    assert "Attach at most 5 files." in response.text
+    assert ">Six logs</textarea>" in response.text
+    assert jira.requests[key]["comments"] == []
+    assert not any("attachTemporaryFile" in path for _, path in jira.calls)

@@ -491,6 +491,21 @@ async def test_native_landing_redirects_to_the_jsm_portal(
 # --- files attached to a new request ---------------------------------------------------------
 
 
+Files = list[tuple[str, tuple[str, bytes, str]]]
+
+
+async def raise_with_files(
+    client: httpx.AsyncClient, signed_in: SignedIn, summary: str, files: Files
+) -> httpx.Response:
+    """Send the "Get IT help" form (request type 71, with an attachment field)."""
+    form = await client.get(f"{signed_in.home}/create/71")
+    return await client.post(
+        f"{signed_in.home}/create/71",
+        data={"csrf": csrf(form), "summary": summary},
+        files=files,
+    )
+
+
 async def test_files_chosen_with_a_new_request_are_attached_to_it_for_the_customer(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:
@@ -521,11 +536,11 @@ async def test_files_chosen_with_a_new_request_are_attached_to_it_for_the_custom
 async def test_no_file_chosen_sends_no_upload(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:
-    form = await client.get(f"{signed_in.home}/create/71")
-    response = await client.post(
-        f"{signed_in.home}/create/71",
-        data={"csrf": csrf(form), "summary": "No files"},
-        files=[("attachment", ("", b"", "application/octet-stream"))],  # an empty file input
+    response = await raise_with_files(
+        client,
+        signed_in,
+        "No files",
+        [("attachment", ("", b"", "application/octet-stream"))],  # an empty file input
     )
     assert response.status_code == 303
     assert not any("attachTemporaryFile" in path for _, path in jira.calls)
@@ -569,11 +584,8 @@ async def test_a_desk_that_refuses_files_says_so_and_creates_nothing(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:
     jira.attachments_allowed = False
-    form = await client.get(f"{signed_in.home}/create/71")
-    response = await client.post(
-        f"{signed_in.home}/create/71",
-        data={"csrf": csrf(form), "summary": "With a file"},
-        files=[("attachment", ("a.txt", b"a", "text/plain"))],
+    response = await raise_with_files(
+        client, signed_in, "With a file", [("attachment", ("a.txt", b"a", "text/plain"))]
     )
     assert response.status_code == 422
     assert "Jira did not accept the files: Attachments are disabled" in html.unescape(response.text)
@@ -585,11 +597,8 @@ async def test_a_request_whose_files_could_not_be_attached_says_so(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:
     jira.fail("POST", "/rest/servicedeskapi/request/ITH-1/attachment", 500)
-    form = await client.get(f"{signed_in.home}/create/71")
-    response = await client.post(
-        f"{signed_in.home}/create/71",
-        data={"csrf": csrf(form), "summary": "Files lost"},
-        files=[("attachment", ("a.txt", b"a", "text/plain"))],
+    response = await raise_with_files(
+        client, signed_in, "Files lost", [("attachment", ("a.txt", b"a", "text/plain"))]
     )
     assert response.status_code == 303
     assert list(jira.requests) == ["ITH-1"]  # the request itself was raised
@@ -601,17 +610,18 @@ async def test_a_request_whose_files_could_not_be_attached_says_so(
 async def test_files_may_take_the_request_past_the_usual_body_limit_but_not_past_theirs(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:
-    form = await client.get(f"{signed_in.home}/create/71")
-    two_megabytes = await client.post(
-        f"{signed_in.home}/create/71",
-        data={"csrf": csrf(form), "summary": "A photo"},
-        files=[("attachment", ("photo.jpg", b"j" * (2 * 1024 * 1024), "image/jpeg"))],
+    two_megabytes = await raise_with_files(
+        client,
+        signed_in,
+        "A photo",
+        [("attachment", ("photo.jpg", b"j" * (2 * 1024 * 1024), "image/jpeg"))],
     )
     assert two_megabytes.status_code == 303
-    huge = await client.post(
-        f"{signed_in.home}/create/71",
-        data={"csrf": csrf(form), "summary": "A film"},
-        files=[("attachment", ("film.mp4", b"m" * (12 * 1024 * 1024), "video/mp4"))],
+    huge = await raise_with_files(
+        client,
+        signed_in,
+        "A film",
+        [("attachment", ("film.mp4", b"m" * (12 * 1024 * 1024), "video/mp4"))],
     )
     assert huge.status_code == 413
     settings = await client.put(

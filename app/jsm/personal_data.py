@@ -27,6 +27,7 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.crypto import SecretBoxError
 from app.db import insert_for
 from app.errors import JiraError
 from app.jsm.client import JiraClient
@@ -231,8 +232,10 @@ async def report_all_sites(
     for tenant in tenants:
         try:
             report = await report_site(sessionmaker, directory.app_client(tenant), tenant.id)
-        except SQLAlchemyError:
-            logger.warning("personal data report could not be saved; retrying later", exc_info=True)
+        except (SQLAlchemyError, SecretBoxError):
+            # The database failed, or the site's secret cannot be decrypted: the other sites
+            # are still reported, and this one at the next run.
+            logger.warning("personal data report failed for a site; retrying later", exc_info=True)
             totals["failed"] += 1
             continue
         totals["sites"] += 1

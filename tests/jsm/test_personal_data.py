@@ -251,3 +251,23 @@ async def test_two_instances_reporting_at_once_send_each_account_once(
     sent = Counter(a["accountId"] for batch in jira.reported for a in batch)
     assert len(sent) == 300
     assert set(sent.values()) == {1}
+
+
+async def test_a_site_that_cannot_be_reported_does_not_stop_the_others(
+    app: FastAPI,
+    tenant: InstalledTenant,
+    other_tenant: InstalledTenant,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    await store_customer(session, tenant.tenant_id, "qm:ada")
+    await store_customer(session, other_tenant.tenant_id, "qm:bob")
+    async with session() as s:
+        broken = await s.get(Tenant, tenant.tenant_id)
+        assert broken is not None
+        broken.shared_secret_encrypted = "not a Fernet token"  # a key retired too early
+        await s.commit()
+    totals = await report_all_sites(session, app.state.jira)
+    assert totals == {"sites": 1, "reported": 1, "erased": 0, "failed": 1}
+    assert other_tenant.jira.reported == [
+        [{"accountId": "qm:bob", "updatedAt": "2026-11-26T12:00:00Z"}]
+    ]

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy import URL, event, make_url
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +19,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.util import await_only
+
+# What a database that is down or failing over raises: SQLAlchemy's errors, and the OSError
+# (refused, unreachable, timed out) that asyncpg raises unwrapped while connecting.
+DATABASE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
 
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 """Opens a session on demand (an ``async_sessionmaker``): for code that needs the database

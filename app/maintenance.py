@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connect.tenant_cache import announce_tenant_change
+from app.db import DATABASE_FAILURES
 from app.models import (
     CustomerLink,
     IdentityProvider,
@@ -126,7 +126,7 @@ async def purge_forever(
                     session, uninstalled_retention=timedelta(days=uninstalled_days)
                 )
                 await session.commit()
-        except SQLAlchemyError:
+        except DATABASE_FAILURES:
             logger.warning("purge failed; will retry at the next interval", exc_info=True)
             continue
         if any(counts.values()):

@@ -148,10 +148,18 @@ async def test_the_operator_command(
 
 
 @pytest.mark.usefixtures("idp")
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OperationalError("SELECT 1", {}, ConnectionError("the database is restarting")),
+        ConnectionRefusedError("the database is restarting"),  # asyncpg raises it unwrapped
+    ],
+)
 async def test_the_background_task_purges_each_interval_and_outlives_a_failed_run(
     tenant: InstalledTenant,
     session: async_sessionmaker[AsyncSession],
     caplog: pytest.LogCaptureFixture,
+    failure: Exception,
 ) -> None:
     await add_expired_login_state(session, tenant)
     runs = 0
@@ -160,7 +168,7 @@ async def test_the_background_task_purges_each_interval_and_outlives_a_failed_ru
         nonlocal runs
         runs += 1
         if runs == 1:
-            raise OperationalError("SELECT 1", {}, ConnectionError("the database is restarting"))
+            raise failure
         return session()
 
     task = asyncio.create_task(

@@ -24,11 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crypto import SecretBoxError
-from app.db import insert_for
+from app.db import DATABASE_FAILURES, insert_for
 from app.errors import JiraError
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory
@@ -218,6 +217,10 @@ async def _take_site(session: AsyncSession, tenant_id: str) -> bool:
     return bool(taken)
 
 
+# The database failed, or the site's secret cannot be decrypted (a key retired too early).
+_SITE_FAILURES: tuple[type[Exception], ...] = (*DATABASE_FAILURES, SecretBoxError)
+
+
 async def report_all_sites(
     sessionmaker: async_sessionmaker[AsyncSession], directory: JiraDirectory
 ) -> dict[str, int]:
@@ -232,9 +235,8 @@ async def report_all_sites(
     for tenant in tenants:
         try:
             report = await report_site(sessionmaker, directory.app_client(tenant), tenant.id)
-        except (SQLAlchemyError, SecretBoxError):
-            # The database failed, or the site's secret cannot be decrypted: the other sites
-            # are still reported, and this one at the next run.
+        except _SITE_FAILURES:
+            # The other sites are still reported, and this one at the next run.
             logger.warning("personal data report failed for a site; retrying later", exc_info=True)
             totals["failed"] += 1
             continue
@@ -255,6 +257,10 @@ async def report_forever(
     cycle however often this runs)."""
     while True:
         await asyncio.sleep(interval_seconds)
-        totals = await report_all_sites(sessionmaker, directory)
+        try:
+            totals = await report_all_sites(sessionmaker, directory)
+        except DATABASE_FAILURES:
+            logger.warning("personal data report: no database; retrying later", exc_info=True)
+            continue
         if totals["reported"] or totals["failed"]:
             logger.info("personal data reported: %s", totals)

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connect.tenant_cache import announce_tenant_change
@@ -27,12 +27,19 @@ from app.models import (
 logger = logging.getLogger(__name__)
 
 
+# Login activity kept per site, newest first, whatever its age: a site whose sign-ins all
+# fail (its own IdP, say) writes a row each, and 90 days of that at the rate limit would be
+# over a hundred million rows in a database every site shares.
+MAX_LOGIN_EVENTS_PER_TENANT = 100_000
+
+
 async def purge_expired(
     session: AsyncSession,
     *,
     now: datetime | None = None,
     audit_retention: timedelta = timedelta(days=90),
     uninstalled_retention: timedelta = timedelta(days=30),
+    max_login_events: int = MAX_LOGIN_EVENTS_PER_TENANT,
 ) -> dict[str, int]:
     """Delete expired login states, sessions and test tickets, old audit rows, and tenants
     uninstalled for longer than the retention (with everything they own)."""
@@ -47,6 +54,7 @@ async def purge_expired(
     for name, statement in statements.items():
         result = await session.execute(statement)
         counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    counts["login_events"] += await _trim_login_events(session, keep=max_login_events)
     stale = (
         await session.scalars(
             select(Tenant.id).where(
@@ -58,6 +66,32 @@ async def purge_expired(
         await delete_tenant_data(session, tenant_id)
     counts["tenants"] = len(stale)
     return counts
+
+
+async def _trim_login_events(session: AsyncSession, *, keep: int) -> int:
+    """Delete each site's login activity beyond its newest ``keep`` rows."""
+    crowded = (
+        await session.scalars(
+            select(LoginEvent.tenant_id).group_by(LoginEvent.tenant_id).having(func.count() > keep)
+        )
+    ).all()
+    trimmed = 0
+    for tenant_id in crowded:
+        # The id of the oldest row to keep (ids grow with time).
+        oldest_kept = await session.scalar(
+            select(LoginEvent.id)
+            .where(LoginEvent.tenant_id == tenant_id)
+            .order_by(LoginEvent.id.desc())
+            .offset(keep - 1)
+            .limit(1)
+        )
+        if oldest_kept is None:
+            continue
+        result = await session.execute(
+            delete(LoginEvent).where(LoginEvent.tenant_id == tenant_id, LoginEvent.id < oldest_kept)
+        )
+        trimmed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return trimmed
 
 
 _OWNED = (

@@ -186,3 +186,33 @@ async def test_the_background_task_purges_each_interval_and_outlives_a_failed_ru
     assert await count(session, LoginState) == 0
     assert runs >= 2
     assert "purge failed; will retry at the next interval" in caplog.text
+
+
+async def test_login_activity_is_capped_per_site_keeping_the_newest(
+    tenant: InstalledTenant,
+    other_tenant: InstalledTenant,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """A site whose sign-ins all fail writes a row each: its activity is trimmed to the
+    newest rows, and a quieter site keeps all of its own."""
+    async with session() as s:
+        for n in range(7):
+            s.add(LoginEvent(tenant_id=tenant.tenant_id, outcome="failure", reason=f"busy {n}"))
+            await s.flush()  # ids in the order written
+        for n in range(3):
+            s.add(LoginEvent(tenant_id=other_tenant.tenant_id, outcome="success", reason=f"q {n}"))
+        await s.commit()
+    async with session() as s:
+        counts = await purge_expired(s, max_login_events=5)
+        await s.commit()
+    assert counts["login_events"] == 2
+    async with session() as s:
+        kept = (
+            await s.scalars(
+                select(LoginEvent.reason)
+                .where(LoginEvent.tenant_id == tenant.tenant_id)
+                .order_by(LoginEvent.id)
+            )
+        ).all()
+        assert kept == [f"busy {n}" for n in range(2, 7)]
+        assert await count(session, LoginEvent) == 8

@@ -182,3 +182,38 @@ async def test_typed_text_survives_a_session_that_expired_mid_form(
     [item] = jira.requests.values()
     assert item["values"]["summary"] == "Printer jam on floor 3"
     await context.close()
+
+
+async def test_a_customer_chooses_among_several_providers(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    openid_provider: OpenIDProvider,
+    live: str,
+    browser: Any,
+    artifacts: Path,
+) -> None:
+    await configure_idp(client, tenant, openid_provider, live)
+    partners = await client.post(
+        "/api/admin/idps",
+        json={
+            "name": "Partner SSO",
+            "preset": "oidc",
+            "issuer": openid_provider.issuer,
+            "client_id": "partners",
+            "client_secret": "partners-secret",
+            "email_domains": ["partner.example"],
+        },
+        headers={"Authorization": f"JWT {tenant.context_token()}"},
+    )
+    assert partners.status_code == 201, partners.text
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    page = await context.new_page()
+    await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
+    await page.wait_for_selector("text=Sign in to get help")
+    assert await page.is_visible("text=Continue with Partner SSO")
+    await page.screenshot(path=str(artifacts / "picker.png"), full_page=True)
+    assert await accessibility_problems(page) == []
+    await page.click("text=Continue with Acme SSO")
+    await page.wait_for_selector("input[name=login]")
+    assert page.url.startswith(openid_provider.issuer)
+    await context.close()

@@ -37,7 +37,7 @@ from app.portal.routes import (
     start_customer_login,
     tenant_return_path,
 )
-from app.templating import render
+from app.templating import as_sentence, render
 from app.tenant_config import TenantConfig
 
 router = APIRouter(tags=["portal"])
@@ -258,7 +258,7 @@ async def _comment(
     if not csrf_ok(context.customer, form.get("csrf")):
         error, status_code = "Your form had expired. Please send your comment again.", 403
     elif error is not None:
-        error = error[:1].upper() + error[1:] + "."
+        error = as_sentence(error)
     elif not body and not uploads:
         error = "Write a comment first."
     elif len(body) > 32000:

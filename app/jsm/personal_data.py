@@ -126,17 +126,24 @@ async def erase_account(session: AsyncSession, tenant_id: str, account_id: str) 
 async def _mark_reported(
     session: AsyncSession, tenant_id: str, account_ids: list[str], *, now: datetime, due: datetime
 ) -> None:
-    insert = insert_for(session)
-    for account_id in account_ids:
-        statement = insert(PersonalDataReport).values(
-            tenant_id=tenant_id, account_id=account_id, reported_at=now, due_at=due
+    if not account_ids:
+        return
+    # One statement for the whole batch (up to 90 rows), not one per account.
+    statement = insert_for(session)(PersonalDataReport).values(
+        [
+            {"tenant_id": tenant_id, "account_id": a, "reported_at": now, "due_at": due}
+            for a in account_ids
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "account_id"],
+            set_={
+                "reported_at": statement.excluded.reported_at,
+                "due_at": statement.excluded.due_at,
+            },
         )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["tenant_id", "account_id"],
-                set_={"reported_at": statement.excluded.reported_at, "due_at": due},
-            )
-        )
+    )
 
 
 async def report_batch(

@@ -40,19 +40,17 @@ def migrate(url: str) -> None:
 def app_processes(
     env: dict[str, str], *, workers: int, port: int
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    # As the container serves: app.serve gives each worker its own listening socket.
     command = [
-        str(ROOT / ".venv" / "bin" / "uvicorn"),
-        "app.main:production_app",
-        "--factory",
+        str(ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        "app.serve",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
     ]
     process = subprocess.Popen(  # noqa: S603 - fixed command
         command,

@@ -1,0 +1,181 @@
+"""Serve the app in several worker processes, each on its own listening socket.
+
+    python -m app.serve --host 0.0.0.0 --port 8000 --workers 2
+
+uvicorn's ``--workers`` gives every worker the same listening socket, and a worker that wakes
+accepts every connection waiting. The keep-alive connections that a load balancer (or a burst
+of browsers) opens at once can therefore all land on one worker while the others idle, for as
+long as those connections live: ``bench/login.py`` saw 2 workers split 16 connections 16:0 and
+serve no more than 1 worker did. Here each worker binds its own socket with ``SO_REUSEPORT``
+and the kernel spreads new connections across them by a hash of the client's address and port,
+as nginx's ``reuseport`` does.
+
+The supervisor restarts a worker that dies, stops everything when a worker cannot start (a
+bad setting would fail the same way on every restart), and on SIGTERM or SIGINT lets the
+workers finish their requests. One worker runs in this process, without a supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+
+from app.observability import configure_logging
+
+logger = logging.getLogger("app.serve")
+
+# How long a stopping worker may take to finish its requests before it is killed.
+SHUTDOWN_SECONDS = 25.0
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app.serve", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies whose X-Forwarded-For and X-Forwarded-Proto are trusted",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    arguments = parser.parse_args(argv)
+    if arguments.workers < 1:
+        parser.error("--workers must be at least 1")
+    return arguments
+
+
+def server_config(arguments: argparse.Namespace) -> uvicorn.Config:
+    return uvicorn.Config(
+        "app.main:production_app",
+        factory=True,
+        host=arguments.host,
+        port=arguments.port,
+        proxy_headers=True,
+        forwarded_allow_ips=arguments.forwarded_allow_ips,
+        # Our request log replaces uvicorn's access log (it repeats the query string), and
+        # configure_logging() sets up every logger, uvicorn's included, as JSON.
+        access_log=False,
+        log_config=None,
+    )
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """SO_REUSEPORT lets a second copy of this service (same user) share the port silently;
+    a plain bind first makes "address already in use" an error again, as with one worker."""
+    try:
+        listening_socket(host, port, reuse_port=False).close()
+    except OSError:
+        return False
+    return True
+
+
+def serve_worker(arguments: argparse.Namespace) -> None:
+    """One worker process: its own socket, then uvicorn (which handles SIGTERM gracefully)."""
+    configure_logging(arguments.log_level)
+    config = server_config(arguments)
+    try:
+        # Builds the app, which reads the settings: a bad one fails here, and would fail the
+        # same way after every restart. Any error at all: this is the process's boundary.
+        config.load()
+    except Exception:
+        logger.exception("worker cannot start")
+        sys.exit(STARTUP_FAILURE)
+    try:
+        sock = listening_socket(arguments.host, arguments.port, reuse_port=True)
+    except OSError as error:
+        logger.error("worker cannot listen on %s:%s: %s", arguments.host, arguments.port, error)
+        sys.exit(STARTUP_FAILURE)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class Supervisor:
+    def __init__(self, arguments: argparse.Namespace) -> None:
+        self.arguments = arguments
+        self.context = multiprocessing.get_context("spawn")
+        self.workers: list[BaseProcess] = []
+        self.stopping = threading.Event()
+        self.exit_code = 0
+
+    def start_worker(self) -> BaseProcess:
+        worker = self.context.Process(target=serve_worker, args=(self.arguments,), daemon=False)
+        worker.start()
+        logger.info("started worker %s", worker.pid)
+        return worker
+
+    def stop(self, signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s, stopping the workers", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.workers = [self.start_worker() for _ in range(self.arguments.workers)]
+        while not self.stopping.wait(0.5):
+            self.replace_ended_workers()
+        self.stop_workers()
+        return self.exit_code
+
+    def replace_ended_workers(self) -> None:
+        for index, worker in enumerate(self.workers):
+            if worker.is_alive():
+                continue
+            worker.join()
+            if worker.exitcode == STARTUP_FAILURE:
+                logger.error("worker %s could not start; stopping", worker.pid)
+                self.exit_code = STARTUP_FAILURE
+                self.stopping.set()
+                return
+            logger.warning(
+                "worker %s ended (exit code %s); replacing it", worker.pid, worker.exitcode
+            )
+            self.workers[index] = self.start_worker()
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            if worker.is_alive() and worker.pid is not None:
+                worker.terminate()  # SIGTERM: uvicorn finishes the requests in progress
+        for worker in self.workers:
+            worker.join(SHUTDOWN_SECONDS)
+            if worker.is_alive():
+                logger.warning("worker %s did not stop in time; killing it", worker.pid)
+                worker.kill()
+                worker.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    configure_logging(arguments.log_level)
+    if arguments.workers == 1:
+        uvicorn.Server(server_config(arguments)).run()
+        return 0
+    if not port_is_free(arguments.host, arguments.port):
+        logger.error(
+            "cannot listen on %s:%s: address already in use", arguments.host, arguments.port
+        )
+        return STARTUP_FAILURE
+    return Supervisor(arguments).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

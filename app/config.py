@@ -110,6 +110,9 @@ class Settings(DatabaseSettings):
     personal_data_report_interval_seconds: float = 3600.0
     uninstalled_retention_days: float = 30.0
     log_level: str = "INFO"
+    # Set by app.serve for its workers (several processes): each worker writes its metrics
+    # there and /metrics adds up all of them. Unset, /metrics shows this process's own.
+    prometheus_multiproc_dir: str | None = None
 
     @property
     def secure_cookies(self) -> bool:

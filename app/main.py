@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -281,6 +281,17 @@ async def _stop(tasks: list[asyncio.Task[None]], *, grace_seconds: float = 10.0)
         logger.error("%d background task(s) did not stop within %.0f s", len(stuck), grace_seconds)
 
 
+CACHE_FIGURES_INTERVAL_SECONDS = 5.0
+
+
+async def _count_cache_use_forever(
+    metrics: Metrics, metadata: MetadataCache, tenants: TenantCache
+) -> None:
+    while True:
+        metrics.count_cache_use(metadata, tenants)
+        await asyncio.sleep(CACHE_FIGURES_INTERVAL_SECONDS)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics()
@@ -344,6 +355,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             app.state.sessionmaker,
                             app.state.jira,
                             interval_seconds=settings.personal_data_report_interval_seconds,
+                        )
+                    )
+                )
+            if settings.prometheus_multiproc_dir is not None:
+                # Other workers answer most scrapes: keep this one's cache figures current.
+                background.append(
+                    asyncio.create_task(
+                        _count_cache_use_forever(
+                            metrics, app.state.metadata, app.state.tenant_cache
                         )
                     )
                 )
@@ -432,13 +452,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
-        cache: MetadataCache = request.app.state.metadata
-        metrics.metadata_cache.labels("hit").set(cache.hits)
-        metrics.metadata_cache.labels("miss").set(cache.misses)
-        tenant_cache: TenantCache = request.app.state.tenant_cache
-        metrics.metadata_cache.labels("tenant_hit").set(tenant_cache.hits)
-        metrics.metadata_cache.labels("tenant_miss").set(tenant_cache.misses)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        metrics.count_cache_use(request.app.state.metadata, request.app.state.tenant_cache)
+        return Response(
+            metrics.exposition(settings.prometheus_multiproc_dir),
+            media_type=CONTENT_TYPE_LATEST,
+        )
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(lifecycle.router)

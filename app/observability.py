@@ -12,9 +12,16 @@ import re
 import secrets
 import time
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from app.urls import app_path
 
@@ -145,6 +152,8 @@ class Metrics:
             "Discovery/JWKS cache lookups",
             ["result"],
             registry=self.registry,
+            # Several workers: the sum over the workers alive (a dead one's cache died too).
+            multiprocess_mode="livesum",
         )
         self.login_starts_limited = Counter(
             "portal_sso_login_starts_rate_limited",
@@ -159,6 +168,27 @@ class Metrics:
 
     def observe_jira(self, method: str, status: int, seconds: float) -> None:
         self.jira_requests.labels(method, str(status)).observe(seconds)
+
+    def count_cache_use(self, metadata: CacheCounts, tenants: CacheCounts) -> None:
+        """Copy the caches' own counts (plain integers, cheap on the login path) to the gauge."""
+        self.metadata_cache.labels("hit").set(metadata.hits)
+        self.metadata_cache.labels("miss").set(metadata.misses)
+        self.metadata_cache.labels("tenant_hit").set(tenants.hits)
+        self.metadata_cache.labels("tenant_miss").set(tenants.misses)
+
+    def exposition(self, multiprocess_dir: str | None) -> bytes:
+        """The text /metrics serves: this process's metrics, or with several workers (see
+        app.serve) all of theirs added up, whichever worker the scrape reaches."""
+        if multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+class CacheCounts(Protocol):
+    hits: int
+    misses: int
 
 
 PRIVATE_PREFIXES = ("/portal/", "/oidc/", "/admin", "/api/")

@@ -10,6 +10,9 @@ serve no more than 1 worker did. Here each worker binds its own socket with ``SO
 and the kernel spreads new connections across them by a hash of the client's address and port,
 as nginx's ``reuseport`` does.
 
+The workers' Prometheus metrics are kept in files that /metrics on any of them adds up, so a
+scrape sees the instance's figures whichever worker it reaches, not one worker's.
+
 The supervisor restarts a worker that dies, stops everything when a worker cannot start (a
 bad setting would fail the same way on every restart), and on SIGTERM or SIGINT lets the
 workers finish their requests. One worker runs in this process, without a supervisor.
@@ -20,14 +23,18 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from prometheus_client.multiprocess import mark_process_dead
 from uvicorn.config import STARTUP_FAILURE
 
 from app.observability import configure_logging
@@ -116,6 +123,7 @@ class Supervisor:
         self.workers: list[BaseProcess] = []
         self.stopping = threading.Event()
         self.exit_code = 0
+        self.metrics_dir = ""
 
     def start_worker(self) -> BaseProcess:
         worker = self.context.Process(target=serve_worker, args=(self.arguments,), daemon=False)
@@ -130,10 +138,18 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.workers = [self.start_worker() for _ in range(self.arguments.workers)]
-        while not self.stopping.wait(0.5):
-            self.replace_ended_workers()
-        self.stop_workers()
+        # Each worker keeps its metrics in files here (prometheus_client's multiprocess mode,
+        # chosen when it is imported, so before the workers start); /metrics on any worker
+        # adds them up. A fresh directory: figures of an earlier run must not count again.
+        self.metrics_dir = tempfile.mkdtemp(prefix="portal-sso-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
+        try:
+            self.workers = [self.start_worker() for _ in range(self.arguments.workers)]
+            while not self.stopping.wait(0.5):
+                self.replace_ended_workers()
+            self.stop_workers()
+        finally:
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
         return self.exit_code
 
     def replace_ended_workers(self) -> None:
@@ -141,6 +157,9 @@ class Supervisor:
             if worker.is_alive():
                 continue
             worker.join()
+            if worker.pid is not None:
+                # Its live gauges go with it.
+                mark_process_dead(worker.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
             if worker.exitcode == STARTUP_FAILURE:
                 logger.error("worker %s could not start; stopping", worker.pid)
                 self.exit_code = STARTUP_FAILURE

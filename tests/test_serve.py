@@ -202,3 +202,51 @@ def test_a_bad_setting_stops_the_service_instead_of_restarting_workers(tmp_path:
     assert "worker cannot start" in log
     assert "could not start; stopping" in log
     assert "replacing it" not in log
+
+
+def figure(exposition: bytes, sample: bytes) -> float:
+    line = next(line for line in exposition.splitlines() if line.startswith(sample + b" "))
+    return float(line.rsplit(b" ", 1)[1])
+
+
+async def get_on(
+    connections: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]], path: str
+) -> list[bytes]:
+    """GET ``path`` once on every keep-alive connection; the bodies."""
+
+    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: sso.example.test\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        return await reader.readexactly(length)
+
+    return await asyncio.gather(*(one(reader, writer) for reader, writer in connections))
+
+
+async def test_metrics_add_up_over_the_workers(
+    two_workers: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    # Before, each scrape showed the figures of whichever worker answered it.
+    supervisor, port = two_workers
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(32)]
+    try:
+        held = sockets_by_process(workers_of(supervisor), port, ESTABLISHED)
+        assert min(held.values()) >= 4, held  # both workers answer below
+        # Each looks a site up (SQLite: no cross-process cache, so every lookup misses).
+        await get_on(connections, "/portal/no-such-site/7")
+        tenant_misses = b'portal_sso_oidc_metadata_cache{result="tenant_miss"}'
+        deadline = time.monotonic() + 30
+        while True:
+            scrapes = await get_on(connections, "/metrics")
+            seen = {figure(scrape, tenant_misses) for scrape in scrapes}
+            if seen == {32.0} or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)  # a worker publishes its cache figures every 5 s
+        assert seen == {32.0}
+    finally:
+        for _, writer in connections:
+            writer.close()

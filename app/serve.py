@@ -14,13 +14,15 @@ The workers' Prometheus metrics are kept in files that /metrics on any of them a
 scrape sees the instance's figures whichever worker it reaches, not one worker's.
 
 The supervisor restarts a worker that dies, stops everything when a worker cannot start (a
-bad setting would fail the same way on every restart), and on SIGTERM or SIGINT lets the
-workers finish their requests. One worker runs in this process, without a supervisor.
+bad setting would fail the same way on every restart), and on SIGTERM, SIGINT or SIGHUP lets
+the workers finish their requests. Workers end with the supervisor, however it ends. One
+worker runs in this process, without a supervisor.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -40,6 +42,8 @@ from uvicorn.config import STARTUP_FAILURE
 from app.observability import configure_logging
 
 logger = logging.getLogger("app.serve")
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 # How long a stopping worker may take to finish its requests before it is killed.
 SHUTDOWN_SECONDS = 25.0
@@ -97,8 +101,22 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def serve_worker(arguments: argparse.Namespace) -> None:
+def stop_with_supervisor(supervisor_pid: int) -> None:
+    """Have the kernel send this worker SIGTERM when the supervisor ends, however it ends
+    (SIGKILL, the OOM killer): an orphaned worker would go on serving on the port, and the
+    next start would find it taken. Linux only; elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("cannot ask to stop with the supervisor: errno %s", ctypes.get_errno())
+    if os.getppid() != supervisor_pid:  # it ended before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def serve_worker(arguments: argparse.Namespace, supervisor_pid: int) -> None:
     """One worker process: its own socket, then uvicorn (which handles SIGTERM gracefully)."""
+    stop_with_supervisor(supervisor_pid)
     configure_logging(arguments.log_level)
     config = server_config(arguments)
     try:
@@ -126,7 +144,9 @@ class Supervisor:
         self.metrics_dir = ""
 
     def start_worker(self) -> BaseProcess:
-        worker = self.context.Process(target=serve_worker, args=(self.arguments,), daemon=False)
+        worker = self.context.Process(
+            target=serve_worker, args=(self.arguments, os.getpid()), daemon=False
+        )
         worker.start()
         logger.info("started worker %s", worker.pid)
         return worker
@@ -136,8 +156,9 @@ class Supervisor:
         self.stopping.set()
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        # SIGHUP too: its default would end this process at once, without the workers.
+        for stopping_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(stopping_signal, self.stop)
         # Each worker keeps its metrics in files here (prometheus_client's multiprocess mode,
         # chosen when it is imported, so before the workers start); /metrics on any worker
         # adds them up. A fresh directory: figures of an earlier run must not count again.

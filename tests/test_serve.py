@@ -165,14 +165,31 @@ def test_a_worker_that_dies_is_replaced(
     assert "ended (exit code -9); replacing it" in (tmp_path / "serve.log").read_text()
 
 
-def test_sigterm_stops_the_workers_and_the_supervisor(
-    two_workers: tuple[subprocess.Popen[bytes], int],
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_stops_the_workers_and_the_supervisor(
+    two_workers: tuple[subprocess.Popen[bytes], int], stop: signal.Signals
 ) -> None:
     supervisor, port = two_workers
     workers = workers_of(supervisor)
-    supervisor.send_signal(signal.SIGTERM)
+    supervisor.send_signal(stop)
     assert supervisor.wait(timeout=30) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert not serving(port)
+
+
+def test_workers_stop_when_the_supervisor_is_killed(
+    two_workers: tuple[subprocess.Popen[bytes], int], tmp_path: Path
+) -> None:
+    # Orphans would go on serving on the port, and the next start would find it taken.
+    supervisor, port = two_workers
+    workers = workers_of(supervisor)
+    supervisor.kill()
+    supervisor.wait(timeout=10)
+
+    def all_gone() -> bool:
+        return not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+    wait_for(all_gone, "orphaned workers still running", tmp_path / "serve.log", timeout=30)
     assert not serving(port)
 
 

@@ -87,18 +87,23 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
-def port_is_free(host: str, port: int) -> bool:
-    """SO_REUSEPORT lets a second copy of this service (same user) share the port silently;
-    a plain bind first makes "address already in use" an error again, as with one worker."""
+def cannot_listen(host: str, port: int) -> OSError | None:
+    """Why this process cannot listen on ``host:port``, if it cannot. SO_REUSEPORT lets a
+    second copy of this service (same user) share the port silently; a plain bind first makes
+    "address already in use" an error again, as with one worker."""
     try:
         listening_socket(host, port, reuse_port=False).close()
-    except OSError:
-        return False
-    return True
+    except OSError as error:
+        return error
+    return None
 
 
 def stop_with_supervisor(supervisor_pid: int) -> None:
@@ -209,10 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.workers == 1:
         uvicorn.Server(server_config(arguments)).run()
         return 0
-    if not port_is_free(arguments.host, arguments.port):
-        logger.error(
-            "cannot listen on %s:%s: address already in use", arguments.host, arguments.port
-        )
+    error = cannot_listen(arguments.host, arguments.port)
+    if error is not None:
+        logger.error("cannot listen on %s:%s: %s", arguments.host, arguments.port, error.strerror)
         return STARTUP_FAILURE
     return Supervisor(arguments).run()
 

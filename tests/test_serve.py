@@ -205,7 +205,7 @@ def test_a_port_in_use_is_refused_not_shared(tmp_path: Path) -> None:
         finally:
             supervisor.kill()
     log = (tmp_path / "serve.log").read_text()
-    assert f"cannot listen on 0.0.0.0:{port}: address already in use" in log
+    assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in log
     assert "started worker" not in log
 
 

@@ -109,7 +109,7 @@ class Settings(DatabaseSettings):
     # Atlassian's personal data reporting API; each account is still sent once per cycle.
     personal_data_report_interval_seconds: float = 3600.0
     uninstalled_retention_days: float = 30.0
-    log_level: str = "INFO"
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     # Set by app.serve for its workers (several processes): each worker writes its metrics
     # there and /metrics adds up all of them. Unset, /metrics shows this process's own.
     prometheus_multiproc_dir: str | None = None
@@ -125,6 +125,11 @@ class Settings(DatabaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("allowed_install_hosts", mode="before")
     @classmethod

@@ -59,7 +59,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default="127.0.0.1",
         help="proxies whose X-Forwarded-For and X-Forwarded-Proto are trusted",
     )
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"],
+    )
     arguments = parser.parse_args(argv)
     if arguments.workers < 1:
         parser.error("--workers must be at least 1")

@@ -19,6 +19,14 @@ def test_production_refuses_to_start_without_encryption_keys() -> None:
         make(app_env="production", app_base_url="https://sso.example.com")
 
 
+def test_log_level_takes_any_case_and_refuses_unknown_levels() -> None:
+    key = Fernet.generate_key().decode()
+    base = {"app_base_url": "https://sso.example.com", "encryption_keys": key}
+    assert make(**base, log_level="warning").log_level == "WARNING"
+    with pytest.raises(ValidationError, match="log_level"):
+        make(**base, log_level="verbose")
+
+
 def test_production_refuses_http_base_url() -> None:
     with pytest.raises(ValidationError, match="https"):
         make(

@@ -267,3 +267,14 @@ async def test_metrics_add_up_over_the_workers(
     finally:
         for _, writer in connections:
             writer.close()
+
+
+def test_an_unknown_log_level_is_refused_with_the_choices(tmp_path: Path) -> None:
+    supervisor = entrypoint(tmp_path, free_port(), LOG_LEVEL="verbose")
+    try:
+        assert supervisor.wait(timeout=60) == 2
+    finally:
+        supervisor.kill()
+    log = (tmp_path / "serve.log").read_text()
+    assert "--log-level: invalid choice: 'VERBOSE'" in log
+    assert "Traceback" not in log

@@ -280,9 +280,7 @@ async def _comment(
                 context.jira, key=item.key, temporary_ids=temporary_ids, comment=text
             )
         except JiraError as e:
-            if e.jira_status not in (400, 403, 413):
-                raise
-            error = "Jira did not accept the files: " + "; ".join(e.error_messages or [e.message])
+            error = _files_refused(e)
     elif error is None:
         await portal_api.add_comment(context.jira, key=item.key, body=text)
     if error:
@@ -344,6 +342,15 @@ async def _uploads(
     if error is not None:
         errors[field.id] = error
     return uploads
+
+
+def _files_refused(error: JiraError) -> str:
+    """Why Jira did not take the files, for the form: attachments switched off for the desk
+    (400/403) or a file over Jira's own limit (413). Any other failure is raised on, to the
+    usual error page."""
+    if error.jira_status not in (400, 403, 413):
+        raise error
+    return "Jira did not accept the files: " + "; ".join(error.error_messages or [error.message])
 
 
 def _has_files(form: Any) -> bool:
@@ -452,13 +459,8 @@ async def _create(
                 context.jira, desk_id=context.desk.id, uploads=uploads
             )
         except JiraError as e:
-            if e.jira_status not in (400, 403, 413):
-                raise
-            # Attachments switched off for the desk, or a file over Jira's own limit.
             file_field = next(f.id for f in fields if f.widget == "file")
-            errors[file_field] = "Jira did not accept the files: " + "; ".join(
-                e.error_messages or [e.message]
-            )
+            errors[file_field] = _files_refused(e)
     if message is None and not errors:
         try:
             key = await portal_api.create_request(

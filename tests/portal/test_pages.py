@@ -691,6 +691,23 @@ async def test_a_comment_can_carry_files_in_one_comment_with_its_text(
     assert item["comments"][-1]["body"] == "Ada Lovelace attached files. [^second.log]"
 
 
+async def test_a_comment_on_a_desk_that_refuses_files_says_so_and_keeps_its_text(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    jira.attachments_allowed = False
+    key = jira.add_request(DESK_ID, signed_in.account_id, "Printer")
+    page = await client.get(f"{signed_in.home}/requests/{key}")
+    response = await client.post(
+        f"{signed_in.home}/requests/{key}/comments",
+        data={"csrf": csrf(page), "body": "Here is the log"},
+        files=[("files", ("print.log", b"paper jam", "text/plain"))],
+    )
+    assert response.status_code == 422
+    assert "Jira did not accept the files: Attachments are disabled" in html.unescape(response.text)
+    assert ">Here is the log</textarea>" in response.text
+    assert jira.requests[key]["comments"] == []
+
+
 async def test_a_comment_with_too_many_files_is_refused_and_its_text_kept(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:

@@ -7,9 +7,20 @@ value under the current first key.
 
 from __future__ import annotations
 
+import hmac
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from app.errors import AppError
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compare in constant time. ``hmac.compare_digest`` raises on ``str`` with non-ASCII
+    characters, and ``given`` may be anything a caller sent: compare the UTF-8 bytes instead
+    (``surrogatepass`` keeps lone surrogates, which URL and form decoding can produce)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 class SecretBoxError(AppError):

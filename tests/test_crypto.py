@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from app.crypto import SecretBox, SecretBoxError
+from app.crypto import SecretBox, SecretBoxError, same_secret
 
 
 def test_round_trip_and_ciphertext_hides_the_secret() -> None:
@@ -31,3 +31,17 @@ def test_unknown_key_gives_a_typed_error() -> None:
 def test_malformed_key_is_explained() -> None:
     with pytest.raises(ValueError, match="Fernet"):
         SecretBox(["not-a-key"])
+
+
+@pytest.mark.parametrize(
+    ("given", "expected", "same"),
+    [
+        ("abc", "abc", True),
+        ("abc", "abd", False),
+        ("\u00e9t\u00e9", "abc", False),  # hmac.compare_digest raises on these as str
+        ("\u00e9t\u00e9", "\u00e9t\u00e9", True),
+        ("\udcff", "abc", False),  # a lone surrogate, as lenient URL decoding makes
+    ],
+)
+def test_same_secret_compares_any_text(given: str, expected: str, same: bool) -> None:
+    assert same_secret(given, expected) is same

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import re
 import warnings
@@ -27,6 +26,7 @@ from atlassian_jwt.url_utils import canonicalize_request
 from jwt.types import Options
 from jwt.warnings import InsecureKeyLengthWarning
 
+from app.crypto import same_secret
 from app.errors import AuthenticationError
 
 CONTEXT_QSH = "context-qsh"
@@ -169,7 +169,7 @@ def install_token_kid(token: str) -> str:
 
 def _check_qsh(claims: dict[str, Any], expected: str) -> None:
     qsh = claims.get("qsh")
-    if not isinstance(qsh, str) or not hmac.compare_digest(qsh, expected):
+    if not isinstance(qsh, str) or not same_secret(qsh, expected):
         raise TokenError("token query string hash does not match the request")
 
 
@@ -216,7 +216,7 @@ def verify_install_token(
     audiences = _audiences(claims.get("aud"))
     if not audiences or audiences[0].rstrip("/") != app_base_url.rstrip("/"):
         raise TokenError("install token audience is not this app")
-    if not hmac.compare_digest(str(claims["iss"]), client_key):
+    if not same_secret(str(claims["iss"]), client_key):
         raise TokenError("install token issuer does not match the clientKey")
     _check_qsh(claims, query_string_hash(method, path, query))
     return TokenClaims(issuer=claims["iss"], subject=claims.get("sub"), claims=claims)
@@ -266,7 +266,7 @@ def verify_tenant_token(
         raise TokenError("token is invalid") from e
     _check_lifetime(claims, now=now, leeway=leeway)
     _require_claims(claims, "iss", "qsh")
-    if not hmac.compare_digest(str(claims["iss"]), client_key):
+    if not same_secret(str(claims["iss"]), client_key):
         raise TokenError("token issuer does not match the tenant")
     _check_qsh(claims, expected_qsh)
     sub = claims.get("sub")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 import jwt
 
-from app.crypto import SecretBox
+from app.crypto import SecretBox, same_secret
 from app.errors import IdentityProviderError, LoginError, LoginStateError
 from app.models import IdentityProvider, LoginState, Tenant
 from app.oidc import repository
@@ -181,7 +180,7 @@ async def check_state(
         raise RefusedStateError("this sign-in response has already been used", state=row)
     if row.expires_at <= now:
         raise RefusedStateError("this sign-in took too long and has expired", state=row)
-    if not browser_id or not hmac.compare_digest(row.browser_hash, repository.digest(browser_id)):
+    if not browser_id or not same_secret(row.browser_hash, repository.digest(browser_id)):
         raise RefusedStateError("this sign-in was started in another browser", state=row)
     if row.idp_id != idp_id:
         raise RefusedStateError(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import jwt
 
 from app.connect.jwt import SIGNATURE_ONLY
+from app.crypto import same_secret
 from app.errors import LoginError
 from app.oidc.metadata import ASYMMETRIC_ALGORITHMS, SigningKey
 
@@ -63,7 +63,7 @@ def _number(claims: dict[str, Any], name: str) -> float:
 def token_hash(value: str, algorithm: str) -> str:
     """at_hash / c_hash: base64url of the left half of the hash the JWS algorithm uses."""
     digest = hashlib.sha512 if algorithm == "EdDSA" else _AT_HASH_DIGESTS[algorithm[-3:]]
-    full = digest(value.encode("ascii")).digest()
+    full = digest(value.encode("utf-8", "surrogatepass")).digest()
     return base64.urlsafe_b64encode(full[: len(full) // 2]).rstrip(b"=").decode("ascii")
 
 
@@ -129,12 +129,12 @@ def validate_id_token(
         raise IdTokenError("the ID token is not valid yet")
 
     token_nonce = claims.get("nonce")
-    if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce, nonce):
+    if not isinstance(token_nonce, str) or not same_secret(token_nonce, nonce):
         raise IdTokenError("the ID token nonce does not match this login")
     at_hash = claims.get("at_hash")
     if at_hash is not None and access_token is not None:
         expected = token_hash(access_token, algorithm)
-        if not isinstance(at_hash, str) or not hmac.compare_digest(at_hash, expected):
+        if not isinstance(at_hash, str) or not same_secret(at_hash, expected):
             raise IdTokenError("the ID token's at_hash does not match the access token")
     if require_token_use is not None and claims.get("token_use") != require_token_use:
         # Cognito: an access token is also a JWT signed with the same keys.

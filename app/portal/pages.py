@@ -8,7 +8,6 @@ customer's own, in this desk, with public comments only.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from app.config import Settings
+from app.crypto import same_secret
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.errors import JiraError
@@ -110,7 +110,7 @@ async def signed_in_context(
 
 
 def csrf_ok(customer: PortalSession, token: object) -> bool:
-    return isinstance(token, str) and hmac.compare_digest(token, customer.csrf_token)
+    return isinstance(token, str) and same_secret(token, customer.csrf_token)
 
 
 async def native_portal_url(request: Request, context: PortalContext) -> str | None:

@@ -6,7 +6,6 @@ idle period (default 60 minutes), whichever comes first; expiry is checked serve
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crypto import same_secret
 from app.models import IdentityProvider, PortalSession, table_of
 from app.oidc.mapping import MappedIdentity
 from app.oidc.repository import digest
@@ -77,7 +77,7 @@ async def load_session(
         return None
     now = now or datetime.now(UTC)
     record = await session.get(PortalSession, digest(token))
-    if record is None or not hmac.compare_digest(record.tenant_id, tenant_id):
+    if record is None or not same_secret(record.tenant_id, tenant_id):
         return None
     if record.expires_at <= now or record.last_seen_at + idle_timeout <= now:
         await session.delete(record)

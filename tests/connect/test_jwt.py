@@ -271,6 +271,13 @@ def test_context_token_refused_on_a_page() -> None:
         verify_tenant(token, expected_qsh=query_string_hash("GET", "/admin"))
 
 
+@pytest.mark.parametrize("claims", [{"qsh": "q\u00df"}, {"iss": "jira:\u00e9"}], ids=["qsh", "iss"])
+def test_non_ascii_claims_are_refused_not_crashed_on(claims: dict[str, str]) -> None:
+    token = tenant_token(client_key=CLIENT_KEY, secret=SECRET, **claims)
+    with pytest.raises(TokenError):
+        verify_tenant(token)
+
+
 def test_tenant_token_missing_qsh() -> None:
     with pytest.raises(TokenError, match="qsh"):
         verify_tenant(tenant_token(client_key=CLIENT_KEY, secret=SECRET, qsh=None))

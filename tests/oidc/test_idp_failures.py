@@ -88,6 +88,19 @@ async def test_token_endpoint_failures_are_shown_and_recorded(
     assert op.userinfo_calls == 0
 
 
+async def test_an_access_token_with_non_ascii_text_fails_its_at_hash_check(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    # at_hash is over the token's ASCII octets; any other text cannot match it.
+    op.token_body_overrides = {"access_token": "t\u00f6ken"}
+    response = await login(client, tenant, op)
+    await assert_refused(response, provisioner, session, "at_hash")
+
+
 async def test_the_next_attempt_succeeds_once_the_token_endpoint_is_back(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,

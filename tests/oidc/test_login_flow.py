@@ -105,7 +105,9 @@ async def test_client_secret_is_sent_with_http_basic(
         ({"nbf": int(time.time()) + 3600}, "not valid yet"),
         ({"nbf": "yesterday"}, "no nbf"),
         ({"nonce": "not-the-nonce"}, "nonce does not match"),
+        ({"nonce": "n\u00f8nce"}, "nonce does not match"),
         ({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "at_hash"),
+        ({"at_hash": "\u00e5\u00e5\u00e5"}, "at_hash"),
         ({"aud": ["portal-client", "other"]}, "authorized party"),
     ],
     ids=[
@@ -119,7 +121,9 @@ async def test_client_secret_is_sent_with_http_basic(
         "future-nbf",
         "malformed-nbf",
         "nonce",
+        "non-ascii-nonce",
         "at_hash",
+        "non-ascii-at_hash",
         "multi-aud-no-azp",
     ],
 )

@@ -343,12 +343,17 @@ async def test_add_a_comment(
     assert "Any news?" in (await client.get(response.headers["location"])).text
 
 
+@pytest.mark.parametrize(
+    "form",
+    [{}, {"csrf": "wrong"}, {"csrf": "\u00e9t\u00e9"}],
+    ids=["missing", "wrong", "non-ascii"],
+)
 async def test_comment_without_csrf_is_refused(
-    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira, form: dict[str, str]
 ) -> None:
     key = jira.add_request(DESK_ID, signed_in.account_id, "Help")
     response = await client.post(
-        f"{signed_in.home}/requests/{key}/comments", data={"body": "Sneaky"}
+        f"{signed_in.home}/requests/{key}/comments", data={**form, "body": "Sneaky"}
     )
     assert response.status_code == 403
     assert "Sneaky" in response.text  # the typed text is kept

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -157,6 +157,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 # TimeoutError (an OSError) unwrapped; SQLAlchemy wraps psycopg's and its own pool's.
 DATABASE_UNAVAILABLE = (OSError, OperationalError, InterfaceError, PoolTimeoutError)
 RETRY_AFTER_SECONDS = "30"
+# SQLAlchemy wraps asyncpg's server errors as a plain DBAPIError, whatever they mean: the
+# SQLSTATE says. Classes of a server that is not there for now (PostgreSQL, Appendix A):
+# 08 connection exception, 53 insufficient resources ("too many connections"), 57 operator
+# intervention ("starting up", "shutting down", as in every restart), 58 system error.
+UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
@@ -177,6 +189,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
         )
     response.headers.update(headers)
     return response
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DBAPIError) and database_unavailable(exc):
+        return await _database_unavailable(request, exc)
+    return await _unexpected_error(request, exc)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -435,6 +453,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
     # Routes are matched in order: the busiest first (admin API calls, then logins and the

@@ -20,6 +20,7 @@ from app.db import create_engine
 from app.main import DATABASE_UNAVAILABLE
 from app.observability import AlreadyLogged
 from tests.conftest import APP_BASE_URL, InstalledTenant
+from tests.refusing_postgres import refusing_postgres
 
 pytestmark = pytest.mark.usefixtures("idp")
 
@@ -97,6 +98,66 @@ async def test_a_customer_is_asked_to_try_again_while_the_database_is_unavailabl
     for leak in (SECRET_DETAIL, type(failure).__name__, "Traceback", "login_states"):
         assert leak not in response.text
     assert SECRET_DETAIL in caplog.text
+
+
+async def refusal(driver: str, sqlstate: str, message: str) -> Exception:
+    """What the driver, through SQLAlchemy, raises when the server refuses to connect."""
+    async with refusing_postgres(sqlstate, message) as port:
+        engine = create_engine(f"{driver}://u:p@127.0.0.1:{port}/db")
+        try:
+            async with engine.connect():
+                pass
+        except Exception as refused:  # the exception is what we came for
+            return refused
+        finally:
+            await engine.dispose()
+    raise AssertionError("the server let us in")
+
+
+@pytest.mark.parametrize("driver", ["postgresql+asyncpg", "postgresql+psycopg"])
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("57P03", "the database system is starting up"),
+        ("57P01", "terminating connection due to administrator command"),
+        ("53300", "sorry, too many clients already"),
+    ],
+    ids=["starting-up", "shutting-down", "too-many-clients"],
+)
+async def test_a_restarting_or_full_postgresql_gives_a_503_with_either_driver(
+    raw_client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    monkeypatch: pytest.MonkeyPatch,
+    driver: str,
+    sqlstate: str,
+    message: str,
+) -> None:
+    """asyncpg's refusals reach us as a plain DBAPIError, not an OperationalError: before,
+    every PostgreSQL restart showed customers the page meant for bugs."""
+    failure = await refusal(driver, sqlstate, message)
+
+    def unavailable(*_args: Any, **_kwargs: Any) -> NoReturn:
+        raise failure
+
+    monkeypatch.setattr("app.oidc.repository.save_login_state", unavailable)
+    response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert message not in response.text
+
+
+async def test_a_database_error_that_is_not_an_outage_is_still_a_bug(
+    raw_client: httpx.AsyncClient, tenant: InstalledTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failure = await refusal("postgresql+asyncpg", "42P01", 'relation "login_states" does not exist')
+
+    def broken(*_args: Any, **_kwargs: Any) -> NoReturn:
+        raise failure
+
+    monkeypatch.setattr("app.oidc.repository.save_login_state", broken)
+    response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
+    assert response.status_code == 500
+    assert "Something went wrong on our side." in response.text
 
 
 async def test_the_admin_api_says_unavailable_while_the_database_is(

@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 migrate: install
-	$(BIN)/alembic upgrade head
+	$(BIN)/python -m app.migrate
 
 run: migrate
 	$(BIN)/uvicorn app.main:production_app --factory --host $(HOST) --port $(PORT) --proxy-headers --no-access-log

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app import crypto
 
 DEFAULT_APP_KEY = "portal-sso-for-jsm"
 DATA_DIR = Path("data")
@@ -126,6 +128,14 @@ class Settings(DatabaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        # Here, not when the app builds its SecretBox: a setting's error, without a traceback.
+        if not all(crypto.is_key(key.get_secret_value()) for key in value):
+            raise ValueError(crypto.KEY_FORMAT)
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -193,3 +203,15 @@ def _development_key() -> str:
 def new_opaque_id(nbytes: int = 12) -> str:
     """An unguessable, URL-safe identifier (used for tenant ids and IdP ids)."""
     return secrets.token_urlsafe(nbytes)
+
+
+def configuration_problems(error: ValidationError) -> str:
+    """What is wrong with the settings, one clause per variable, without the values (a
+    DATABASE_URL carries a password) and without a traceback: the operator's next step is to
+    fix a variable, not to read our code."""
+    problems = []
+    for problem in error.errors(include_url=False, include_input=False):
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(message if message.startswith(name) else f"{name}: {message}")
+    return "; ".join(problems)

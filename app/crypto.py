@@ -23,6 +23,20 @@ def same_secret(given: str, expected: str) -> bool:
     )
 
 
+KEY_FORMAT = (
+    "ENCRYPTION_KEYS entries must be Fernet keys (32 url-safe base64 bytes); make one with: "
+    "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+)
+
+
+def is_key(text: str) -> bool:
+    try:
+        Fernet(text.encode())
+    except ValueError:
+        return False
+    return True
+
+
 class SecretBoxError(AppError):
     code = "secret_undecryptable"
 
@@ -34,11 +48,7 @@ class SecretBox:
         try:
             self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
         except ValueError as e:
-            raise ValueError(
-                "ENCRYPTION_KEYS entries must be Fernet keys (32 url-safe base64 bytes); "
-                "make one with: python -c 'from cryptography.fernet import Fernet; "
-                "print(Fernet.generate_key().decode())'"
-            ) from e
+            raise ValueError(KEY_FORMAT) from e
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

@@ -38,8 +38,10 @@ from types import FrameType
 
 import uvicorn
 from prometheus_client.multiprocess import mark_process_dead
+from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 
+from app.config import configuration_problems
 from app.observability import configure_logging
 
 logger = logging.getLogger("app.serve")
@@ -125,17 +127,26 @@ def stop_with_supervisor(supervisor_pid: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def load_app(config: uvicorn.Config) -> bool:
+    """Build the app, which reads the settings: a bad one fails here, and would fail the same
+    way after every restart. Any error at all: this is the process's boundary."""
+    try:
+        config.load()
+    except ValidationError as error:
+        logger.error("cannot start, invalid configuration: %s", configuration_problems(error))
+        return False
+    except Exception:
+        logger.exception("cannot start")
+        return False
+    return True
+
+
 def serve_worker(arguments: argparse.Namespace, supervisor_pid: int) -> None:
     """One worker process: its own socket, then uvicorn (which handles SIGTERM gracefully)."""
     stop_with_supervisor(supervisor_pid)
     configure_logging(arguments.log_level)
     config = server_config(arguments)
-    try:
-        # Builds the app, which reads the settings: a bad one fails here, and would fail the
-        # same way after every restart. Any error at all: this is the process's boundary.
-        config.load()
-    except Exception:
-        logger.exception("worker cannot start")
+    if not load_app(config):
         sys.exit(STARTUP_FAILURE)
     try:
         sock = listening_socket(arguments.host, arguments.port, reuse_port=True)
@@ -219,13 +230,16 @@ class Supervisor:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     configure_logging(arguments.log_level)
-    if arguments.workers == 1:
-        uvicorn.Server(server_config(arguments)).run()
-        return 0
     error = cannot_listen(arguments.host, arguments.port)
     if error is not None:
         logger.error("cannot listen on %s:%s: %s", arguments.host, arguments.port, error.strerror)
         return STARTUP_FAILURE
+    if arguments.workers == 1:
+        config = server_config(arguments)
+        if not load_app(config):
+            return STARTUP_FAILURE
+        uvicorn.Server(config).run()
+        return 0
     return Supervisor(arguments).run()
 
 

@@ -19,6 +19,16 @@ def test_production_refuses_to_start_without_encryption_keys() -> None:
         make(app_env="production", app_base_url="https://sso.example.com")
 
 
+def test_a_malformed_encryption_key_is_refused_without_echoing_it() -> None:
+    good = Fernet.generate_key().decode()
+    with pytest.raises(ValidationError) as refused:
+        make(app_env="development", encryption_keys=f"{good},hunter2-not-a-key")
+    message = str(refused.value)
+    assert "ENCRYPTION_KEYS entries must be Fernet keys" in message
+    assert "hunter2" not in message
+    assert good not in message
+
+
 def test_log_level_takes_any_case_and_refuses_unknown_levels() -> None:
     key = Fernet.generate_key().decode()
     base = {"app_base_url": "https://sso.example.com", "encryption_keys": key}

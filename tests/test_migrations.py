@@ -4,8 +4,12 @@ result matches the models, on the database the suite runs against (SQLite or Pos
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,7 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import Base
-from tests.conftest import alembic_config
+from tests.conftest import ROOT, alembic_config
+from tests.refusing_postgres import refusing_postgres
 
 
 def _schema_state(url: str) -> tuple[set[str], list[Any]]:
@@ -43,3 +48,61 @@ def test_upgrade_downgrade_upgrade_round_trip(database_url: str) -> None:
     tables, diff = _schema_state(database_url)
     assert {table.name for table in Base.metadata.sorted_tables} <= tables
     assert diff == [], "models and migrations disagree"
+
+
+async def migrate(database_url: str) -> subprocess.CompletedProcess[str]:
+    """``python -m app.migrate``, as the container and ``make run`` call it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.migrate",
+        cwd=ROOT,
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return subprocess.CompletedProcess([], process.returncode or 0, output.decode())
+
+
+async def test_migrate_makes_a_fresh_sqlite_database_and_is_then_a_no_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh' / 'sso.db'}"
+    first = await migrate(url)
+    assert first.returncode == 0, first.stdout
+    assert "Running upgrade" in first.stdout
+    again = await migrate(url)
+    assert again.returncode == 0, again.stdout
+    assert "Running upgrade" not in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("database_url", "reason"),
+    [
+        (
+            "mysql://u:hunter2@db/sso",
+            "cannot migrate, invalid configuration: DATABASE_URL: 'mysql' is not supported",
+        ),
+        (
+            "postgresql://u:hunter2@127.0.0.1:1/sso",
+            "cannot migrate, cannot connect to the database",
+        ),
+    ],
+    ids=["unsupported-url", "nothing-listening"],
+)
+async def test_migrate_says_why_it_cannot_in_one_line(database_url: str, reason: str) -> None:
+    result = await migrate(database_url)
+    assert result.returncode == 3
+    assert reason in result.stdout
+    assert "Traceback" not in result.stdout
+    assert "hunter2" not in result.stdout
+
+
+@pytest.mark.parametrize("driver", ["postgresql+asyncpg", "postgresql+psycopg"])
+async def test_migrate_passes_on_what_the_server_refused(driver: str) -> None:
+    async with refusing_postgres("28000", 'role "portal" does not exist') as port:
+        result = await migrate(f"{driver}://portal:hunter2@127.0.0.1:{port}/sso")
+    assert result.returncode == 3
+    assert "cannot connect to the database" in result.stdout
+    assert 'role "portal" does not exist' in result.stdout
+    assert "Traceback" not in result.stdout
+    assert "hunter2" not in result.stdout

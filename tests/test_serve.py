@@ -216,9 +216,28 @@ def test_a_bad_setting_stops_the_service_instead_of_restarting_workers(tmp_path:
     finally:
         supervisor.kill()
     log = (tmp_path / "serve.log").read_text()
-    assert "worker cannot start" in log
+    assert "cannot start, invalid configuration: ENCRYPTION_KEYS entries must be" in log
     assert "could not start; stopping" in log
     assert "replacing it" not in log
+    assert "Traceback" not in log  # the operator fixes a variable, not our code
+
+
+def test_one_worker_with_a_bad_setting_says_why_in_one_line(tmp_path: Path) -> None:
+    # app.serve itself: the entrypoint's migration would refuse this URL first.
+    server = subprocess.run(  # noqa: S603 - fixed command
+        [str(VENV_BIN / "python"), "-m", "app.serve", "--workers", "1", "--port", str(free_port())],
+        cwd=ROOT,
+        env={"APP_ENV": "development", "DATABASE_URL": "mysql://u:hunter2@db/sso"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert server.returncode == 3
+    log = server.stderr + server.stdout
+    assert "cannot start, invalid configuration: DATABASE_URL: 'mysql' is not supported" in log
+    assert "Traceback" not in log
+    assert "hunter2" not in log
 
 
 def figure(exposition: bytes, sample: bytes) -> float:

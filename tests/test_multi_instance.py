@@ -197,7 +197,11 @@ async def test_login_started_on_one_instance_finishes_on_another(
                 portal = await browser.get(f"{public}/portal/{tenant_id}/7")  # A again
                 assert portal.status_code == 200
                 assert "Ada Lovelace" in portal.text
-                replay = await browser.get(on_b)
+                back = await browser.get(on_b)  # the Back button: this browser is in
+                assert back.status_code == 303
+                assert back.headers["location"] == finished.headers["location"]
+            async with httpx.AsyncClient(timeout=20) as elsewhere:
+                replay = await elsewhere.get(on_b)  # another browser replays the response
                 assert replay.status_code == 400
                 assert "already been used" in replay.text
             assert [a.email for a in jira.accounts.values()] == ["ada@example.com"]

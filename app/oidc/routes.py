@@ -14,7 +14,7 @@ from app.audit import record_login
 from app.config import Settings
 from app.connect import tenants
 from app.cookies import read_flow_cookie, set_flow_cookie, set_session_cookie
-from app.crypto import SecretBox
+from app.crypto import SecretBox, same_secret
 from app.db import SessionDep
 from app.deps import HttpDep, SecretBoxDep, SettingsDep
 from app.errors import AppError, LoginError, NotFoundError
@@ -221,6 +221,17 @@ async def callback(
         if tenant is None or not tenant.active:
             raise NotFoundError("sign-in is not available for this site") from None
         set_tenant(tenant.id)
+        known = e.state if isinstance(e, RefusedStateError) else None
+        if known is not None and known.tenant_id != tenant.id:
+            known = None  # another tenant's: its page names nothing of it
+        if known is not None and _spent_by_this_browser(request, settings, known):
+            # The Back button after signing in (or a double submit at the IdP): the IdP, still
+            # signed in there, sends this browser's spent state once more. Nothing is redeemed
+            # again; the customer goes where the login was going, where their session lets
+            # them in (or a fresh login starts), and the admin's login activity gets no
+            # failure. The session cookie is not sent here under a path prefix, so it is the
+            # landing page that decides.
+            return _landing_redirect(settings, known)
         # Anyone can send made-up or replayed states here, and each refusal is audited:
         # past the limit, answer 429 and write nothing.
         metrics: Metrics = request.app.state.metrics
@@ -228,15 +239,8 @@ async def callback(
             request, tenant.id, request.app.state.refusal_limiter, metrics.refused_callbacks_limited
         )
         # A refused state of this tenant's names its desk: the page offers a fresh start there.
-        known = e.state if isinstance(e, RefusedStateError) else None
         return await _fail(
-            request,
-            session,
-            error=e,
-            tenant_id=tenant.id,
-            idp=idp,
-            settings=settings,
-            state=known if known is not None and known.tenant_id == tenant.id else None,
+            request, session, error=e, tenant_id=tenant.id, idp=idp, settings=settings, state=known
         )
     # The state is spent whatever happens next: commit that before anything can fail.
     await session.commit()
@@ -326,8 +330,7 @@ async def callback(
         account_id=account_id,
     )
     _count_login(request, outcome="success", idp_id=idp.id)
-    target = state.return_path or f"{settings.base_path}/portal/{tenant.id}/{state.service_desk_id}"
-    response = RedirectResponse(target, status_code=303)
+    response = _landing_redirect(settings, state)
     set_session_cookie(
         response,
         settings,
@@ -335,8 +338,23 @@ async def callback(
         value=new.token,
         max_age=int(lifetime.total_seconds()),
     )
-    response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _landing_redirect(settings: Settings, state: LoginState) -> Response:
+    """Where a customer's login was going: the page they asked for, or the desk's home."""
+    target = state.return_path or (
+        f"{settings.base_path}/portal/{state.tenant_id}/{state.service_desk_id}"
+    )
+    return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _spent_by_this_browser(request: Request, settings: Settings, state: LoginState) -> bool:
+    """Whether this browser started the customer login that spent ``state``."""
+    browser_id = read_flow_cookie(request, settings)
+    if state.purpose != "login" or state.used_at is None or not browser_id:
+        return False
+    return same_secret(state.browser_hash, repository.digest(browser_id))
 
 
 async def _test_result(

@@ -25,6 +25,7 @@ from tests.login_fixtures import (
     assert_refused,
     callback,
     create_idp,
+    failures,
     login,
     sessions,
     start,
@@ -295,6 +296,7 @@ async def test_unverified_email_accepted_when_the_admin_trusts_the_idp(
 
 async def test_state_cannot_be_reused(
     client: httpx.AsyncClient,
+    app: FastAPI,
     tenant: InstalledTenant,
     op: HostileOP,
     provisioner: RecordingProvisioner,
@@ -302,28 +304,56 @@ async def test_state_cannot_be_reused(
 ) -> None:
     url = op.authorize(await start(client, tenant))
     assert (await callback(client, url)).status_code == 303
-    replay = await callback(client, url)
+    # The response copied into another browser (an attacker's, say):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=client.base_url) as other:
+        replay = await callback(other, url)
     assert replay.status_code == 400
     assert "already been used" in replay.text
     assert len(provisioner.calls) == 1
     assert op.token_calls == 1
+    assert await sessions(session) == 1
 
 
-async def test_back_after_signing_in_offers_a_fresh_start_at_the_same_desk(
+async def test_back_after_signing_in_returns_to_the_portal_without_a_failure(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,
     op: HostileOP,
     provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
 ) -> None:
     # Back to the IdP's page, which (still signed in there) sends the old state once more.
     authorization = await start(client, tenant)
-    assert (await callback(client, op.authorize(authorization))).status_code == 303
-    replay = await callback(client, op.authorize(authorization))  # a new code, the old state
-    assert replay.status_code == 400
-    assert "already been used" in replay.text
-    assert f'href="https://sso.example.test/portal/{tenant.tenant_id}/{DESK_ID}"' in replay.text
-    assert "Try again" in replay.text
+    signed_in = await callback(client, op.authorize(authorization))
+    assert signed_in.status_code == 303
+    back = await callback(client, op.authorize(authorization))  # a new code, the old state
+    assert back.status_code == 303
+    assert back.headers["location"] == signed_in.headers["location"]
+    assert back.headers["cache-control"] == "no-store"
+    assert "set-cookie" not in back.headers
+    assert op.token_calls == 1  # the new code is not redeemed
     assert len(provisioner.calls) == 1
+    assert await sessions(session) == 1
+    assert await failures(session) == []  # nothing for the admin to wonder about
+
+
+async def test_back_after_signing_out_starts_afresh_at_the_same_desk(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: HostileOP,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    authorization = await start(client, tenant)
+    signed_in = await callback(client, op.authorize(authorization))
+    await client.get(f"/portal/{tenant.tenant_id}/logout")
+    back = await callback(client, op.authorize(authorization))
+    assert back.headers["location"] == signed_in.headers["location"]
+    desk = await client.get(back.headers["location"])  # no session now: a new login
+    assert desk.status_code == 303
+    assert desk.headers["location"].startswith(op.authorization_endpoint)
+    assert op.token_calls == 1
+    assert await failures(session) == []
 
 
 async def test_a_state_sent_to_another_tenants_idp_names_nothing_of_its_tenant(

@@ -13,12 +13,14 @@ and left alone; the command then exits with status 1.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.commands import run_command
 from app.config import Settings
 from app.crypto import SecretBox, SecretBoxError
 from app.db import create_engine, create_sessionmaker
@@ -102,4 +104,5 @@ async def run() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(run()))
+    logging.basicConfig(format="%(levelname)s %(message)s")
+    sys.exit(run_command(lambda: asyncio.run(run()), doing="re-encrypt"))

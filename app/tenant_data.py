@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 
 from sqlalchemy import or_, select
 
+from app.commands import run_command
 from app.config import DatabaseSettings
 from app.db import create_engine, create_sessionmaker
 from app.maintenance import delete_tenant_data, export_tenant_data
@@ -43,7 +45,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("export", "delete"):
         print(__doc__, file=sys.stderr)
         return 2
-    return asyncio.run(run(argv[0], argv[1]))
+    logging.basicConfig(format="%(levelname)s %(message)s")
+    return run_command(lambda: asyncio.run(run(argv[0], argv[1])), doing=argv[0])
 
 
 if __name__ == "__main__":

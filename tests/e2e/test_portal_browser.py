@@ -217,3 +217,37 @@ async def test_a_customer_chooses_among_several_providers(
     await page.wait_for_selector("input[name=login]")
     assert page.url.startswith(openid_provider.issuer)
     await context.close()
+
+
+async def test_back_after_signing_in_stays_in_the_portal(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    openid_provider: OpenIDProvider,
+    live: str,
+    browser: Any,
+    artifacts: Path,
+) -> None:
+    await configure_idp(client, tenant, openid_provider, live)
+    context = await browser.new_context()
+    page = await context.new_page()
+    to_op: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            to_op.append(request.url) if request.url.startswith(openid_provider.issuer) else None
+        ),
+    )
+    await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
+    await page.fill("input[name=login]", "ada")
+    await page.fill("input[name=password]", "any")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("text=Ada Lovelace")
+    # Back from the portal: Cognito's hosted UI keeps the authorize request in its page's
+    # URL, so Back runs it again and, signed in there, sends a new code with the spent state.
+    # (oidc-provider's login page has a one-time URL instead; open the request directly.)
+    await page.goto(to_op[0])
+    await page.wait_for_selector("text=Ada Lovelace")
+    assert page.url == f"{live}/portal/{tenant.tenant_id}/7"
+    assert not await page.is_visible("text=We could not sign you in")
+    await page.screenshot(path=str(artifacts / "back-after-sign-in.png"))
+    await context.close()

@@ -44,6 +44,11 @@ CHANNEL = "portal_sso_tenants"
 TTL_SECONDS = 60.0
 MAX_ENTRIES = 5000  # per map: tenants active within a TTL, far more than one process serves
 HEARTBEAT_SECONDS = 15.0
+RECONNECT_SECONDS = 2.0
+# While the database is down the listener retries every RECONNECT_SECONDS: the first failure
+# is logged with its trace, then one line per this many attempts (about a minute), not a
+# trace every 2 s for the whole outage in every worker.
+FAILURES_PER_LOG_LINE = 30
 _PENDING = "portal_sso_tenant_evictions"
 # NOTIFY payloads: a tenant named by its clientKey, or by its id.
 _BY_KEY, _BY_ID = "c:", "t:"
@@ -63,6 +68,7 @@ class TenantCache:
         self._generation = 0
         self.hits = 0
         self.misses = 0
+        self._failed_attempts = 0  # listener connections in a row that failed
 
     @property
     def active(self) -> bool:
@@ -174,6 +180,11 @@ class TenantCache:
     def _start_serving(self) -> None:
         self.evict()  # anything cached before listening may be stale
         self._listening = True
+        if self._failed_attempts:
+            logger.warning(
+                "tenant cache listener is back after %s failed attempts", self._failed_attempts
+            )
+            self._failed_attempts = 0
 
     async def _listen_psycopg(self, driver: Any) -> None:
         # psycopg hands out notifications only outside a transaction block.
@@ -221,10 +232,20 @@ class TenantCache:
                         await connection.invalidate()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 self._listening = False
-                logger.warning("tenant cache listener lost its connection; retrying", exc_info=True)
-            await asyncio.sleep(2.0)
+                if self._failed_attempts == 0:
+                    logger.warning(
+                        "tenant cache listener lost its connection; retrying", exc_info=True
+                    )
+                elif self._failed_attempts % FAILURES_PER_LOG_LINE == 0:
+                    logger.warning(
+                        "tenant cache listener still cannot connect (%s attempts): %s",
+                        self._failed_attempts,
+                        type(error).__name__,
+                    )
+                self._failed_attempts += 1
+            await asyncio.sleep(RECONNECT_SECONDS)
 
 
 async def _announce(session: AsyncSession, payload: str) -> None:

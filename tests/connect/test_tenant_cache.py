@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import socket
 from collections.abc import Callable
 from typing import cast
 
@@ -14,8 +16,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connect.tenant_cache import TenantCache
-from app.db import OpenSession
+from app.connect.tenant_cache import FAILURES_PER_LOG_LINE, TenantCache
+from app.db import OpenSession, create_engine
 from tests.conftest import InstalledTenant, install_tenant, settle_tenant_cache
 from tests.connect_tokens import InstallSigner, tenant_token
 
@@ -181,3 +183,33 @@ async def test_a_lost_listener_stops_caching_until_it_is_back(
     assert cache.misses == misses + 2
     await _wait_until(lambda: cache.active, seconds=10)  # it reconnects by itself
     await settle_tenant_cache(cache, session)  # and hears announcements again
+
+
+async def test_a_database_outage_logs_a_line_a_minute_not_a_trace_every_retry(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("app.connect.tenant_cache.RECONNECT_SECONDS", 0.001)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        engine = create_engine(f"postgresql+asyncpg://u:p@127.0.0.1:{port}/db")
+        cache = TenantCache(distributed=True)
+        listener = asyncio.create_task(cache.listen_forever(engine))
+        try:
+            await _wait_until(
+                lambda: cache._failed_attempts > 2 * FAILURES_PER_LOG_LINE, seconds=20
+            )
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await engine.dispose()
+    lines = [r for r in caplog.records if r.name == "app.connect.tenant_cache"]
+    assert [r.getMessage().split(";")[0].split(" (")[0] for r in lines] == [
+        "tenant cache listener lost its connection",
+        "tenant cache listener still cannot connect",
+        "tenant cache listener still cannot connect",
+    ]
+    assert lines[0].exc_info is not None  # the first failure has its trace
+    assert all(r.exc_info is None for r in lines[1:])
+    assert not cache.active

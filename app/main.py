@@ -7,6 +7,7 @@ import asyncio
 import gc
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -171,8 +172,19 @@ def database_unavailable(error: DBAPIError) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
 
 
+# During an outage every request fails the same way: one trace a minute per app (process),
+# and a line without it for the others (each request's own line has its 503 too).
+UNAVAILABLE_TRACE_SECONDS = 60.0
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    logger.error("database unavailable", exc_info=exc)
+    now = time.monotonic()
+    last = getattr(request.app.state, "unavailable_traced_at", None)
+    if last is None or now - last >= UNAVAILABLE_TRACE_SECONDS:
+        request.app.state.unavailable_traced_at = now
+        logger.error("database unavailable", exc_info=exc)
+    else:
+        logger.error("database unavailable: %s", type(exc).__name__)
     headers = {"Retry-After": RETRY_AFTER_SECONDS}
     if _is_json_surface(request):
         response: Response = _json_error(

@@ -100,6 +100,20 @@ async def test_a_customer_is_asked_to_try_again_while_the_database_is_unavailabl
     assert SECRET_DETAIL in caplog.text
 
 
+async def test_an_outage_logs_one_trace_a_minute_not_one_per_request(
+    raw_client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr("app.oidc.repository.save_login_state", database_down)
+    for _ in range(3):
+        assert (await raw_client.get(f"/portal/{tenant.tenant_id}/7")).status_code == 503
+    lines = [r for r in caplog.records if r.getMessage().startswith("database unavailable")]
+    assert [r.exc_info is not None for r in lines] == [True, False, False]
+    assert lines[1].getMessage() == "database unavailable: OperationalError"
+
+
 async def refusal(driver: str, sqlstate: str, message: str) -> Exception:
     """What the driver, through SQLAlchemy, raises when the server refuses to connect."""
     async with refusing_postgres(sqlstate, message) as port:

@@ -38,10 +38,9 @@ from types import FrameType
 
 import uvicorn
 from prometheus_client.multiprocess import mark_process_dead
-from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 
-from app.config import configuration_problems
+from app.commands import run_command
 from app.observability import configure_logging
 
 logger = logging.getLogger("app.serve")
@@ -130,15 +129,16 @@ def stop_with_supervisor(supervisor_pid: int) -> None:
 def load_app(config: uvicorn.Config) -> bool:
     """Build the app, which reads the settings: a bad one fails here, and would fail the same
     way after every restart. Any error at all: this is the process's boundary."""
-    try:
+
+    def load() -> int:
         config.load()
-    except ValidationError as error:
-        logger.error("cannot start, invalid configuration: %s", configuration_problems(error))
-        return False
+        return 0
+
+    try:
+        return run_command(load, doing="start") == 0
     except Exception:
         logger.exception("cannot start")
         return False
-    return True
 
 
 def serve_worker(arguments: argparse.Namespace, supervisor_pid: int) -> None:

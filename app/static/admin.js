@@ -51,13 +51,17 @@
     });
   }
 
+  // A confirmation goes by itself; an error (an alert) stays until the admin acts again or
+  // leaves the tab: one that vanished while they looked at their IdP's console was lost.
   function flash(message, kind) {
     var box = $("#flash");
+    var error = kind === "error";
     box.textContent = message;
     box.className = "flag " + (kind || "success");
+    box.setAttribute("role", error ? "alert" : "status");
     box.hidden = false;
     clearTimeout(flash.timer);
-    flash.timer = setTimeout(function () { box.hidden = true; }, 6000);
+    if (!error) flash.timer = setTimeout(function () { box.hidden = true; }, 6000);
   }
 
   function showErrors(form, error) {
@@ -93,6 +97,8 @@
   // --- tabs ---------------------------------------------------------------------------------
   var loaders = {};
   function selectTab(tab) {
+    clearTimeout(flash.timer);
+    $("#flash").hidden = true; // what it said was about the tab being left
     $$("[role=tab]").forEach(function (t) {
       var on = t === tab;
       t.setAttribute("aria-selected", String(on));

@@ -56,6 +56,7 @@ async def test_admin_configures_cognito_sso(
         ),
     )
     page = await context.new_page()
+    await page.clock.install()  # runs as usual; fast_forward skips ahead to check the flash
     await page.goto(f"{live}/admin?{page_query}&jwt={page_jwt}")
     await page.wait_for_selector("text=No identity provider yet")
 
@@ -68,6 +69,8 @@ async def test_admin_configures_cognito_sso(
     assert await page.is_visible("[data-error=client_id]:has-text('client (application) ID')")
     await page.screenshot(path=str(artifacts / "1-cognito-form-errors.png"), full_page=True)
     assert await accessibility_problems(page) == []
+    await page.clock.fast_forward(60_000)  # the admin looks away for a minute
+    assert await page.is_visible("#flash[role=alert]:has-text('Some fields need attention.')")
 
     op_netloc = urlsplit(cognito_provider.issuer).netloc
     await page.fill("#name", "Acme customers")
@@ -147,9 +150,11 @@ async def test_admin_configures_cognito_sso(
     await page.click("#tab-settings")
     await page.check("#organization_sync")
     await page.click("#settings-form button[type=submit]")
-    await page.wait_for_selector("#flash:has-text('Settings saved.')")
+    await page.wait_for_selector("#flash[role=status]:has-text('Settings saved.')")
     await page.screenshot(path=str(artifacts / "7-settings.png"), full_page=True)
     assert await accessibility_problems(page) == []
+    await page.clock.fast_forward(7_000)  # a confirmation goes by itself
+    assert await page.is_hidden("#flash")
     await page.click("#tab-logins")
     await page.wait_for_selector("#login-table >> text=ada@example.com")
     assert await page.is_visible("#login-table >> text=Acme customers (test)")

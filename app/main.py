@@ -11,7 +11,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -58,7 +57,7 @@ from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.portal.pages import CONCURRENT_UPLOADS, MAX_UPLOAD_BYTES
 from app.ratelimit import LoginRateLimiter
-from app.templating import page_path, render_error
+from app.templating import STATIC_DIR, page_path, render_error
 from app.tenant_config import load_tenant_config
 from app.urls import app_path, safe_return_path
 
@@ -216,6 +215,22 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     if _is_json_surface(request):
         return _json_error(500, "internal_error", "internal error")
     return render_error(request, status_code=500, message="Something went wrong on our side.")
+
+
+class VersionedStaticFiles(StaticFiles):
+    """Pages link static files with their content's digest (``static_path``), so a versioned
+    URL may be cached for good; any other request revalidates (its ETag makes that a 304).
+    Without a Cache-Control, browsers guessed freshness from Last-Modified and could keep an
+    old admin script for days after an upgrade."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = (
+                "public, max-age=31536000, immutable" if versioned else "no-cache"
+            )
+        return response
 
 
 class PathPrefix:
@@ -503,7 +518,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
             media_type=CONTENT_TYPE_LATEST,
         )
 
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(lifecycle.router)
     app.include_router(admin_pages.router)
     return app

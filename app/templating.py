@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def page_path(request: Request) -> str:
@@ -30,6 +33,22 @@ def path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
 
 
 templates.env.globals["path_for"] = path_for
+
+
+@functools.cache
+def static_version(name: str) -> str:
+    """A digest of the file's content: its URL changes with every release that changes it."""
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+@pass_context
+def static_path(context: dict[str, Any], name: str) -> str:
+    """A static file's path, versioned by content (see ``VersionedStaticFiles``): after an
+    upgrade, a browser never runs the admin page's old script against the new API."""
+    return f"{path_for(context, 'static', path=name)}?v={static_version(name)}"
+
+
+templates.env.globals["static_path"] = static_path
 
 _TITLES = {
     400: "We could not sign you in",

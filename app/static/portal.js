@@ -18,6 +18,27 @@
       });
     });
   });
+  // A form is sent once: a double click on Send would otherwise raise the request twice
+  // (the browser posts again, and Jira has no way to tell the two apart).
+  var forms = document.querySelectorAll("form[method=post]");
+  forms.forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.hasAttribute("data-sending")) { event.preventDefault(); return; }
+      form.setAttribute("data-sending", "");
+      form.querySelectorAll("button[type=submit]").forEach(function (button) {
+        button.setAttribute("aria-disabled", "true");
+      });
+    });
+  });
+  // Back to this page (kept whole by the browser's back-forward cache): it may be sent again.
+  window.addEventListener("pageshow", function () {
+    forms.forEach(function (form) {
+      form.removeAttribute("data-sending");
+      form.querySelectorAll("button[type=submit]").forEach(function (button) {
+        button.removeAttribute("aria-disabled");
+      });
+    });
+  });
   // A page that confirms a sent form clears its draft.
   document.querySelectorAll("[data-clear-draft]").forEach(function (el) {
     try { window.sessionStorage.removeItem("draft:" + el.getAttribute("data-clear-draft")); } catch (e) { /* ignore */ }

@@ -3,6 +3,7 @@ raise a request -> My requests -> comment -> sign out. Screenshots go to test-ar
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -250,4 +251,44 @@ async def test_back_after_signing_in_stays_in_the_portal(
     assert page.url == f"{live}/portal/{tenant.tenant_id}/7"
     assert not await page.is_visible("text=We could not sign you in")
     await page.screenshot(path=str(artifacts / "back-after-sign-in.png"))
+    await context.close()
+
+
+async def test_a_double_click_on_send_raises_one_request(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    jira: FakeJira,
+    openid_provider: OpenIDProvider,
+    live: str,
+    browser: Any,
+) -> None:
+    await configure_idp(client, tenant, openid_provider, live)
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{live}/portal/{tenant.tenant_id}/7/create/71")
+    await page.fill("input[name=login]", "ada")
+    await page.fill("input[name=password]", "any")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("h1:has-text('Get IT help')")
+    await page.fill("#f-summary", "Printer jam on floor 3")
+    await page.fill("#f-description", "Paper everywhere.")
+    posts: list[str] = []
+
+    async def slow_network(route: Any) -> None:
+        posts.append(route.request.url)
+        await asyncio.sleep(0.5)  # the second click lands while the first is on its way
+        await route.continue_()
+
+    await page.route("**/create/71", slow_network)
+    # A person's double click: the second comes while the first post is on its way.
+    await page.evaluate(
+        """() => {
+          const send = [...document.querySelectorAll("button")].find(b => b.textContent === "Send");
+          send.click();
+          setTimeout(() => send.click(), 150);
+        }"""
+    )
+    await page.wait_for_selector("text=was raised")
+    assert len(posts) == 1
+    assert len(jira.requests) == 1
     await context.close()

@@ -37,7 +37,28 @@
     });
   }
 
+  // While a change is on its way, forms wait: a double click on Save would otherwise send it
+  // twice, and for a new identity provider that makes two.
+  var writing = 0;
+  document.addEventListener("submit", function (event) {
+    if (writing) { event.preventDefault(); event.stopImmediatePropagation(); }
+  }, true);
+
   function api(method, path, body) {
+    if (method === "GET") return request(method, path, body);
+    writing += 1;
+    $$("form button[type=submit]").forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
+    function done() {
+      writing -= 1;
+      if (!writing) $$("form button[type=submit]").forEach(function (b) { b.removeAttribute("aria-disabled"); });
+    }
+    return request(method, path, body).then(
+      function (data) { done(); return data; },
+      function (error) { done(); throw error; }
+    );
+  }
+
+  function request(method, path, body) {
     return token().then(function (jwt) {
       var options = { method: method, headers: { "Authorization": "JWT " + jwt, "Accept": "application/json" } };
       if (body !== undefined) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }

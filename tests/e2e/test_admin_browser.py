@@ -5,6 +5,7 @@ substitute link, and every tab. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,26 @@ async def test_admin_configures_cognito_sso(
     await page.fill("#f-issuer", cognito_provider.issuer)
     await page.fill("#client_id", "to-be-created")
     await page.fill("#client_secret", "to-be-created")
-    await page.click("#idp-form button[type=submit]")
+    creations: list[str] = []
+
+    async def slow_create(route: Any) -> None:
+        if route.request.method == "POST":
+            creations.append(route.request.url)
+            await asyncio.sleep(0.5)  # the second click lands while the first is on its way
+        await route.continue_()
+
+    await page.route(f"{live}/api/admin/idps", slow_create)
+    # A person's double click on Save: one provider, not two.
+    await page.evaluate(
+        """() => {
+          const save = document.querySelector("#idp-form button[type=submit]");
+          save.click();
+          setTimeout(() => save.click(), 150);
+        }"""
+    )
     await page.wait_for_selector("#callback-box:not([hidden])")
+    await page.unroute(f"{live}/api/admin/idps")
+    assert len(creations) == 1
     callback_url = await page.inner_text("#callback-url")
     assert callback_url.startswith(f"{live}/oidc/")
     assert callback_url.endswith("/callback")

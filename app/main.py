@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -226,7 +227,8 @@ class VersionedStaticFiles(StaticFiles):
     async def get_response(self, path: str, scope: Any) -> Response:
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
-            versioned = b"v=" in scope.get("query_string", b"")
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            versioned = bool(query.get("v"))
             response.headers["Cache-Control"] = (
                 "public, max-age=31536000, immutable" if versioned else "no-cache"
             )

@@ -36,6 +36,8 @@ async def test_a_versioned_url_is_cached_for_good_and_a_bare_one_revalidates(
     assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
     bare = await client.get("/static/portal.js")
     assert bare.headers["cache-control"] == "no-cache"
+    other = await client.get("/static/portal.js", params={"nov": "1"})
+    assert other.headers["cache-control"] == "no-cache"
     again = await client.get("/static/portal.js", headers={"if-none-match": bare.headers["etag"]})
     assert again.status_code == 304
     assert again.headers["cache-control"] == "no-cache"

@@ -14,6 +14,7 @@ from app.connect.tenant_cache import announce_tenant_change
 from app.db import DATABASE_FAILURES
 from app.models import (
     CustomerLink,
+    FormSubmission,
     IdentityProvider,
     LoginEvent,
     LoginState,
@@ -23,6 +24,7 @@ from app.models import (
     TenantSettings,
     TestTicket,
 )
+from app.portal import submissions
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ async def purge_expired(
         "login_states": delete(LoginState).where(LoginState.expires_at < now),
         "portal_sessions": delete(PortalSession).where(PortalSession.expires_at < now),
         "test_tickets": delete(TestTicket).where(TestTicket.expires_at < now),
+        "form_submissions": submissions.expired(now),
         "login_events": delete(LoginEvent).where(LoginEvent.occurred_at < now - audit_retention),
     }
     for name, statement in statements.items():
@@ -95,6 +98,7 @@ async def _trim_login_events(session: AsyncSession, *, keep: int) -> int:
 
 
 _OWNED = (
+    FormSubmission,
     PersonalDataReport,
     LoginState,
     TestTicket,

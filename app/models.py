@@ -253,6 +253,22 @@ class CustomerLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class FormSubmission(Base):
+    """One portal form (a new request or a comment), claimed before Jira is asked, so that
+    the same form sent twice raises one request: a double click without script, or a browser
+    that posts again on its own when a kept-alive connection closes under it. Once Jira
+    answered, it names the request, where a second post is sent."""
+
+    __tablename__ = "form_submissions"
+    __table_args__ = (Index("ix_form_submissions_created_at", "created_at"),)
+
+    # sha256 of the form's token: the page has the token, the database only its hash.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_key: Mapped[str | None] = mapped_column(String(64))
+
+
 class PersonalDataReport(Base):
     """When a customer account whose personal data the app stores (email and name, in
     customer links, sessions and login activity) is next due for Atlassian's personal data

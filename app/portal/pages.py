@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from app.config import Settings
 from app.crypto import same_secret
-from app.db import SessionDep
+from app.db import DATABASE_FAILURES, SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.errors import JiraError
 from app.jsm import portal_api
@@ -29,6 +33,7 @@ from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import join_desk
 from app.models import PortalSession, Tenant
+from app.portal import submissions
 from app.portal.forms import FormField, field_values, form_fields, unsupported_required
 from app.portal.routes import (
     current_session,
@@ -37,7 +42,7 @@ from app.portal.routes import (
     start_customer_login,
     tenant_return_path,
 )
-from app.templating import as_sentence, render
+from app.templating import as_sentence, render, templates
 from app.tenant_config import TenantConfig
 
 router = APIRouter(tags=["portal"])
@@ -107,6 +112,63 @@ async def signed_in_context(
         # Needed to raise requests here, not to read them: the next page tries again.
         logger.warning("could not add the customer to desk %s: %s", desk.id, e.message)
     return PortalContext(tenant, desk, customer, jira, desk_home(settings, tenant.id, desk.id))
+
+
+# Each form a page shows carries a fresh token: see app.portal.submissions.
+templates.env.globals["submission_token"] = submissions.new_token
+
+ON_ITS_WAY = "This was sent a moment ago and is on its way; it will show in My requests."
+
+
+class Once:
+    """One post's hold on its form (see ``app.portal.submissions``)."""
+
+    def __init__(self, claim: submissions.Claim) -> None:
+        self.ours = claim.ours
+        self.request_key = claim.request_key
+        self.sent_to: str | None = None
+        self.refused = False
+
+    def sent(self, request_key: str) -> None:
+        """Jira made it: a second post of this form goes to ``request_key``."""
+        self.sent_to = request_key
+
+    def failed(self) -> None:
+        """Refused before anything was made: the form may be sent again."""
+        self.refused = True
+
+
+@asynccontextmanager
+async def sent_once(
+    session: AsyncSession, context: PortalContext, form: Any
+) -> AsyncIterator[Once]:
+    """Hold this post's form while Jira is asked. A form without a token (one shown before
+    this version, or a client that sends none) goes ahead unguarded."""
+    token = form.get("submission")
+    if not isinstance(token, str) or not 16 <= len(token) <= 64:
+        yield Once(submissions.Claim(ours=True))
+        return
+    tenant_id = context.tenant.id
+    claim = await submissions.claim(session, tenant_id, token, now=datetime.now(UTC))
+    once = Once(claim)
+    try:
+        yield once
+    except BaseException:
+        if once.ours and once.sent_to is None:
+            await _give_back(session, tenant_id, token)
+        raise
+    if once.ours and once.sent_to is not None:
+        await submissions.finish(session, tenant_id, token, request_key=once.sent_to)
+    elif once.ours and once.refused:
+        await _give_back(session, tenant_id, token)
+
+
+async def _give_back(session: AsyncSession, tenant_id: str, token: str) -> None:
+    try:
+        await submissions.give_back(session, tenant_id, token)
+    except DATABASE_FAILURES:
+        # Kept for now: taken over after submissions.ABANDONED_AFTER.
+        logger.warning("could not free a form submission", exc_info=True)
 
 
 def csrf_ok(customer: PortalSession, token: object) -> bool:
@@ -240,14 +302,19 @@ async def add_comment(
         return sign_in_redirect(settings, tenant_id, service_desk_id, page)
     async with request.form(max_files=100, max_part_size=MAX_UPLOAD_BYTES) as form:
         if not _has_files(form):
-            return await _comment(request, context, key, page, form)
+            return await _comment(request, session, context, key, page, form)
         upload_slots: asyncio.Semaphore = request.app.state.upload_slots
         async with upload_slots:
-            return await _comment(request, context, key, page, form)
+            return await _comment(request, session, context, key, page, form)
 
 
 async def _comment(
-    request: Request, context: PortalContext, key: str, page: str, form: Any
+    request: Request,
+    session: AsyncSession,
+    context: PortalContext,
+    key: str,
+    page: str,
+    form: Any,
 ) -> Response:
     body = str(form.get("body") or "").strip()
     item = await portal_api.customer_request(
@@ -270,19 +337,28 @@ async def _comment(
         if body
         else f"{context.customer.display_name} attached files."
     )
-    if error is None and uploads:
-        try:
-            temporary_ids = await portal_api.upload_temporary_files(
-                context.jira, desk_id=context.desk.id, uploads=uploads
-            )
-            # One comment with the text and the files, as JSM's attachment call makes it.
-            await portal_api.attach_to_request(
-                context.jira, key=item.key, temporary_ids=temporary_ids, comment=text
-            )
-        except JiraError as e:
-            error = _files_refused(e)
-    elif error is None:
-        await portal_api.add_comment(context.jira, key=item.key, body=text)
+    if error is None:
+        async with sent_once(session, context, form) as once:
+            if once.request_key is not None:  # this form was sent already
+                return RedirectResponse(f"{page}?commented=1#comments", status_code=303)
+            if not once.ours:
+                error, status_code = "Your comment is on its way already.", 409
+            elif uploads:
+                try:
+                    temporary_ids = await portal_api.upload_temporary_files(
+                        context.jira, desk_id=context.desk.id, uploads=uploads
+                    )
+                    # One comment with the text and the files, as JSM's attachment call makes it.
+                    await portal_api.attach_to_request(
+                        context.jira, key=item.key, temporary_ids=temporary_ids, comment=text
+                    )
+                except JiraError as e:
+                    error = _files_refused(e)
+                    once.failed()
+            else:
+                await portal_api.add_comment(context.jira, key=item.key, body=text)
+            if error is None:
+                once.sent(item.key)
     if error:
         return render(
             request,
@@ -424,16 +500,17 @@ async def create_request(
     # shown again with the reason and the typed text, not refused whole.
     async with request.form(max_files=100, max_part_size=MAX_UPLOAD_BYTES) as form:
         if not _has_files(form):
-            return await _create(request, context, settings, request_type, fields, form)
+            return await _create(request, session, context, settings, request_type, fields, form)
         # Files are read into memory to be sent (and sent again if Jira asks to retry):
         # a few requests at a time per process, so many at once cannot exhaust its memory.
         upload_slots: asyncio.Semaphore = request.app.state.upload_slots
         async with upload_slots:
-            return await _create(request, context, settings, request_type, fields, form)
+            return await _create(request, session, context, settings, request_type, fields, form)
 
 
 async def _create(
     request: Request,
+    session: AsyncSession,
     context: PortalContext,
     settings: Settings,
     request_type: portal_api.RequestType,
@@ -449,50 +526,61 @@ async def _create(
     message = None
     status_code = 422
     temporary_ids: list[str] = []
+    requests_page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests"
     if not csrf_ok(context.customer, form.get("csrf")):
         message, status_code = "Your form had expired. Check your answers and send it again.", 403
     elif unsupported_required(fields):
         message = "This request type needs information this portal cannot collect yet."
-    elif not errors and uploads:
-        try:
-            temporary_ids = await portal_api.upload_temporary_files(
-                context.jira, desk_id=context.desk.id, uploads=uploads
-            )
-        except JiraError as e:
-            file_field = next(f.id for f in fields if f.widget == "file")
-            errors[file_field] = _files_refused(e)
-    if message is None and not errors:
-        try:
-            key = await portal_api.create_request(
-                context.jira,
-                desk_id=context.desk.id,
-                request_type_id=request_type.id,
-                account_id=context.customer.account_id,
-                values=values,
-            )
-        except JiraError as e:
-            if e.jira_status not in (400, 422):
-                raise
-            # Jira's own validation: show its messages next to the fields they name.
-            for text in e.error_messages:
-                field_id, _, detail = text.partition(": ")
-                if detail and any(f.id == field_id for f in fields):
-                    errors[field_id] = detail
-            message = "Jira could not accept the request: " + "; ".join(
-                e.error_messages or [e.message]
-            )
-        else:
-            landing = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}?created={request_type.id}"
-            if uploads:
+    elif not errors:
+        async with sent_once(session, context, form) as once:
+            if once.request_key is not None:  # this form raised it already
+                landing = f"{requests_page}/{once.request_key}?created={request_type.id}"
+                return RedirectResponse(landing, status_code=303)
+            if not once.ours:
+                message, status_code = ON_ITS_WAY, 409
+            if once.ours and uploads:
                 try:
-                    await portal_api.attach_to_request(
-                        context.jira, key=key, temporary_ids=temporary_ids
+                    temporary_ids = await portal_api.upload_temporary_files(
+                        context.jira, desk_id=context.desk.id, uploads=uploads
                     )
-                except JiraError:
-                    # The request exists: say so, and that the files did not make it.
-                    logger.warning("files not attached to a new request", exc_info=True)
-                    landing += "&files_not_attached=1"
-            return RedirectResponse(landing, status_code=303)
+                except JiraError as e:
+                    file_field = next(f.id for f in fields if f.widget == "file")
+                    errors[file_field] = _files_refused(e)
+            if once.ours and not errors:
+                try:
+                    key = await portal_api.create_request(
+                        context.jira,
+                        desk_id=context.desk.id,
+                        request_type_id=request_type.id,
+                        account_id=context.customer.account_id,
+                        values=values,
+                    )
+                except JiraError as e:
+                    if e.jira_status not in (400, 422):
+                        raise
+                    # Jira's own validation: show its messages next to the fields they name.
+                    for text in e.error_messages:
+                        field_id, _, detail = text.partition(": ")
+                        if detail and any(f.id == field_id for f in fields):
+                            errors[field_id] = detail
+                    message = "Jira could not accept the request: " + "; ".join(
+                        e.error_messages or [e.message]
+                    )
+                else:
+                    once.sent(key)
+                    landing = f"{requests_page}/{key}?created={request_type.id}"
+                    if uploads:
+                        try:
+                            await portal_api.attach_to_request(
+                                context.jira, key=key, temporary_ids=temporary_ids
+                            )
+                        except JiraError:
+                            # The request exists: say so, and that the files did not make it.
+                            logger.warning("files not attached to a new request", exc_info=True)
+                            landing += "&files_not_attached=1"
+                    return RedirectResponse(landing, status_code=303)
+            if once.ours:
+                once.failed()  # refused: the form, shown again, may be sent again
     return render(
         request,
         "portal/create.html",

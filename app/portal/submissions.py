@@ -1,0 +1,104 @@
+"""Every SQL statement about form submissions: a portal form reaches Jira once.
+
+Each rendered form carries a random token (``new_token``). Before Jira is asked, the post
+claims the token; a second post of the same form then finds the claim and is sent to the
+request the first one raised, or told it is on its way. A post that fails gives its claim
+back, so the customer can send the form again; a claim left by a post that died half-way is
+taken over after ``ABANDONED_AFTER``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import insert_for
+from app.models import FormSubmission, table_of
+
+ABANDONED_AFTER = timedelta(minutes=2)  # far beyond what Jira's calls may take (see jsm/)
+KEPT_FOR = timedelta(days=1)
+_SUBMISSIONS = table_of(FormSubmission)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a post may do: go ahead (``ours``), go to the request it already raised
+    (``request_key``), or wait for the post before it (neither)."""
+
+    ours: bool
+    request_key: str | None = None
+
+
+async def claim(session: AsyncSession, tenant_id: str, token: str, *, now: datetime) -> Claim:
+    """Claim the form's token, and commit at once: the same form posted again, on this
+    instance or another, must see the claim while this post is still with Jira."""
+    token_hash = _digest(token)
+    inserted = await session.execute(
+        insert_for(session)(_SUBMISSIONS)
+        .values(token_hash=token_hash, tenant_id=tenant_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=[_SUBMISSIONS.c.token_hash])
+    )
+    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+        await session.commit()
+        return Claim(ours=True)
+    row = (
+        await session.execute(
+            select(_SUBMISSIONS.c.created_at, _SUBMISSIONS.c.request_key).where(
+                _SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == token_hash
+            )
+        )
+    ).one_or_none()
+    if row is None:  # another tenant's token: not this form
+        return Claim(ours=False)
+    if row.request_key is not None:
+        return Claim(ours=False, request_key=row.request_key)
+    if row.created_at > now - ABANDONED_AFTER:
+        return Claim(ours=False)
+    taken = await session.execute(
+        update(_SUBMISSIONS)
+        .where(
+            _SUBMISSIONS.c.token_hash == token_hash,
+            _SUBMISSIONS.c.created_at == row.created_at,
+            _SUBMISSIONS.c.request_key.is_(None),
+        )
+        .values(created_at=now)
+    )
+    await session.commit()
+    return Claim(ours=taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def finish(session: AsyncSession, tenant_id: str, token: str, *, request_key: str) -> None:
+    await session.execute(
+        update(_SUBMISSIONS)
+        .where(_SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == _digest(token))
+        .values(request_key=request_key)
+    )
+
+
+async def give_back(session: AsyncSession, tenant_id: str, token: str) -> None:
+    """The post failed: the form may be sent again. (No rollback first: it would expire the
+    page's objects, which it still renders; the claim committed everything before.)"""
+    await session.execute(
+        delete(_SUBMISSIONS).where(
+            _SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == _digest(token)
+        )
+    )
+    await session.commit()
+
+
+def expired(now: datetime) -> object:
+    """For the housekeeping purge."""
+    return delete(FormSubmission).where(FormSubmission.created_at < now - KEPT_FOR)

@@ -50,8 +50,10 @@ async def claim(session: AsyncSession, tenant_id: str, token: str, *, now: datet
         insert_for(session)(_SUBMISSIONS)
         .values(token_hash=token_hash, tenant_id=tenant_id, created_at=now)
         .on_conflict_do_nothing(index_elements=[_SUBMISSIONS.c.token_hash])
+        # A row back, not rowcount: psycopg reports no rowcount for an INSERT.
+        .returning(_SUBMISSIONS.c.token_hash)
     )
-    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+    if inserted.first() is not None:
         await session.commit()
         return Claim(ours=True)
     row = (

@@ -47,6 +47,15 @@ async def configure_idp(
     assert updated.status_code == 200, updated.text
 
 
+async def open_form_signing_in(page: Any, url: str) -> None:
+    """Open the "Get IT help" form: the OP's login first, then back on the form asked for."""
+    await page.goto(url)
+    await page.fill("input[name=login]", "ada")
+    await page.fill("input[name=password]", "any")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("h1:has-text('Get IT help')")
+
+
 async def test_customer_walks_through_the_portal(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,
@@ -154,11 +163,7 @@ async def test_typed_text_survives_a_session_that_expired_mid_form(
     await configure_idp(client, tenant, openid_provider, live)
     context = await browser.new_context()
     page = await context.new_page()
-    await page.goto(f"{live}/portal/{tenant.tenant_id}/7/create/71")
-    await page.fill("input[name=login]", "ada")
-    await page.fill("input[name=password]", "any")
-    await page.click("button[type=submit]")
-    await page.wait_for_selector("h1:has-text('Get IT help')")  # back on the form it asked for
+    await open_form_signing_in(page, f"{live}/portal/{tenant.tenant_id}/7/create/71")
     await page.fill("#f-summary", "Printer jam on floor 3")
     await page.fill("#f-description", "A long description the customer would hate to type twice.")
 
@@ -265,11 +270,7 @@ async def test_a_double_click_on_send_raises_one_request(
     await configure_idp(client, tenant, openid_provider, live)
     context = await browser.new_context()
     page = await context.new_page()
-    await page.goto(f"{live}/portal/{tenant.tenant_id}/7/create/71")
-    await page.fill("input[name=login]", "ada")
-    await page.fill("input[name=password]", "any")
-    await page.click("button[type=submit]")
-    await page.wait_for_selector("h1:has-text('Get IT help')")
+    await open_form_signing_in(page, f"{live}/portal/{tenant.tenant_id}/7/create/71")
     await page.fill("#f-summary", "Printer jam on floor 3")
     await page.fill("#f-description", "Paper everywhere.")
     posts: list[str] = []

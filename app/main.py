@@ -166,8 +166,7 @@ UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
 
 
 def database_unavailable(error: DBAPIError) -> bool:
-    if isinstance(error, DATABASE_UNAVAILABLE):
-        return True
+    # OperationalError and InterfaceError have their own handler (DATABASE_UNAVAILABLE).
     sqlstate = getattr(error.orig, "sqlstate", None)
     return isinstance(sqlstate, str) and sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
 

@@ -18,7 +18,10 @@ from app.models import IdentityProvider, LoginState, TestTicket, table_of
 
 
 def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+    """How a secret a browser holds (state, session, form token) is stored. The same digest as
+    plain UTF-8 for any text; a lone surrogate, which a caller can send, digests instead of
+    raising."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def list_idps(

@@ -9,7 +9,6 @@ taken over after ``ABANDONED_AFTER``.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import insert_for
 from app.models import FormSubmission, table_of
+from app.oidc.repository import digest
 
 ABANDONED_AFTER = timedelta(minutes=2)  # far beyond what Jira's calls may take (see jsm/)
 KEPT_FOR = timedelta(days=1)
@@ -27,10 +27,6 @@ _SUBMISSIONS = table_of(FormSubmission)
 
 def new_token() -> str:
     return secrets.token_urlsafe(18)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -45,7 +41,7 @@ class Claim:
 async def claim(session: AsyncSession, tenant_id: str, token: str, *, now: datetime) -> Claim:
     """Claim the form's token, and commit at once: the same form posted again, on this
     instance or another, must see the claim while this post is still with Jira."""
-    token_hash = _digest(token)
+    token_hash = digest(token)
     inserted = await session.execute(
         insert_for(session)(_SUBMISSIONS)
         .values(token_hash=token_hash, tenant_id=tenant_id, created_at=now)
@@ -85,7 +81,7 @@ async def claim(session: AsyncSession, tenant_id: str, token: str, *, now: datet
 async def finish(session: AsyncSession, tenant_id: str, token: str, *, request_key: str) -> None:
     await session.execute(
         update(_SUBMISSIONS)
-        .where(_SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == _digest(token))
+        .where(_SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == digest(token))
         .values(request_key=request_key)
     )
 
@@ -95,7 +91,7 @@ async def give_back(session: AsyncSession, tenant_id: str, token: str) -> None:
     page's objects, which it still renders; the claim committed everything before.)"""
     await session.execute(
         delete(_SUBMISSIONS).where(
-            _SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == _digest(token)
+            _SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == digest(token)
         )
     )
     await session.commit()

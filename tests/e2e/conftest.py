@@ -3,6 +3,7 @@ here), against the app on a live uvicorn and the real OpenID Provider."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -96,3 +97,27 @@ async def accessibility_problems(page: Any) -> list[str]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+async def double_click_over_a_slow_network(page: Any, *, button: str, posts_to: str) -> list[str]:
+    """A person's double click on ``button`` (two clicks 150 ms apart) while posts to
+    ``posts_to`` take half a second: the second click lands while the first post is on its
+    way. Returns the posts the browser sent (filled in as they go)."""
+    posts: list[str] = []
+
+    async def slow(route: Any) -> None:
+        if route.request.method == "POST":
+            posts.append(route.request.url)
+            await asyncio.sleep(0.5)
+        await route.continue_()
+
+    await page.route(posts_to, slow)
+    await page.evaluate(
+        """(selector) => {
+          const button = document.querySelector(selector);
+          button.click();
+          setTimeout(() => button.click(), 150);
+        }""",
+        button,
+    )
+    return posts

@@ -5,7 +5,6 @@ substitute link, and every tab. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from app.connect.jwt import query_string_hash
 from tests.conftest import InstalledTenant
 from tests.connect_tokens import tenant_token
-from tests.e2e.conftest import accessibility_problems
+from tests.e2e.conftest import accessibility_problems, double_click_over_a_slow_network
 from tests.jsm.fake_jira import FakeJira
 from tests.openid_provider import OpenIDProvider
 
@@ -79,22 +78,9 @@ async def test_admin_configures_cognito_sso(
     await page.fill("#f-issuer", cognito_provider.issuer)
     await page.fill("#client_id", "to-be-created")
     await page.fill("#client_secret", "to-be-created")
-    creations: list[str] = []
-
-    async def slow_create(route: Any) -> None:
-        if route.request.method == "POST":
-            creations.append(route.request.url)
-            await asyncio.sleep(0.5)  # the second click lands while the first is on its way
-        await route.continue_()
-
-    await page.route(f"{live}/api/admin/idps", slow_create)
     # A person's double click on Save: one provider, not two.
-    await page.evaluate(
-        """() => {
-          const save = document.querySelector("#idp-form button[type=submit]");
-          save.click();
-          setTimeout(() => save.click(), 150);
-        }"""
+    creations = await double_click_over_a_slow_network(
+        page, button="#idp-form button[type=submit]", posts_to=f"{live}/api/admin/idps"
     )
     await page.wait_for_selector("#callback-box:not([hidden])")
     await page.unroute(f"{live}/api/admin/idps")

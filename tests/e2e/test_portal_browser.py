@@ -3,7 +3,6 @@ raise a request -> My requests -> comment -> sign out. Screenshots go to test-ar
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import InstalledTenant
-from tests.e2e.conftest import accessibility_problems
+from tests.e2e.conftest import accessibility_problems, double_click_over_a_slow_network
 from tests.jsm.fake_jira import FakeJira
 from tests.openid_provider import OpenIDProvider
 
@@ -273,21 +272,8 @@ async def test_a_double_click_on_send_raises_one_request(
     await open_form_signing_in(page, f"{live}/portal/{tenant.tenant_id}/7/create/71")
     await page.fill("#f-summary", "Printer jam on floor 3")
     await page.fill("#f-description", "Paper everywhere.")
-    posts: list[str] = []
-
-    async def slow_network(route: Any) -> None:
-        posts.append(route.request.url)
-        await asyncio.sleep(0.5)  # the second click lands while the first is on its way
-        await route.continue_()
-
-    await page.route("**/create/71", slow_network)
-    # A person's double click: the second comes while the first post is on its way.
-    await page.evaluate(
-        """() => {
-          const send = [...document.querySelectorAll("button")].find(b => b.textContent === "Send");
-          send.click();
-          setTimeout(() => send.click(), 150);
-        }"""
+    posts = await double_click_over_a_slow_network(
+        page, button="form[data-draft] button[type=submit]", posts_to="**/create/71"
     )
     await page.wait_for_selector("text=was raised")
     assert len(posts) == 1

@@ -95,8 +95,13 @@ async def start_login(
     browser_id: str | None,
     service_desk_id: str | None = None,
     return_path: str | None = None,
+    login_hint: str | None = None,
     now: datetime | None = None,
 ) -> FlowStart:
+    """Store the flow's state and return where to send the browser.
+
+    ``login_hint`` is the address the customer typed to pick this IdP: OpenID Connect's
+    ``login_hint`` (Core 3.1.2.1) hands it on, so the IdP's sign-in page can fill it in."""
     if purpose == "login" and metadata.kind == "cognito" and not metadata.issuers():
         raise IssuerNotPinnedError(
             "this sign-in option is not ready yet: an administrator must run Test connection "
@@ -132,6 +137,8 @@ async def start_login(
     }
     if metadata.kind != "oauth2":
         params["nonce"] = nonce
+        if login_hint:
+            params["login_hint"] = login_hint
     separator = "&" if urlsplit(metadata.authorization_endpoint).query else "?"
     return FlowStart(
         authorize_url=f"{metadata.authorization_endpoint}{separator}{urlencode(params)}",

@@ -104,6 +104,7 @@ async def begin_login(
     purpose: str,
     service_desk_id: str | None = None,
     return_path: str | None = None,
+    login_hint: str | None = None,
 ) -> Response:
     if purpose == "login":
         metrics: Metrics = request.app.state.metrics
@@ -123,6 +124,7 @@ async def begin_login(
         browser_id=read_flow_cookie(request, settings),
         service_desk_id=service_desk_id,
         return_path=return_path,
+        login_hint=login_hint,
     )
     response = RedirectResponse(start.authorize_url, status_code=303)
     set_flow_cookie(response, settings, start.browser_id)

@@ -253,6 +253,15 @@ async def login_with(
     )
 
 
+def _login_hint(address: str) -> str | None:
+    """The address the customer typed, for their IdP's sign-in page to fill in (they typed
+    it once already), unless it holds what no sign-in name holds: spaces or control
+    characters."""
+    if not address.isprintable() or any(character.isspace() for character in address):
+        return None
+    return address
+
+
 @router.post("/portal/{tenant_id}/{service_desk_id}/login", include_in_schema=False)
 async def login_by_email(
     tenant_id: str,
@@ -268,7 +277,8 @@ async def login_by_email(
     tenant = config.tenant
     check_desk_id(service_desk_id)
     idps = config.enabled_idps
-    domain = email.strip().rpartition("@")[2].lower()
+    address = email.strip()
+    domain = address.rpartition("@")[2].lower()
     matches = [idp for idp in idps if domain and domain in idp.email_domains]
     return_path = tenant_return_path(return_to, settings, tenant.id)
     if len(matches) == 1:
@@ -282,6 +292,7 @@ async def login_by_email(
             purpose="login",
             service_desk_id=service_desk_id,
             return_path=return_path,
+            login_hint=_login_hint(address),
         )
     return await start_customer_login(
         request,

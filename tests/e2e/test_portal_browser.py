@@ -224,6 +224,46 @@ async def test_a_customer_chooses_among_several_providers(
     await context.close()
 
 
+async def test_the_address_a_customer_types_is_filled_in_at_their_provider(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    openid_provider: OpenIDProvider,
+    live: str,
+    browser: Any,
+) -> None:
+    await configure_idp(client, tenant, openid_provider, live)
+    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    [acme] = (await client.get("/api/admin/idps", headers=headers)).json()
+    routed = await client.put(
+        f"/api/admin/idps/{acme['id']}", json={"email_domains": ["acme.example"]}, headers=headers
+    )
+    assert routed.status_code == 200, routed.text
+    # A second provider: with one, the substitute link goes straight to it, no picker.
+    partners = await client.post(
+        "/api/admin/idps",
+        json={
+            "name": "Partner SSO",
+            "preset": "oidc",
+            "issuer": openid_provider.issuer,
+            "client_id": "partners",
+            "client_secret": "partners-secret",
+            "email_domains": ["partner.example"],
+        },
+        headers=headers,
+    )
+    assert partners.status_code == 201, partners.text
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
+    await page.fill("#email", "ada@acme.example")
+    await page.click("button:has-text('Continue')")
+    await page.wait_for_selector("input[name=login]")
+    assert page.url.startswith(openid_provider.issuer)
+    # The real OP's sign-in page fills its login field from login_hint.
+    assert await page.input_value("input[name=login]") == "ada@acme.example"
+    await context.close()
+
+
 async def test_back_after_signing_in_stays_in_the_portal(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,

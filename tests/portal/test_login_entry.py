@@ -123,6 +123,50 @@ async def test_email_domain_routes_to_the_right_idp(
     assert "choose one below" in unknown.text
 
 
+async def test_the_typed_address_goes_to_the_idp_as_login_hint(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    """OpenID Connect Core 3.1.2.1: an RP that asked for the address to find the IdP passes it
+    on, so the customer does not type it twice."""
+    await second_idp(client, tenant, op, email_domains=["partner.example"])
+    routed = await client.post(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": " bob@Partner.example "}
+    )
+    query = parse_qs(urlsplit(routed.headers["location"]).query)
+    assert query["login_hint"] == ["bob@Partner.example"]
+    # Only a typed address is a hint: a provider chosen from the list gets none.
+    chosen = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}/login/{idp['id']}")
+    assert "login_hint" not in parse_qs(urlsplit(chosen.headers["location"]).query)
+    # Something no sign-in name holds still routes, but is not handed on.
+    odd = await client.post(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": "bob\tsmith@partner.example"}
+    )
+    assert odd.status_code == 303
+    assert "login_hint" not in parse_qs(urlsplit(odd.headers["location"]).query)
+
+
+async def test_a_plain_oauth2_provider_gets_no_login_hint(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    await create_idp(
+        client,
+        tenant,
+        name="Code host",
+        preset="oauth2",
+        authorization_endpoint=op.authorization_endpoint,
+        token_endpoint=op.token_endpoint,
+        userinfo_endpoint=op.userinfo_endpoint,
+        client_id="c",
+        client_secret="s",
+        email_domains=["partner.example"],
+    )
+    routed = await client.post(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": "bob@partner.example"}
+    )
+    assert routed.headers["location"].startswith(op.authorization_endpoint)
+    assert "login_hint" not in parse_qs(urlsplit(routed.headers["location"]).query)
+
+
 async def test_disabled_idp_is_not_offered(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:

@@ -139,6 +139,9 @@ async def start_login(
         params["nonce"] = nonce
         if login_hint:
             params["login_hint"] = login_hint
+    if metadata.kind == "cognito" and (provider := idp.settings.get("identity_provider")):
+        # Cognito's own parameter: straight to that federated provider, past its sign-in page.
+        params["identity_provider"] = str(provider)
     separator = "&" if urlsplit(metadata.authorization_endpoint).query else "?"
     return FlowStart(
         authorize_url=f"{metadata.authorization_endpoint}{separator}{urlencode(params)}",

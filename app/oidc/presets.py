@@ -34,7 +34,11 @@ COGNITO_ISSUER = re.compile(
     r"(?P<pool>(?P=region)_[0-9A-Za-z]+)$"
 )
 
-FieldKind = Literal["host", "url", "text", "guid", "cognito_pool_id"]
+# A provider's name in a user pool (Cognito's ProviderName: up to 32 characters, no spaces,
+# not starting with an underscore), or COGNITO for the pool's own users.
+COGNITO_PROVIDER_NAME = re.compile(r"^[^\s_]\S{0,31}$")
+
+FieldKind = Literal["host", "url", "text", "guid", "cognito_pool_id", "cognito_provider_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +143,16 @@ PRESETS: dict[str, Preset] = {
                     "url",
                     required=False,
                     help="Optional: https://cognito-idp.{region}.amazonaws.com/{pool id}.",
+                ),
+                PresetField(
+                    "identity_provider",
+                    "Federated provider",
+                    "cognito_provider_name",
+                    required=False,
+                    help="Optional: the name of a provider your user pool signs in through "
+                    "(Authentication → Social and external providers), such as Google or your "
+                    "SAML provider's name. Customers then go straight to it, past Cognito's "
+                    "sign-in page.",
                 ),
             ),
             issuer=cognito_issuer,
@@ -294,4 +308,11 @@ def field_error(
             return "must be a GUID such as 00000000-0000-0000-0000-000000000000"
     elif spec.kind == "cognito_pool_id" and not COGNITO_POOL_ID.fullmatch(value):
         return "must look like eu-west-1_AbCdEf123"
+    elif spec.kind == "cognito_provider_name" and not (
+        COGNITO_PROVIDER_NAME.fullmatch(value) and value.isprintable()
+    ):
+        return (
+            "must be the provider's name as your user pool lists it, such as Google "
+            "(up to 32 characters, no spaces)"
+        )
     return None

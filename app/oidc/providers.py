@@ -31,7 +31,11 @@ PRESET_FIELDS = (
     "authorization_endpoint",
     "token_endpoint",
     "userinfo_endpoint",
+    "identity_provider",
 )
+# Preset fields that choose a way of signing in, not whose accounts sign in: changing them
+# keeps a pinned issuer.
+_ROUTING_FIELDS = frozenset({"identity_provider"})
 # RFC 6749 3.3 scope-token characters.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -73,6 +77,7 @@ class IdpInput(BaseModel):
     authorization_endpoint: str | None = Field(default=None, max_length=1000)
     token_endpoint: str | None = Field(default=None, max_length=1000)
     userinfo_endpoint: str | None = Field(default=None, max_length=1000)
+    identity_provider: str | None = Field(default=None, max_length=100)
 
 
 def _validate(
@@ -155,6 +160,10 @@ def _merged(idp: IdentityProvider | None, data: IdpInput) -> dict[str, Any]:
     return base
 
 
+def _identity(settings: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (settings or {}).items() if k not in _ROUTING_FIELDS}
+
+
 async def save_idp(
     session: AsyncSession,
     tenant_id: str,
@@ -182,7 +191,9 @@ async def save_idp(
             position=await repository.next_position(session, tenant_id),
         )
         session.add(idp)
-    identity_changed = idp.settings != values["settings"] or idp.preset != values["preset"]
+    identity_changed = _identity(idp.settings) != _identity(values["settings"]) or (
+        idp.preset != values["preset"]
+    )
     for name in (
         "name",
         "preset",

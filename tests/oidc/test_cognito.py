@@ -105,6 +105,79 @@ async def test_login_with_pool_id_uses_cognito_endpoints_and_string_email_verifi
     assert cognito.discovery_calls == 0  # Cognito's domain serves no discovery; none needed
 
 
+async def test_a_federated_provider_sends_customers_straight_to_it(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    cognito: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    idp = await make_idp(client, tenant, cognito, user_pool_id=POOL)
+    plain = parse_qs(urlsplit(await start(client, tenant)).query)
+    assert "identity_provider" not in plain  # Cognito's own sign-in page, as before
+
+    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    changed = await client.put(
+        f"/api/admin/idps/{idp['id']}", json={"identity_provider": "CorpSAML"}, headers=headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["identity_provider"] == "CorpSAML"
+    location = await start(client, tenant)
+    assert parse_qs(urlsplit(location).query)["identity_provider"] == ["CorpSAML"]
+    assert (await callback(client, cognito.authorize(location))).status_code == 303
+
+    cleared = await client.put(
+        f"/api/admin/idps/{idp['id']}", json={"identity_provider": ""}, headers=headers
+    )
+    assert "identity_provider" not in cleared.json()
+    client.cookies.clear()  # signed out: the next visit signs in again
+    assert "identity_provider" not in parse_qs(urlsplit(await start(client, tenant)).query)
+
+
+@pytest.mark.parametrize("name", ["Corp SAML", "_hidden", "x" * 33, "Corp\u200bSAML", "a\tb"])
+async def test_a_federated_provider_name_cognito_cannot_have_is_refused(
+    client: httpx.AsyncClient, tenant: InstalledTenant, cognito: HostileOP, name: str
+) -> None:
+    response = await client.post(
+        "/api/admin/idps",
+        json={
+            "name": "Acme Cognito",
+            "preset": "cognito",
+            "domain": DOMAIN,
+            "client_id": cognito.client_id,
+            "client_secret": cognito.client_secret,
+            "identity_provider": name,
+        },
+        headers={"Authorization": f"JWT {tenant.context_token()}"},
+    )
+    assert response.status_code == 422, response.text
+    assert "identity_provider" in response.json()["fields"]
+
+
+async def test_choosing_a_federated_provider_keeps_the_pinned_issuer(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    cognito: HostileOP,
+    provisioner: RecordingProvisioner,
+) -> None:
+    """Federated or not, the pool issues the tokens: its issuer stays pinned, customers are
+    not sent back to waiting for Test connection."""
+    idp = await make_idp(client, tenant, cognito)
+    assert (await run_test_connection(client, tenant, cognito, idp["id"])).status_code == 200
+    headers = {"Authorization": f"JWT {tenant.context_token()}"}
+    changed = await client.put(
+        f"/api/admin/idps/{idp['id']}", json={"identity_provider": "Google"}, headers=headers
+    )
+    assert changed.json()["pinned_issuer"] == ISSUER
+    assert changed.json()["ready"] is True
+    # Changing the domain is another configuration: the pin goes.
+    moved = await client.put(
+        f"/api/admin/idps/{idp['id']}",
+        json={"domain": f"other.auth.{REGION}.amazoncognito.com"},
+        headers=headers,
+    )
+    assert moved.json()["pinned_issuer"] is None
+
+
 async def test_updated_issuer_host_is_accepted_for_the_pool(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,

@@ -279,8 +279,23 @@ async def login_by_email(
     idps = config.enabled_idps
     address = email.strip()
     domain = address.rpartition("@")[2].lower()
-    matches = [idp for idp in idps if domain and domain in idp.email_domains]
     return_path = tenant_return_path(return_to, settings, tenant.id)
+    if domain and not email_domain_allowed(address, config.settings.allowed_email_domains):
+        # Said now, not after a sign-in at the IdP that the site would then refuse.
+        return await start_customer_login(
+            request,
+            session,
+            settings=settings,
+            box=box,
+            tenant=tenant,
+            service_desk_id=service_desk_id,
+            return_to=return_path,
+            idps=idps,
+            email=email,
+            message=f"This help center does not accept addresses at {domain}. Use the "
+            "address your organization gave you.",
+        )
+    matches = [idp for idp in idps if domain and domain in idp.email_domains]
     if len(matches) == 1:
         return await begin_login(
             request,

@@ -145,6 +145,29 @@ async def test_the_typed_address_goes_to_the_idp_as_login_hint(
     assert "login_hint" not in parse_qs(urlsplit(odd.headers["location"]).query)
 
 
+async def test_an_address_the_site_does_not_accept_is_told_before_the_idp(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
+) -> None:
+    await second_idp(client, tenant, op, email_domains=["partner.example"])
+    allowed = await client.put(
+        "/api/admin/settings",
+        json={"allowed_email_domains": ["acme.test"]},
+        headers=tenant.admin_headers(),
+    )
+    assert allowed.status_code == 200, allowed.text
+    refused = await client.post(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": "bob@partner.example"}
+    )
+    assert refused.status_code == 200
+    assert "does not accept addresses at partner.example" in refused.text
+    assert 'value="bob@partner.example"' in refused.text  # kept, to correct it
+    assert "location" not in refused.headers  # not sent to an IdP
+    accepted = await client.post(
+        f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": "bob@Acme.test"}
+    )
+    assert "does not accept" not in accepted.text
+
+
 async def test_a_plain_oauth2_provider_gets_no_login_hint(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:

@@ -33,7 +33,7 @@ from app.models import IdentityProvider, LoginState, Tenant
 from app.oidc import repository
 from app.oidc.mapping import MappedIdentity, effective_mapping, map_identity
 from app.oidc.metadata import MetadataCache, ProviderMetadata, unreachable
-from app.oidc.presets import COGNITO_ISSUER, PRESETS, cognito_region
+from app.oidc.presets import COGNITO_ISSUER, PRESETS, ROUTING_FIELD, cognito_region
 from app.oidc.validation import IdTokenError, UnknownSigningKeyError, validate_id_token
 
 STATE_LIFETIME = timedelta(minutes=10)
@@ -139,9 +139,11 @@ async def start_login(
         params["nonce"] = nonce
         if login_hint:
             params["login_hint"] = login_hint
-    if metadata.kind == "cognito" and (provider := idp.settings.get("identity_provider")):
-        # Cognito's own parameter: straight to that federated provider, past its sign-in page.
-        params["identity_provider"] = str(provider)
+    routing = PRESETS[idp.preset].routing_parameter
+    if routing and (upstream := idp.settings.get(ROUTING_FIELD)):
+        # The vendor's own parameter (Cognito's identity_provider, Keycloak's kc_idp_hint...):
+        # straight to that upstream provider, past the vendor's sign-in page.
+        params[routing] = str(upstream)
     separator = "&" if urlsplit(metadata.authorization_endpoint).query else "?"
     return FlowStart(
         authorize_url=f"{metadata.authorization_endpoint}{separator}{urlencode(params)}",

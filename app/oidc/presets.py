@@ -38,7 +38,12 @@ COGNITO_ISSUER = re.compile(
 # not starting with an underscore), or COGNITO for the pool's own users.
 COGNITO_PROVIDER_NAME = re.compile(r"^[^\s_]\S{0,31}$")
 
-FieldKind = Literal["host", "url", "text", "guid", "cognito_pool_id", "cognito_provider_name"]
+# A name or id another field of the vendor's names (a connection, an IdP alias): one word.
+_NAME = re.compile(r"^\S{1,100}$")
+
+FieldKind = Literal[
+    "host", "url", "text", "guid", "name", "cognito_pool_id", "cognito_provider_name"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,12 @@ class Preset:
     issuer: Callable[[Mapping[str, str]], str | None]
     default_mapping: Mapping[str, str] = field(default_factory=dict)
     help: str = ""
+    # The vendor's authorize parameter that sends the browser straight to one upstream
+    # provider (the ``identity_provider`` field's value), past the vendor's own sign-in page.
+    routing_parameter: str | None = None
+
+
+ROUTING_FIELD = "identity_provider"
 
 
 BASE_MAPPING = {
@@ -145,7 +156,7 @@ PRESETS: dict[str, Preset] = {
                     help="Optional: https://cognito-idp.{region}.amazonaws.com/{pool id}.",
                 ),
                 PresetField(
-                    "identity_provider",
+                    ROUTING_FIELD,
                     "Federated provider",
                     "cognito_provider_name",
                     required=False,
@@ -157,6 +168,7 @@ PRESETS: dict[str, Preset] = {
             ),
             issuer=cognito_issuer,
             default_mapping=BASE_MAPPING | {"groups": "cognito:groups"},
+            routing_parameter="identity_provider",
         ),
         Preset(
             key="entra_id",
@@ -169,9 +181,19 @@ PRESETS: dict[str, Preset] = {
                     "guid",
                     help="The GUID on the app registration's Overview page.",
                 ),
+                PresetField(
+                    ROUTING_FIELD,
+                    "Domain hint",
+                    "host",
+                    required=False,
+                    help="Optional: a domain of your directory, like contoso.com. Customers then "
+                    "go straight to its sign-in page (your federated identity provider's, for a "
+                    "federated domain).",
+                ),
             ),
             issuer=lambda v: f"https://login.microsoftonline.com/{v['tenant']}/v2.0",
             default_mapping=BASE_MAPPING | {"groups": "groups"},
+            routing_parameter="domain_hint",
         ),
         Preset(
             key="adfs",
@@ -194,9 +216,19 @@ PRESETS: dict[str, Preset] = {
                     required=False,
                     help="Leave empty for the org authorization server; 'default' for the default one.",
                 ),
+                PresetField(
+                    ROUTING_FIELD,
+                    "Identity provider ID",
+                    "name",
+                    required=False,
+                    help="Optional: the ID of an identity provider your Okta org signs in "
+                    "through (Security → Identity Providers), like 0oa1b2c3d4e5f6g7h8i9. "
+                    "Customers then go straight to it, past Okta's sign-in page.",
+                ),
             ),
             issuer=_okta_issuer,
             default_mapping=BASE_MAPPING | {"groups": "groups"},
+            routing_parameter="idp",
         ),
         Preset(
             key="keycloak",
@@ -207,9 +239,19 @@ PRESETS: dict[str, Preset] = {
                     "base_url", "Keycloak URL", "url", help="Like https://sso.example.com."
                 ),
                 PresetField("realm", "Realm", "text"),
+                PresetField(
+                    ROUTING_FIELD,
+                    "Identity provider alias",
+                    "name",
+                    required=False,
+                    help="Optional: the alias of an identity provider the realm brokers "
+                    "(Identity providers in the realm's menu). Customers then go straight to "
+                    "it, past Keycloak's sign-in page.",
+                ),
             ),
             issuer=lambda v: f"{v['base_url'].rstrip('/')}/realms/{v['realm']}",
             default_mapping=BASE_MAPPING | {"groups": "groups"},
+            routing_parameter="kc_idp_hint",
         ),
         Preset(
             key="google",
@@ -225,10 +267,20 @@ PRESETS: dict[str, Preset] = {
             kind="oidc",
             fields=(
                 PresetField(DOMAIN, "Auth0 domain", "host", help="Like mycompany.eu.auth0.com."),
+                PresetField(
+                    ROUTING_FIELD,
+                    "Connection",
+                    "name",
+                    required=False,
+                    help="Optional: a connection enabled for the application, such as "
+                    "google-oauth2 or your enterprise connection's name. Customers then go "
+                    "straight to it, past Auth0's login page.",
+                ),
             ),
             # Auth0's issuer ends with a slash.
             issuer=lambda v: f"https://{v['domain']}/",
             default_mapping=BASE_MAPPING,
+            routing_parameter="connection",
         ),
         Preset(
             key="salesforce",
@@ -303,6 +355,9 @@ def field_error(
             return "must be a host name such as example.com (no https://, no path)"
     elif spec.kind == "url":
         return url_error(value)
+    elif spec.kind == "name":
+        if not (_NAME.fullmatch(value) and value.isprintable()):
+            return "must be one word, as the provider shows it (no spaces)"
     elif spec.kind == "guid":
         if not _GUID.fullmatch(value.lower()):
             return "must be a GUID such as 00000000-0000-0000-0000-000000000000"

@@ -16,7 +16,13 @@ from app.errors import InvalidInputError, NotFoundError
 from app.models import IdentityProvider, TestTicket
 from app.oidc import repository
 from app.oidc.mapping import MAPPABLE, effective_mapping
-from app.oidc.presets import DEFAULT_SCOPES, PRESETS, field_error, normalise_issuer
+from app.oidc.presets import (
+    DEFAULT_SCOPES,
+    PRESETS,
+    ROUTING_FIELD,
+    field_error,
+    normalise_issuer,
+)
 from app.urls import secure_endpoint_error
 
 TEST_TICKET_LIFETIME = timedelta(minutes=5)
@@ -31,11 +37,8 @@ PRESET_FIELDS = (
     "authorization_endpoint",
     "token_endpoint",
     "userinfo_endpoint",
-    "identity_provider",
+    ROUTING_FIELD,
 )
-# Preset fields that choose a way of signing in, not whose accounts sign in: changing them
-# keeps a pinned issuer.
-_ROUTING_FIELDS = frozenset({"identity_provider"})
 # RFC 6749 3.3 scope-token characters.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -161,7 +164,9 @@ def _merged(idp: IdentityProvider | None, data: IdpInput) -> dict[str, Any]:
 
 
 def _identity(settings: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (settings or {}).items() if k not in _ROUTING_FIELDS}
+    """The settings that say whose accounts sign in: not the upstream provider an IdP routes
+    to, which keeps a pinned issuer (the same issuer still signs the tokens)."""
+    return {k: v for k, v in (settings or {}).items() if k != ROUTING_FIELD}
 
 
 async def save_idp(

@@ -156,7 +156,11 @@ def _merged(idp: IdentityProvider | None, data: IdpInput) -> dict[str, Any]:
         "token_auth_method": idp.token_auth_method if idp else "client_secret_basic",
     }
     base.update(given)
-    base["settings"] = {k: v for k, v in settings.items() if v}
+    # Only the chosen preset's fields: a value its form does not have would do nothing, yet
+    # read back as if it did.
+    preset = PRESETS.get(base["preset"] or "")
+    known = {spec.name for spec in preset.fields} if preset else set(PRESET_FIELDS)
+    base["settings"] = {k: v for k, v in settings.items() if v and k in known}
     base["attribute_mapping"] = base["attribute_mapping"] or {}  # null: the preset's defaults
     base["email_domains"] = [d.strip().lower() for d in base["email_domains"] or [] if d.strip()]
     base["scopes"] = " ".join((base["scopes"] or DEFAULT_SCOPES).split())

@@ -117,8 +117,9 @@ async def test_without_an_upstream_the_vendor_page_shows(
 async def test_a_vendor_without_a_routing_parameter_sends_none(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP
 ) -> None:
-    """The generic OIDC preset has no such field: a value given anyway is never sent."""
-    await create_idp(
+    """The generic OIDC preset has no such field: a value given anyway is neither kept nor
+    sent."""
+    created = await create_idp(
         client,
         tenant,
         name="Generic",
@@ -128,6 +129,7 @@ async def test_a_vendor_without_a_routing_parameter_sends_none(
         client_secret=op.client_secret,
         identity_provider="corp-saml",
     )
+    assert "identity_provider" not in created
     query = parse_qs(urlsplit(await start(client, tenant)).query)
     assert not {"identity_provider", "kc_idp_hint", "idp", "connection", "domain_hint"} & set(query)
 

@@ -69,6 +69,22 @@ async def create_idp(
     return result
 
 
+async def oauth2_idp(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, **body: Any
+) -> dict[str, Any]:
+    """A plain OAuth 2.0 provider (no ID token) on ``op``'s endpoints."""
+    fields: dict[str, Any] = {
+        "name": "Code host",
+        "preset": "oauth2",
+        "authorization_endpoint": op.authorization_endpoint,
+        "token_endpoint": op.token_endpoint,
+        "userinfo_endpoint": op.userinfo_endpoint,
+        "client_id": op.client_id,
+        "client_secret": op.client_secret,
+    }
+    return await create_idp(client, tenant, **(fields | body))
+
+
 @pytest.fixture
 async def idp(client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP) -> dict[str, Any]:
     return await create_idp(

@@ -282,33 +282,26 @@ async def login_by_email(
     return_path = tenant_return_path(return_to, settings, tenant.id)
     if domain and not email_domain_allowed(address, config.settings.allowed_email_domains):
         # Said now, not after a sign-in at the IdP that the site would then refuse.
-        return await start_customer_login(
-            request,
-            session,
-            settings=settings,
-            box=box,
-            tenant=tenant,
-            service_desk_id=service_desk_id,
-            return_to=return_path,
-            idps=idps,
-            email=email,
-            message=f"This help center does not accept addresses at {domain}. Use the "
-            "address your organization gave you.",
+        message = (
+            f"This help center does not accept addresses at {domain}. Use the address your "
+            "organization gave you."
         )
-    matches = [idp for idp in idps if domain and domain in idp.email_domains]
-    if len(matches) == 1:
-        return await begin_login(
-            request,
-            session,
-            settings=settings,
-            box=box,
-            tenant=tenant,
-            idp=matches[0],
-            purpose="login",
-            service_desk_id=service_desk_id,
-            return_path=return_path,
-            login_hint=_login_hint(address),
-        )
+    else:
+        matches = [idp for idp in idps if domain and domain in idp.email_domains]
+        if len(matches) == 1:
+            return await begin_login(
+                request,
+                session,
+                settings=settings,
+                box=box,
+                tenant=tenant,
+                idp=matches[0],
+                purpose="login",
+                service_desk_id=service_desk_id,
+                return_path=return_path,
+                login_hint=_login_hint(address),
+            )
+        message = "We could not tell your sign-in option from that address; choose one below."
     return await start_customer_login(
         request,
         session,
@@ -319,5 +312,5 @@ async def login_by_email(
         return_to=return_path,
         idps=idps,
         email=email,
-        message="We could not tell your sign-in option from that address; choose one below.",
+        message=message,
     )

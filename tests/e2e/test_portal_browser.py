@@ -46,6 +46,25 @@ async def configure_idp(
     assert updated.status_code == 200, updated.text
 
 
+async def add_partner_idp(
+    client: httpx.AsyncClient, tenant: InstalledTenant, op: OpenIDProvider
+) -> None:
+    """A second provider, for customers at partner.example (its client is never used)."""
+    partners = await client.post(
+        "/api/admin/idps",
+        json={
+            "name": "Partner SSO",
+            "preset": "oidc",
+            "issuer": op.issuer,
+            "client_id": "partners",
+            "client_secret": "partners-secret",
+            "email_domains": ["partner.example"],
+        },
+        headers={"Authorization": f"JWT {tenant.context_token()}"},
+    )
+    assert partners.status_code == 201, partners.text
+
+
 async def open_form_signing_in(page: Any, url: str) -> None:
     """Open the "Get IT help" form: the OP's login first, then back on the form asked for."""
     await page.goto(url)
@@ -198,19 +217,7 @@ async def test_a_customer_chooses_among_several_providers(
     artifacts: Path,
 ) -> None:
     await configure_idp(client, tenant, openid_provider, live)
-    partners = await client.post(
-        "/api/admin/idps",
-        json={
-            "name": "Partner SSO",
-            "preset": "oidc",
-            "issuer": openid_provider.issuer,
-            "client_id": "partners",
-            "client_secret": "partners-secret",
-            "email_domains": ["partner.example"],
-        },
-        headers={"Authorization": f"JWT {tenant.context_token()}"},
-    )
-    assert partners.status_code == 201, partners.text
+    await add_partner_idp(client, tenant, openid_provider)
     context = await browser.new_context(viewport={"width": 1100, "height": 800})
     page = await context.new_page()
     await page.goto(f"{live}/portal/{tenant.tenant_id}/7")
@@ -239,19 +246,7 @@ async def test_the_address_a_customer_types_is_filled_in_at_their_provider(
     )
     assert routed.status_code == 200, routed.text
     # A second provider: with one, the substitute link goes straight to it, no picker.
-    partners = await client.post(
-        "/api/admin/idps",
-        json={
-            "name": "Partner SSO",
-            "preset": "oidc",
-            "issuer": openid_provider.issuer,
-            "client_id": "partners",
-            "client_secret": "partners-secret",
-            "email_domains": ["partner.example"],
-        },
-        headers=headers,
-    )
-    assert partners.status_code == 201, partners.text
+    await add_partner_idp(client, tenant, openid_provider)
     context = await browser.new_context()
     page = await context.new_page()
     await page.goto(f"{live}/portal/{tenant.tenant_id}/7")

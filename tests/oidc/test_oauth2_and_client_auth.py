@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import RecordingProvisioner, create_idp, login
+from tests.login_fixtures import RecordingProvisioner, login, oauth2_idp
 from tests.oidc.hostile_op import HostileOP
 
 
@@ -26,18 +26,8 @@ async def test_oauth2_identity_comes_from_userinfo(
         "email_verified": True,
         "name": "Octo Cat",
     }
-    await create_idp(
-        client,
-        tenant,
-        name="Code host",
-        preset="oauth2",
-        authorization_endpoint=op.authorization_endpoint,
-        token_endpoint=op.token_endpoint,
-        userinfo_endpoint=op.userinfo_endpoint,
-        client_id=op.client_id,
-        client_secret=op.client_secret,
-        scopes="read:user user:email",
-        attribute_mapping={"subject": "id"},
+    await oauth2_idp(
+        client, tenant, op, scopes="read:user user:email", attribute_mapping={"subject": "id"}
     )
     response = await login(client, tenant, op)
     assert response.status_code == 303, response.text
@@ -54,18 +44,7 @@ async def test_oauth2_identity_comes_from_userinfo(
 async def test_oauth2_authorize_request_has_no_openid_scope(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP
 ) -> None:
-    await create_idp(
-        client,
-        tenant,
-        name="Code host",
-        preset="oauth2",
-        authorization_endpoint=op.authorization_endpoint,
-        token_endpoint=op.token_endpoint,
-        userinfo_endpoint=op.userinfo_endpoint,
-        client_id="c",
-        client_secret="s",
-        scopes="read:user",
-    )
+    await oauth2_idp(client, tenant, op, scopes="read:user")
     location = (await client.get(f"/portal/{tenant.tenant_id}/7")).headers["location"]
     assert parse_qs(location.split("?", 1)[1])["scope"] == ["read:user"]
 

@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.models import PortalSession
 from tests.conftest import InstalledTenant
 from tests.connect_tokens import InstallSigner
-from tests.login_fixtures import DESK_ID, RecordingProvisioner, callback, create_idp, login
+from tests.login_fixtures import (
+    DESK_ID,
+    RecordingProvisioner,
+    callback,
+    create_idp,
+    login,
+    oauth2_idp,
+)
 from tests.oidc.hostile_op import HostileOP
 
 
@@ -171,18 +178,7 @@ async def test_an_address_the_site_does_not_accept_is_told_before_the_idp(
 async def test_a_plain_oauth2_provider_gets_no_login_hint(
     client: httpx.AsyncClient, tenant: InstalledTenant, op: HostileOP, idp: dict[str, Any]
 ) -> None:
-    await create_idp(
-        client,
-        tenant,
-        name="Code host",
-        preset="oauth2",
-        authorization_endpoint=op.authorization_endpoint,
-        token_endpoint=op.token_endpoint,
-        userinfo_endpoint=op.userinfo_endpoint,
-        client_id="c",
-        client_secret="s",
-        email_domains=["partner.example"],
-    )
+    await oauth2_idp(client, tenant, op, email_domains=["partner.example"])
     routed = await client.post(
         f"/portal/{tenant.tenant_id}/{DESK_ID}/login", data={"email": "bob@partner.example"}
     )

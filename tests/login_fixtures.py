@@ -59,8 +59,9 @@ def op(network: respx.MockRouter) -> HostileOP:
 
 
 async def create_idp(
-    client: httpx.AsyncClient, tenant: InstalledTenant, **body: Any
+    client: httpx.AsyncClient, tenant: InstalledTenant, /, **body: Any
 ) -> dict[str, Any]:
+    # Positional-only: Entra ID's own field is called "tenant", and goes in the body.
     response = await client.post(
         "/api/admin/idps", json=body, headers={"Authorization": f"JWT {tenant.context_token()}"}
     )

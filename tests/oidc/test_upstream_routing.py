@@ -43,18 +43,6 @@ VENDORS = [
 ]
 
 
-async def add_idp(
-    client: httpx.AsyncClient, tenant: InstalledTenant, body: dict[str, Any]
-) -> dict[str, Any]:
-    # Not create_idp(**fields): Entra ID's field is called "tenant".
-    response = await client.post(
-        "/api/admin/idps", json=body, headers={"Authorization": f"JWT {tenant.context_token()}"}
-    )
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
 def vendor_op(network: respx.MockRouter, issuer: str) -> HostileOP:
     # Endpoints under the issuer's origin, as these vendors publish them.
     op = HostileOP(issuer=issuer.rstrip("/"), endpoint_base=issuer.rstrip("/"))
@@ -85,7 +73,7 @@ async def test_each_vendor_is_sent_its_own_routing_parameter(
         "client_secret": op.client_secret,
         "identity_provider": upstream,
     }
-    idp = await add_idp(client, tenant, body | fields)
+    idp = await create_idp(client, tenant, **body, **fields)
     assert idp["identity_provider"] == upstream
     location = await start(client, tenant)
     query = parse_qs(urlsplit(location).query)
@@ -110,7 +98,7 @@ async def test_without_an_upstream_the_vendor_page_shows(
     del upstream
     vendor_op(network, issuer)
     body = {"name": "Vendor", "preset": preset, "client_id": "c", "client_secret": "s"}
-    await add_idp(client, tenant, body | fields)
+    await create_idp(client, tenant, **body, **fields)
     assert parameter not in parse_qs(urlsplit(await start(client, tenant)).query)
 
 

@@ -20,9 +20,17 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_only
 
-# What a database that is down or failing over raises: SQLAlchemy's errors, and the OSError
-# (refused, unreachable, timed out) that asyncpg raises unwrapped while connecting.
-DATABASE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, OSError)
+
+class DatabaseUnreachableError(Exception):
+    """The database server could not be reached while connecting (refused, unreachable,
+    timed out). asyncpg raises these as a plain ``OSError``, which SQLAlchemy passes on
+    unwrapped; the engine's connect hook raises this instead, so that an ``OSError`` from
+    anything else (a missing file, a socket outside the database) is never reported as the
+    database being down."""
+
+
+# What a database that is down or failing over raises.
+DATABASE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, DatabaseUnreachableError)
 
 OpenSession = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 """Opens a session on demand (an ``async_sessionmaker``): for code that needs the database
@@ -55,13 +63,22 @@ def create_engine(database_url: str) -> AsyncEngine:
 
         return engine
     # pool_recycle instead of pre_ping: a ping is a round trip on every checkout.
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_recycle=1800,
         pool_size=10,
         max_overflow=10,
         connect_args=_connect_timeout(make_url(database_url)),
     )
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as e:  # TimeoutError and ConnectionRefusedError are ones
+            raise DatabaseUnreachableError(f"{type(e).__name__}: {e}") from e
+
+    return engine
 
 
 # A server that accepts connections but does not answer (a failover, a full backlog) held

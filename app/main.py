@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,7 +36,7 @@ from app.connect.tenant_cache import TenantCache
 from app.connect.tenant_cache import register as register_tenant_cache
 from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
-from app.db import create_engine, create_sessionmaker
+from app.db import DATABASE_FAILURES, DatabaseUnreachableError, create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
 from app.jsm.directory import JiraDirectory
 from app.jsm.personal_data import report_forever as report_personal_data_forever
@@ -154,9 +154,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 # The database not answering (down, failing over, every pooled connection busy): a passing
-# state, so a 503 that says to try again, not the 500 of a bug. asyncpg raises OSError and
-# TimeoutError (an OSError) unwrapped; SQLAlchemy wraps psycopg's and its own pool's.
-DATABASE_UNAVAILABLE = (OSError, OperationalError, InterfaceError, PoolTimeoutError)
+# state, so a 503 that says to try again, not the 500 of a bug. The engine turns asyncpg's
+# unwrapped OSError on connect into DatabaseUnreachableError; SQLAlchemy wraps psycopg's
+# and its own pool's. Any other OSError is a bug, and gets the 500 of one.
+DATABASE_UNAVAILABLE = (
+    DatabaseUnreachableError,
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+)
 RETRY_AFTER_SECONDS = "30"
 # SQLAlchemy wraps asyncpg's server errors as a plain DBAPIError, whatever they mean: the
 # SQLSTATE says. Classes of a server that is not there for now (PostgreSQL, Appendix A):
@@ -506,7 +512,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
         try:
             async with request.app.state.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError):
+        except DATABASE_FAILURES:
             logger.warning("readiness check failed", exc_info=True)
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})

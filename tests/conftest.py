@@ -31,7 +31,7 @@ from tests.connect_tokens import InstallSigner, tenant_token
 pytest_plugins = ["tests.login_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"
 APP_BASE_URL = "https://sso.example.test"
 KEYS_URL = "https://install-keys.example.test"
 JIRA_BASE_URL = "https://acme.atlassian.net"

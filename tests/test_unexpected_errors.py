@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from app.db import create_engine
+from app.db import DatabaseUnreachableError, create_engine
 from app.main import DATABASE_UNAVAILABLE
 from app.observability import AlreadyLogged
 from tests.conftest import APP_BASE_URL, InstalledTenant
@@ -71,10 +71,34 @@ async def test_the_admin_api_answers_json_without_detail(
 
 @pytest.mark.parametrize(
     "failure",
+    [FileNotFoundError(SECRET_DETAIL), ConnectionRefusedError(SECRET_DETAIL)],
+    ids=["missing-file", "socket-outside-the-database"],
+)
+async def test_an_os_error_outside_the_database_is_a_bug_not_an_outage(
+    raw_client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: OSError,
+) -> None:
+    """Any OSError used to answer 503 and log "database unavailable": a missing data file
+    looked like a database outage to the operator."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> NoReturn:
+        raise failure
+
+    monkeypatch.setattr("app.oidc.repository.save_login_state", broken)
+    response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
+    assert response.status_code == 500
+    assert "Something went wrong on our side." in response.text
+    assert "database unavailable" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "failure",
     [
         OperationalError("INSERT INTO login_states", {}, ConnectionError(SECRET_DETAIL)),
-        ConnectionRefusedError(SECRET_DETAIL),  # asyncpg, unwrapped
-        TimeoutError(SECRET_DETAIL),  # asyncpg's connect timeout
+        DatabaseUnreachableError(SECRET_DETAIL),  # asyncpg's refusal or connect timeout
         PoolTimeoutError(SECRET_DETAIL),  # every pooled connection busy
     ],
 )

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from app.config import Settings
 from app.connect.deps import request_target
 from app.connect.jwt import canonical_request, query_string_hash, verify_tenant_token
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-VECTORS = json.loads((SHARED / "testdata" / "connect-jwt-signed-urls.json").read_text())
+VECTORS = json.loads((DATA / "connect-jwt-signed-urls.json").read_text())
 # Generated before the `&` -> `%26` path fix; the fixed rule is tested in test_jwt.py.
 SUPERSEDED = {"BasePath RFC3986 Subdelimiters", "BasePath RFC3986 Subdelimiters (uri)"}
 CASES = [case for case in VECTORS["tests"] if case["name"] not in SUPERSEDED]

@@ -1,7 +1,7 @@
 """A fake Jira Cloud site with JSM, faithful to the official spec where it has one.
 
 Every ``/rest/servicedeskapi`` request body and every response this fake returns is validated
-against ``../shared/spec/jsm-servicedesk-openapi.json``; the two platform endpoints the app
+against ``tests/data/jsm-servicedesk-openapi.json``, a copy of Atlassian's spec; the two platform endpoints the app
 uses (user search, permission check) are checked by hand. Each request must carry a valid
 Connect JWT (iss = app key, qsh of that very request, HS256 with the tenant's secret), or in
 api_token mode the service account's Basic credentials.

@@ -1,5 +1,5 @@
 """Validation of requests and responses against Atlassian's official JSM Cloud OpenAPI spec
-(``../shared/spec/jsm-servicedesk-openapi.json``)."""
+(``tests/data/jsm-servicedesk-openapi.json``, a copy of Atlassian's spec)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-SPEC_PATH = SHARED / "spec" / "jsm-servicedesk-openapi.json"
+SPEC_PATH = DATA / "jsm-servicedesk-openapi.json"
 
 
 @cache

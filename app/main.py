@@ -32,8 +32,6 @@ from app.config import Settings
 from app.connect import lifecycle
 from app.connect.descriptor import descriptor_for
 from app.connect.install_keys import InstallKeyStore
-from app.connect.tenant_cache import TenantCache
-from app.connect.tenant_cache import register as register_tenant_cache
 from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
 from app.db import DATABASE_FAILURES, DatabaseUnreachableError, create_engine, create_sessionmaker
@@ -60,6 +58,8 @@ from app.portal.pages import CONCURRENT_UPLOADS, MAX_UPLOAD_BYTES
 from app.ratelimit import LoginRateLimiter
 from app.templating import STATIC_DIR, page_path, render_error
 from app.tenant_config import load_tenant_config
+from app.tenants.cache import TenantCache
+from app.tenants.cache import register as register_tenant_cache
 from app.urls import app_path, safe_return_path
 
 logger = logging.getLogger(__name__)

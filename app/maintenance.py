@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connect.tenant_cache import announce_tenant_change
 from app.db import DATABASE_FAILURES
 from app.models import (
     CustomerLink,
@@ -25,6 +24,7 @@ from app.models import (
     TestTicket,
 )
 from app.portal import submissions
+from app.tenants.changes import announce_tenant_change
 
 logger = logging.getLogger(__name__)
 

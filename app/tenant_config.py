@@ -2,7 +2,7 @@
 
 The tenant row, its identity providers (in the admin's order) and its settings, read together
 on a miss and then served from ``TenantCache`` until the tenant, one of its IdPs or its
-settings change (on any instance: see ``app.connect.tenant_cache``). The objects are
+settings change (on any instance: see ``app.tenants.cache``). The objects are
 detached snapshots shared by concurrent requests: read them, never change them.
 """
 
@@ -14,12 +14,12 @@ from functools import partial
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connect import tenants
-from app.connect.tenant_cache import TenantCache
 from app.db import OpenSession
 from app.jsm import repository as jsm_repository
 from app.models import IdentityProvider, Tenant, TenantSettings
 from app.oidc import repository as oidc_repository
+from app.tenants import repository as tenants
+from app.tenants.cache import TenantCache
 
 
 @dataclass(frozen=True, slots=True)

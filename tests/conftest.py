@@ -23,9 +23,10 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.connect.tenant_cache import CHANNEL, TenantCache
 from app.main import create_app
 from app.models import Base
+from app.tenants.cache import TenantCache
+from app.tenants.changes import CHANNEL
 from tests.connect_tokens import InstallSigner, tenant_token
 
 pytest_plugins = ["tests.login_fixtures"]
@@ -182,7 +183,7 @@ async def install_with_jira(
     base_url: str = JIRA_BASE_URL,
 ) -> InstalledTenant:
     """Install a tenant whose Jira site is a FakeJira with one desk (id 7, ITH)."""
-    from app.connect import tenants
+    from app.tenants import repository as tenants
     from tests.jsm.fake_jira import FakeJira
 
     client_key = client_key or f"client-{secrets.token_hex(6)}"

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connect.tenant_cache import TenantCache
 from app.models import IdentityProvider
+from app.tenants.cache import TenantCache
 from tests.conftest import InstalledTenant, settle_tenant_cache
 from tests.login_fixtures import callback, create_idp, failures, login, start
 from tests.oidc.hostile_op import HostileOP

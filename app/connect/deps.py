@@ -17,7 +17,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.connect import tenants
 from app.connect.jwt import (
     CONTEXT_QSH,
     TokenClaims,
@@ -28,11 +27,12 @@ from app.connect.jwt import (
     unverified_issuer,
     verify_tenant_token,
 )
-from app.connect.tenant_cache import TenantCache
 from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
 from app.models import Tenant
 from app.observability import set_tenant
+from app.tenants import repository as tenants
+from app.tenants.cache import TenantCache
 
 
 @dataclass(frozen=True, slots=True)

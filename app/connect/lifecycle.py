@@ -9,13 +9,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from app.config import Settings
-from app.connect import tenants
 from app.connect.deps import authenticate_tenant_token, bearer_jwt, request_target
 from app.connect.install_keys import InstallKeyStore
 from app.connect.jwt import TokenError, install_token_kid, query_string_hash, verify_install_token
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.errors import AppError, InvalidInputError
+from app.tenants import repository as tenants
 from app.urls import host_allowed, secure_endpoint_error
 
 router = APIRouter(prefix="/lifecycle", tags=["lifecycle"])

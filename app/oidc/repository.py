@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.connect.tenant_cache import announce_config_change
 from app.models import IdentityProvider, LoginState, TestTicket, table_of
+from app.tenants.changes import announce_config_change
 
 
 def digest(value: str) -> str:

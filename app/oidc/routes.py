@@ -12,7 +12,6 @@ from prometheus_client import Counter as PromCounter
 
 from app.audit import record_login
 from app.config import Settings
-from app.connect import tenants
 from app.cookies import read_flow_cookie, set_flow_cookie, set_session_cookie
 from app.crypto import SecretBox, same_secret
 from app.db import SessionDep
@@ -35,6 +34,7 @@ from app.portal.sessions import create_session
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
 from app.templating import as_sentence, render, render_error
 from app.tenant_config import tenant_config
+from app.tenants import repository as tenants
 
 router = APIRouter(tags=["login"])
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ import pytest
 import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connect import tenants
 from app.connect.jwt import query_string_hash
+from app.tenants import repository as tenants
 from tests.conftest import (
     APP_BASE_URL,
     JIRA_BASE_URL,

@@ -78,7 +78,7 @@ async def test_a_remembered_token_of_a_disabled_site_is_refused(
     headers = tenant.admin_headers()
     assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
     async with app.state.sessionmaker() as session:
-        from app.connect import tenants
+        from app.tenants import repository as tenants
 
         await tenants.set_enabled(session, tenant.client_key, enabled=False)
         await session.commit()

@@ -15,8 +15,8 @@ import respx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connect import tenants
 from app.models import IdentityProvider
+from app.tenants import repository as tenants
 from tests.conftest import InstalledTenant, install_tenant
 from tests.connect_tokens import InstallSigner
 from tests.login_fixtures import (

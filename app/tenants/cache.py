@@ -34,13 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from app.bounded import put_bounded
-from app.connect import tenants
 from app.crypto import SecretBox
 from app.db import OpenSession
 from app.models import IdentityProvider, Tenant, TenantSettings
+from app.tenants import repository as tenants
+from app.tenants.changes import BY_ID, BY_KEY, PENDING_EVICTIONS, CHANNEL
 
 logger = logging.getLogger(__name__)
-CHANNEL = "portal_sso_tenants"
 TTL_SECONDS = 60.0
 MAX_ENTRIES = 5000  # per map: tenants active within a TTL, far more than one process serves
 HEARTBEAT_SECONDS = 15.0
@@ -49,9 +49,6 @@ RECONNECT_SECONDS = 2.0
 # is logged with its trace, then one line per this many attempts (about a minute), not a
 # trace every 2 s for the whole outage in every worker.
 FAILURES_PER_LOG_LINE = 30
-_PENDING = "portal_sso_tenant_evictions"
-# NOTIFY payloads: a tenant named by its clientKey, or by its id.
-_BY_KEY, _BY_ID = "c:", "t:"
 _CONFIG_MODELS = (IdentityProvider, TenantSettings)
 T = TypeVar("T")
 
@@ -156,10 +153,10 @@ class TenantCache:
             del self._entries[key]
 
     def _evict_payload(self, payload: str) -> None:
-        if payload.startswith(_BY_ID):
-            self.evict_tenant_id(payload.removeprefix(_BY_ID))
-        elif payload.startswith(_BY_KEY):
-            self.evict(payload.removeprefix(_BY_KEY))
+        if payload.startswith(BY_ID):
+            self.evict_tenant_id(payload.removeprefix(BY_ID))
+        elif payload.startswith(BY_KEY):
+            self.evict(payload.removeprefix(BY_KEY))
         else:
             self.evict()  # not ours to parse: forget everything rather than keep a stale row
 
@@ -248,24 +245,6 @@ class TenantCache:
             await asyncio.sleep(RECONNECT_SECONDS)
 
 
-async def _announce(session: AsyncSession, payload: str) -> None:
-    session.sync_session.info.setdefault(_PENDING, set()).add(payload)
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": payload}
-        )
-
-
-async def announce_tenant_change(session: AsyncSession, client_key: str) -> None:
-    """Call in the transaction that changes a tenant row: evictions follow its commit."""
-    await _announce(session, _BY_KEY + client_key)
-
-
-async def announce_config_change(session: AsyncSession, tenant_id: str) -> None:
-    """For IdP or settings writes the ORM flush does not see (bulk UPDATE or DELETE)."""
-    await _announce(session, _BY_ID + tenant_id)
-
-
 _caches: weakref.WeakSet[TenantCache] = weakref.WeakSet()
 
 
@@ -283,9 +262,9 @@ def _announce_config_writes(session: Session, _flush_context: Any) -> None:
         for obj in chain(session.new, session.dirty, session.deleted)
         if isinstance(obj, _CONFIG_MODELS)
     }
-    pending = session.info.setdefault(_PENDING, set())
+    pending = session.info.setdefault(PENDING_EVICTIONS, set())
     for tenant_id in sorted(tenant_ids):
-        payload = _BY_ID + tenant_id
+        payload = BY_ID + tenant_id
         if payload in pending:
             continue
         pending.add(payload)
@@ -298,11 +277,11 @@ def _announce_config_writes(session: Session, _flush_context: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _evict_after_commit(session: Session) -> None:
-    for payload in session.info.pop(_PENDING, ()):
+    for payload in session.info.pop(PENDING_EVICTIONS, ()):
         for cache in list(_caches):
             cache._evict_payload(payload)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    session.info.pop(PENDING_EVICTIONS, None)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import new_opaque_id
 from app.db import insert_for
 from app.models import Tenant, utcnow
+from app.tenants.changes import announce_tenant_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +21,6 @@ class Installation:
     display_url: str | None
     product_type: str | None
     description: str | None
-
-
-async def announce_tenant_change(session: AsyncSession, client_key: str) -> None:
-    from app.connect.tenant_cache import announce_tenant_change as announce
-
-    await announce(session, client_key)
 
 
 async def get_by_client_key(session: AsyncSession, client_key: str) -> Tenant | None:

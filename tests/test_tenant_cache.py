@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connect.tenant_cache import FAILURES_PER_LOG_LINE, TenantCache
 from app.db import OpenSession, create_engine
+from app.tenants.cache import FAILURES_PER_LOG_LINE, TenantCache
 from tests.conftest import InstalledTenant, install_tenant, settle_tenant_cache
 from tests.connect_tokens import InstallSigner, tenant_token
 
@@ -142,7 +142,7 @@ async def _wait_until(condition: Callable[[], bool], *, seconds: float) -> None:
 
 @pytest.fixture
 def quick_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.connect.tenant_cache.HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr("app.tenants.cache.HEARTBEAT_SECONDS", 0.05)
 
 
 async def _listener_pid(session: async_sessionmaker[AsyncSession]) -> int:
@@ -188,7 +188,7 @@ async def test_a_lost_listener_stops_caching_until_it_is_back(
 async def test_a_database_outage_logs_a_line_a_minute_not_a_trace_every_retry(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("app.connect.tenant_cache.RECONNECT_SECONDS", 0.001)
+    monkeypatch.setattr("app.tenants.cache.RECONNECT_SECONDS", 0.001)
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
@@ -204,7 +204,7 @@ async def test_a_database_outage_logs_a_line_a_minute_not_a_trace_every_retry(
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             await engine.dispose()
-    lines = [r for r in caplog.records if r.name == "app.connect.tenant_cache"]
+    lines = [r for r in caplog.records if r.name == "app.tenants.cache"]
     assert [r.getMessage().split(";")[0].split(" (")[0] for r in lines] == [
         "tenant cache listener lost its connection",
         "tenant cache listener still cannot connect",

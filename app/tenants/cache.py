@@ -38,7 +38,7 @@ from app.crypto import SecretBox
 from app.db import OpenSession
 from app.models import IdentityProvider, Tenant, TenantSettings
 from app.tenants import repository as tenants
-from app.tenants.changes import BY_ID, BY_KEY, PENDING_EVICTIONS, CHANNEL
+from app.tenants.changes import BY_ID, BY_KEY, CHANNEL, PENDING_EVICTIONS
 
 logger = logging.getLogger(__name__)
 TTL_SECONDS = 60.0

@@ -6,6 +6,7 @@ The variables and defaults in the table of ``DESIGN.md`` are an external contrac
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,9 @@ from app import crypto
 
 DEFAULT_APP_KEY = "portal-sso-for-jsm"
 DATA_DIR = Path("data")
+FORGE_APP_ID = re.compile(
+    r"ari:cloud:ecosystem::app/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
 
 
 # The app runs on SQLAlchemy's asyncio engine, so only asyncio drivers. A URL that names no
@@ -94,6 +98,13 @@ class Settings(DatabaseSettings):
         default_factory=lambda: ["*.atlassian.net", "*.jira.com"]
     )
     dev_allow_http_loopback: bool = False
+    # Forge (the way into Jira since Connect installs ended): unset, the /forge routes and
+    # Forge Invocation Tokens on the admin API answer 404.
+    forge_app_id: str | None = None
+    forge_jwks_url: str = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+    forge_api_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["api.atlassian.com"]
+    )
     # Outbound calls reach public addresses only, unless the operator allows private ones
     # (an IdP on the operator's own network).
     allow_private_network_endpoints: bool = False
@@ -141,14 +152,29 @@ class Settings(DatabaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("allowed_install_hosts", mode="before")
+    @field_validator("forge_app_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("forge_app_id")
+    @classmethod
+    def _forge_app_ari(cls, value: str | None) -> str | None:
+        if value is not None and not FORGE_APP_ID.fullmatch(value.strip()):
+            raise ValueError(
+                "must be the app's ARI, as `forge register` writes it in manifest.yml: "
+                "ari:cloud:ecosystem::app/<uuid>"
+            )
+        return value.strip() if value is not None else None
+
+    @field_validator("allowed_install_hosts", "forge_api_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("app_base_url", "connect_install_keys_url")
+    @field_validator("app_base_url", "connect_install_keys_url", "forge_jwks_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         parts = urlsplit(value)
@@ -168,6 +194,8 @@ class Settings(DatabaseSettings):
             raise ValueError("APP_BASE_URL must be https:// outside development")
         if self.dev_allow_http_loopback:
             raise ValueError("DEV_ALLOW_HTTP_LOOPBACK is for development only")
+        if urlsplit(self.forge_jwks_url).scheme != "https":
+            raise ValueError("FORGE_JWKS_URL must be https:// outside development")
         return self
 
     @property

@@ -10,8 +10,24 @@ from __future__ import annotations
 import hmac
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from jwt.types import Options
 
 from app.errors import AppError
+
+# NIST SP 800-131A disallows shorter RSA keys for signatures: a token signed with one can be
+# forged by whoever factors the key. PyJWT only warns about them.
+MIN_RSA_KEY_BITS = 2048
+
+# PyJWT verifies the signature (with the pinned algorithm); times are checked against an
+# injectable clock, audience and issuer by each caller's own rule (install, tenant, Forge and ID tokens).
+SIGNATURE_ONLY: Options = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+}
 
 
 def same_secret(given: str, expected: str) -> bool:

@@ -9,6 +9,8 @@
     ├── InvalidInputError (422)          bad admin input; carries field -> message
     ├── LoginError (400)                 a customer login that cannot go on; the page says why
     │   └── LoginStateError (400)        unknown, used, expired or foreign login state
+    ├── JiraUnavailableError (503)       no way to call the site's Jira now (no valid Forge app
+    │                                    token, a service account without its token); says why
     └── UpstreamError (502)              Jira, the IdP or Atlassian's key service misbehaved
         ├── InstallKeyError (401)        install-signing key could not be fetched (install refused)
         ├── JiraError (502)              carries Jira's errorMessages
@@ -60,6 +62,11 @@ class LoginError(AppError):
 
 class LoginStateError(LoginError):
     code = "login_state_invalid"
+
+
+class JiraUnavailableError(AppError):
+    status_code = 503
+    code = "jira_not_configured"
 
 
 class UpstreamError(AppError):

@@ -30,18 +30,23 @@ from app.admin import api as admin_api
 from app.admin import pages as admin_pages
 from app.config import Settings
 from app.connect import lifecycle
+from app.connect.auth import connect_access
 from app.connect.descriptor import descriptor_for
 from app.connect.install_keys import InstallKeyStore
 from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
 from app.db import DATABASE_FAILURES, DatabaseUnreachableError, create_engine, create_sessionmaker
 from app.errors import AppError, InvalidInputError
+from app.forge import routes as forge_routes
+from app.forge.auth import forge_access
+from app.forge.keys import ForgeKeys
+from app.jsm.auth import AppAccess, JiraAccess
 from app.jsm.directory import JiraDirectory
 from app.jsm.personal_data import report_forever as report_personal_data_forever
 from app.jsm.provisioning import JsmProvisioner
 from app.jsm.repository import get_settings
 from app.maintenance import purge_forever
-from app.models import TenantSettings
+from app.models import Tenant, TenantSettings
 from app.observability import (
     Metrics,
     RequestScope,
@@ -64,7 +69,7 @@ from app.urls import app_path, safe_return_path
 
 logger = logging.getLogger(__name__)
 
-JSON_SURFACES = ("/api/", "/lifecycle/")
+JSON_SURFACES = ("/api/", "/lifecycle/", "/forge/")
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -354,6 +359,17 @@ async def _count_cache_use_forever(
         await asyncio.sleep(CACHE_FIGURES_INTERVAL_SECONDS)
 
 
+def platform_access(settings: Settings, box: SecretBox) -> AppAccess:
+    """The app's own access to a tenant's Jira, by the platform it was installed through."""
+
+    def access(tenant: Tenant) -> JiraAccess:
+        if tenant.is_forge:
+            return JiraAccess(*forge_access(tenant, box=box))
+        return JiraAccess(*connect_access(tenant, box=box, app_key=settings.app_key))
+
+    return access
+
+
 def create_app(settings: Settings | None = None, *, freeze_after_startup: bool = False) -> FastAPI:
     """``freeze_after_startup``: leave what start-up built out of later full garbage
     collections (see ``_freeze_long_lived``); for a process that serves one app."""
@@ -393,9 +409,10 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
             app.state.jira = JiraDirectory(
                 http,
                 box=app.state.secret_box,
-                app_key=settings.app_key,
+                app_access=platform_access(settings, app.state.secret_box),
                 observe=metrics.observe_jira,
             )
+            app.state.forge_keys = ForgeKeys(http, jwks_url=settings.forge_jwks_url)
             app.state.provisioner = JsmProvisioner(
                 app.state.jira,
                 refresh_interval=timedelta(hours=settings.customer_refresh_hours),
@@ -527,6 +544,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
 
     app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(lifecycle.router)
+    app.include_router(forge_routes.router)
     app.include_router(admin_pages.router)
     return app
 

@@ -78,18 +78,33 @@ def table_of(model: type[Base]) -> Table:
 
 
 class Tenant(Base):
-    """One Jira site that installed the app (keyed by Atlassian's clientKey)."""
+    """One Jira site that installed the app: through Forge (keyed by its cloud id, with the
+    current installation id) or, on sites that already had it, through Connect (keyed by
+    Atlassian's clientKey). Everything behind the tenant is the same for both."""
 
     __tablename__ = "tenants"
 
-    # Opaque id used in substitute links; never the clientKey.
+    # Opaque id used in substitute links; never the clientKey or the cloud id.
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    client_key: Mapped[str] = mapped_column(String(255), unique=True)
-    shared_secret_encrypted: Mapped[str] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(16), default="connect")  # or "forge"
+    # Connect only.
+    client_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    shared_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The site's own URL (for Forge learned from Jira after the install event; "" until then).
     base_url: Mapped[str] = mapped_column(String(255))
     display_url: Mapped[str | None] = mapped_column(String(255))
     product_type: Mapped[str | None] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(String(255))
+    # Forge only: from verified Forge Invocation Tokens, never from a request body.
+    cloud_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    installation_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    api_base_url: Mapped[str | None] = mapped_column(String(255))
+    # The app system token (x-forge-oauth-system): the one with the latest expiry wins.
+    app_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    app_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When Forge last called with a token (the hourly trigger): days without one, or Jira
+    # refusing it, mean the app was probably uninstalled without a preUninstall call.
+    app_token_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     installed: Mapped[bool] = mapped_column(Boolean, default=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -101,9 +116,26 @@ class Tenant(Base):
         return self.installed and self.enabled
 
     @property
+    def is_forge(self) -> bool:
+        return self.platform == "forge"
+
+    @property
     def portal_base_url(self) -> str:
         """Where customers see Jira (displayUrl is the custom domain when one is set)."""
         return (self.display_url or self.base_url).rstrip("/")
+
+
+class ForgeInstallation(Base):
+    """Every Forge installation id a tenant has had. Forge gives a site a new installation id
+    on each install; an event or token naming a retired one (after ``preUninstall``) is
+    refused, and a new installation on the same cloud id takes the tenant back."""
+
+    __tablename__ = "forge_installations"
+
+    installation_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class IdentityProvider(Base):

@@ -36,7 +36,7 @@ class TenantConfig:
         return next((idp for idp in self.idps if idp.id == idp_id), None)
 
 
-async def _load(session: AsyncSession, *, tenant_id: str) -> tuple[str, TenantConfig] | None:
+async def _load(session: AsyncSession, *, tenant_id: str) -> tuple[str | None, TenantConfig] | None:
     tenant = await tenants.get_by_id(session, tenant_id)
     if tenant is None:
         return None

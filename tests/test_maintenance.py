@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import DatabaseUnreachableError
 from app.maintenance import (
     delete_tenant_data,
     export_tenant_data,
@@ -152,7 +153,8 @@ async def test_the_operator_command(
     "failure",
     [
         OperationalError("SELECT 1", {}, ConnectionError("the database is restarting")),
-        ConnectionRefusedError("the database is restarting"),  # asyncpg raises it unwrapped
+        # asyncpg's refusal, as the engine's connect hook raises it.
+        DatabaseUnreachableError("ConnectionRefusedError: the database is restarting"),
     ],
 )
 async def test_the_background_task_purges_each_interval_and_outlives_a_failed_run(

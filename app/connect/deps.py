@@ -76,7 +76,7 @@ async def authenticate_tenant_token(
     if not token:
         raise TokenError("missing token")
     tenant = await tenants.get_by_client_key(session, unverified_issuer(token))
-    if tenant is None:
+    if tenant is None or tenant.client_key is None or tenant.shared_secret_encrypted is None:
         raise TokenError("unknown tenant")
     claims = verify_tenant_token(
         token,
@@ -106,7 +106,7 @@ async def authenticate_cached(
     remembered = memo.get(token, expected_qsh=expected_qsh)
     client_key = remembered[1].issuer if remembered else unverified_issuer(token)
     tenant = await cache.get(state.sessionmaker, client_key)
-    if tenant is None:
+    if tenant is None or tenant.client_key is None or tenant.shared_secret_encrypted is None:
         raise TokenError("unknown tenant")
     if remembered and remembered[0] == tenant.shared_secret_encrypted:
         claims = remembered[1]

@@ -14,7 +14,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from app.connect.jwt import MIN_RSA_KEY_BITS
+from app.crypto import MIN_RSA_KEY_BITS
 from app.errors import InstallKeyError
 
 _NEGATIVE_TTL_SECONDS = 60.0

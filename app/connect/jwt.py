@@ -23,10 +23,9 @@ from urllib.parse import urlsplit
 
 import jwt
 from atlassian_jwt.url_utils import canonicalize_request
-from jwt.types import Options
 from jwt.warnings import InsecureKeyLengthWarning
 
-from app.crypto import same_secret
+from app.crypto import SIGNATURE_ONLY, same_secret
 from app.errors import AuthenticationError
 
 CONTEXT_QSH = "context-qsh"
@@ -104,22 +103,6 @@ def _header(token: str) -> dict[str, Any]:
 
 def _timestamp(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
-
-
-# NIST SP 800-131A disallows shorter RSA keys for signatures: a token signed with one can be
-# forged by whoever factors the key. PyJWT only warns about them.
-MIN_RSA_KEY_BITS = 2048
-
-# PyJWT verifies the signature (with the pinned algorithm); times are checked against an
-# injectable clock, audience and issuer by each caller's own rule (here and for ID tokens).
-SIGNATURE_ONLY: Options = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-}
 
 
 def _check_lifetime(claims: dict[str, Any], *, now: datetime | None, leeway: int) -> None:

@@ -1,42 +1,33 @@
-"""``httpx.Auth`` that signs the app's own requests to a tenant's Jira with a Connect JWT."""
+"""How a request reaches a tenant's Jira: where, and with which ``httpx.Auth``.
+
+Each platform brings its own auth for the app's calls (``app.connect.auth``: a Connect JWT on
+the site URL; ``app.forge.auth``: the app system token on ``api.atlassian.com``); the
+composition root hands ``JiraDirectory`` a function that picks one per tenant, so nothing in
+``jsm`` knows which platform a tenant came from. A service account's API token works on
+either."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Generator
-from urllib.parse import urlsplit
+from collections.abc import Callable, Generator
+from typing import NamedTuple
 
 import httpx
 
-from app.connect.jwt import relative_path, sign_tenant_request
+from app.models import Tenant
 
 
-class ConnectJWTAuth(httpx.Auth):
-    """Sign each request as the app: ``iss`` = app key, ``aud`` = [clientKey], 3 minutes.
+class JiraAccess(NamedTuple):
+    """Where a tenant's Jira answers (``base_url``, without a trailing slash) and how the
+    request authenticates."""
 
-    The qsh covers the path relative to the tenant's baseUrl (which may carry a context path
-    such as ``/jira`` or a proxy prefix), as Atlassian's canonical request defines it.
-    """
+    base_url: str
+    auth: httpx.Auth
 
-    def __init__(self, *, app_key: str, client_key: str, shared_secret: str, base_url: str) -> None:
-        self._app_key = app_key
-        self._client_key = client_key
-        self._shared_secret = shared_secret
-        self._base_path = urlsplit(base_url).path
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        raw_path = request.url.raw_path.decode("ascii")
-        path, _, query = raw_path.partition("?")
-        token = sign_tenant_request(
-            app_key=self._app_key,
-            client_key=self._client_key,
-            shared_secret=self._shared_secret,
-            method=request.method,
-            path=relative_path(path, self._base_path),
-            query=query,
-        )
-        request.headers["Authorization"] = f"JWT {token}"
-        yield request
+AppAccess = Callable[[Tenant], JiraAccess]
+"""The app's own access to a tenant's Jira, per platform; raises ``JiraUnavailableError``
+when the platform has no valid credential for it (a Forge site whose token expired)."""
 
 
 class ServiceAccountAuth(httpx.Auth):

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bounded import put_bounded
 from app.crypto import SecretBox
-from app.errors import AppError, JiraError, NotFoundError
+from app.errors import JiraError, JiraUnavailableError, NotFoundError
 from app.jsm import repository
-from app.jsm.auth import ConnectJWTAuth, ServiceAccountAuth
+from app.jsm.auth import AppAccess, JiraAccess, ServiceAccountAuth
 from app.jsm.client import JiraClient, RetryPolicy
-from app.models import Tenant
+from app.models import Tenant, TenantSettings
 
 DESK_TTL_SECONDS = 300.0
 MISSING_DESK_TTL_SECONDS = 60.0
@@ -25,9 +25,8 @@ ADMIN_TTL_SECONDS = 300.0
 MAX_ENTRIES = 10_000  # per cache
 
 
-class JiraNotConfiguredError(AppError):
-    status_code = 503
-    code = "jira_not_configured"
+# The name the portal and admin code know it by.
+JiraNotConfiguredError = JiraUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,54 +50,58 @@ class JiraDirectory:
         http: httpx.AsyncClient,
         *,
         box: SecretBox,
-        app_key: str,
+        app_access: AppAccess,
         policy: RetryPolicy | None = None,
         observe: Callable[[str, int, float], None] | None = None,
     ) -> None:
         self._observe = observe
         self._http = http
         self._box = box
-        self._app_key = app_key
+        self._app_access = app_access
         self._policy = policy or RetryPolicy()
         self._desks: dict[tuple[str, str], tuple[float, ServiceDesk | None]] = {}
         self._desk_lists: dict[str, tuple[float, list[ServiceDesk]]] = {}
         self._admins: dict[tuple[str, str, str], tuple[float, bool]] = {}
 
     async def client(self, session: AsyncSession, tenant: Tenant) -> JiraClient:
+        """The client for customers' business: the service account when the tenant chose
+        one, else the app itself; and the service account too when the app has no valid
+        credential for the site (a Forge site whose token lapsed) and the admin set one."""
         settings = await repository.get_settings(session, tenant.id)
-        auth: httpx.Auth
         if settings.jira_auth == "api_token":
-            if not settings.service_account_email or not settings.service_account_token_encrypted:
+            service_account = self._service_account(tenant, settings)
+            if service_account is None:
                 raise JiraNotConfiguredError(
                     "the app is set to use a service account, but its email or API token is missing"
                 )
-            auth = ServiceAccountAuth(
-                email=settings.service_account_email,
-                api_token=self._box.decrypt(settings.service_account_token_encrypted),
-            )
-        else:
-            auth = self._app_auth(tenant)
-        return self._client(tenant, auth)
+            return self._client(service_account)
+        try:
+            return self._client(self._app_access(tenant))
+        except JiraUnavailableError:
+            fallback = self._service_account(tenant, settings)
+            if fallback is None:
+                raise
+            return self._client(fallback)
+
+    def _service_account(self, tenant: Tenant, settings: TenantSettings) -> JiraAccess | None:
+        email = settings.service_account_email
+        token = settings.service_account_token_encrypted
+        if not email or not token or not tenant.base_url:
+            return None
+        # API tokens authenticate on the site's own URL.
+        auth = ServiceAccountAuth(email=email, api_token=self._box.decrypt(token))
+        return JiraAccess(tenant.base_url.rstrip("/"), auth)
 
     def app_client(self, tenant: Tenant) -> JiraClient:
-        """A client that calls as the app itself (its Connect JWT), whatever the tenant chose
-        for customers: for the app's own questions, which a broken service account must not
-        block."""
-        return self._client(tenant, self._app_auth(tenant))
+        """A client that calls as the app itself, whatever the tenant chose for customers:
+        for the app's own questions, which a broken service account must not block."""
+        return self._client(self._app_access(tenant))
 
-    def _app_auth(self, tenant: Tenant) -> ConnectJWTAuth:
-        return ConnectJWTAuth(
-            app_key=self._app_key,
-            client_key=tenant.client_key,
-            shared_secret=self._box.decrypt(tenant.shared_secret_encrypted),
-            base_url=tenant.base_url,
-        )
-
-    def _client(self, tenant: Tenant, auth: httpx.Auth) -> JiraClient:
+    def _client(self, access: JiraAccess) -> JiraClient:
         return JiraClient(
             self._http,
-            base_url=tenant.base_url,
-            auth=auth,
+            base_url=access.base_url,
+            auth=access.auth,
             policy=self._policy,
             observe=self._observe,
         )
@@ -201,8 +204,10 @@ class JiraDirectory:
 
     @staticmethod
     def _admin_key(tenant: Tenant, account_id: str) -> tuple[str, str, str]:
-        # The secret is part of the key: a reinstall (new secret) re-checks at once.
-        return (tenant.id, tenant.shared_secret_encrypted[-16:], account_id)
+        # The installation is part of the key: a reinstall (a new Connect secret, a new Forge
+        # installation id) re-checks at once.
+        installation = tenant.installation_id or (tenant.shared_secret_encrypted or "")[-16:]
+        return (tenant.id, installation, account_id)
 
 
 def _desk(value: Any) -> ServiceDesk:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crypto import SecretBoxError
 from app.db import DATABASE_FAILURES, insert_for
-from app.errors import JiraError
+from app.errors import JiraError, JiraUnavailableError
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory
 from app.models import CustomerLink, LoginEvent, PersonalDataReport, PortalSession, Tenant
@@ -225,7 +225,11 @@ async def _take_site(session: AsyncSession, tenant_id: str) -> bool:
 
 
 # The database failed, or the site's secret cannot be decrypted (a key retired too early).
-_SITE_FAILURES: tuple[type[Exception], ...] = (*DATABASE_FAILURES, SecretBoxError)
+_SITE_FAILURES: tuple[type[Exception], ...] = (
+    *DATABASE_FAILURES,
+    SecretBoxError,
+    JiraUnavailableError,
+)
 
 
 async def report_all_sites(
@@ -235,7 +239,13 @@ async def report_all_sites(
     async with sessionmaker() as session:
         tenants = (
             await session.scalars(
-                select(Tenant).where(Tenant.installed.is_(True), Tenant.enabled.is_(True))
+                # Connect sites only: how a Forge remote reaches the reporting API is not
+                # settled here yet (see the README's Forge section).
+                select(Tenant).where(
+                    Tenant.installed.is_(True),
+                    Tenant.enabled.is_(True),
+                    Tenant.platform == "connect",
+                )
             )
         ).all()
     totals = {"sites": 0, "reported": 0, "erased": 0, "failed": 0}

@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from app.bounded import put_bounded
-from app.connect.jwt import MIN_RSA_KEY_BITS
+from app.crypto import MIN_RSA_KEY_BITS
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
 from app.oidc.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer, endpoint_origin

@@ -15,8 +15,7 @@ from typing import Any
 
 import jwt
 
-from app.connect.jwt import SIGNATURE_ONLY
-from app.crypto import same_secret
+from app.crypto import SIGNATURE_ONLY, same_secret
 from app.errors import LoginError
 from app.oidc.metadata import ASYMMETRIC_ALGORITHMS, SigningKey
 

@@ -61,7 +61,7 @@ class TenantCache:
         self._entries: dict[str, tuple[float, Tenant]] = {}
         self._secrets: dict[str, str] = {}
         # By tenant id: (expiry, the tenant's clientKey, a value derived from its rows).
-        self._derived: dict[str, tuple[float, str, Any]] = {}
+        self._derived: dict[str, tuple[float, str | None, Any]] = {}
         self._generation = 0
         self.hits = 0
         self.misses = 0
@@ -96,6 +96,8 @@ class TenantCache:
         """The tenant's decrypted secret, kept while its row is cached (no decryption per
         request). Keyed by the ciphertext, which a reinstall always changes."""
         encrypted = tenant.shared_secret_encrypted
+        if encrypted is None or tenant.client_key is None:
+            raise TypeError(f"tenant {tenant.id} is not a Connect installation")
         secret = self._secrets.get(encrypted)
         if secret is None:
             secret = box.decrypt(encrypted)
@@ -109,7 +111,7 @@ class TenantCache:
         self,
         open_session: OpenSession,
         tenant_id: str,
-        load: Callable[[AsyncSession], Awaitable[tuple[str, T] | None]],
+        load: Callable[[AsyncSession], Awaitable[tuple[str | None, T] | None]],
     ) -> T | None:
         """A value built from a tenant's rows by ``load`` (which returns the tenant's clientKey
         with it, or None when there is no such tenant), cached until the tenant changes."""

@@ -8,8 +8,8 @@ import jwt
 import pytest
 import respx
 
+from app.connect.auth import ConnectJWTAuth
 from app.connect.jwt import query_string_hash
-from app.jsm.auth import ConnectJWTAuth
 
 SECRET = "tenant-shared-secret-of-a-realistic-length-123"
 

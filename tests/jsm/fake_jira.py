@@ -18,6 +18,7 @@ import itertools
 import json
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,10 @@ class FakeJira:
     client_key: str
     shared_secret: str
     service_account: tuple[str, str] | None = None  # (email, api token) for api_token mode
+    # Behind the fake api.atlassian.com of a Forge site: which Bearer app tokens it accepts
+    # (the gateway's check), and the site's own URL, which serverInfo names.
+    accepts_bearer: Callable[[str], bool] | None = None
+    site_url: str | None = None
     admins: set[str] = field(default_factory=lambda: {"557058:admin-account"})
     accounts: dict[str, Account] = field(default_factory=dict)
     desks: dict[str, Desk] = field(default_factory=dict)
@@ -287,6 +292,8 @@ class FakeJira:
                 request.method, relative_path(path, urlsplit(self.base_url).path), query
             )
             return claims.get("iss") == self.app_key and claims.get("qsh") == expected
+        if header.startswith("Bearer ") and self.accepts_bearer is not None:
+            return self.accepts_bearer(header[7:])
         if header.startswith("Basic ") and self.service_account:
             email, _, token = base64.b64decode(header[6:]).decode().partition(":")
             return (email, token) == self.service_account
@@ -375,6 +382,7 @@ class FakeJira:
             (r"GET /rest/api/3/user/search", self._user_search),
             (r"POST /rest/api/3/permissions/check", self._permissions_check),
             (r"GET /rest/api/3/myself", self._myself),
+            (r"GET /rest/api/3/serverInfo", self._server_info),
             (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttypegroup", self._groups),
             (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttype/(\d+)", self._request_type),
             (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttype/(\d+)/field", self._fields),
@@ -392,6 +400,14 @@ class FakeJira:
         ]
 
     # --- endpoints -------------------------------------------------------------------------
+    def _server_info(self, _query: dict[str, str], _body: Any) -> tuple[int, Any]:
+        return 200, {
+            "baseUrl": self.site_url or self.base_url,
+            "deploymentType": "Cloud",
+            "serverTitle": "Jira",
+            "version": "1001.0.0-SNAPSHOT",
+        }
+
     def _attach_temporary_file(
         self, _query: dict[str, str], body: Any, desk_id: str
     ) -> tuple[int, Any]:

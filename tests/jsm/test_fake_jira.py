@@ -6,7 +6,7 @@ import httpx
 import pytest
 import respx
 
-from app.jsm.auth import ConnectJWTAuth
+from app.connect.auth import ConnectJWTAuth
 from tests.jsm.fake_jira import FakeJira
 
 BASE = "https://acme.atlassian.net"

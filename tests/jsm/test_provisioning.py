@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.jsm.client import RetryPolicy
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import MAX_SYNCED_ORGANIZATIONS, JsmProvisioner
+from app.main import platform_access
 from app.models import CustomerLink, PortalSession
 from tests.conftest import InstalledTenant
 from tests.jsm.fake_jira import FakeJira
@@ -31,7 +32,7 @@ def fast_retries(app: FastAPI) -> None:
     directory = JiraDirectory(
         app.state.http,
         box=app.state.secret_box,
-        app_key=app.state.settings.app_key,
+        app_access=platform_access(app.state.settings, app.state.secret_box),
         policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=5),
     )
     app.state.jira = directory

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.main import platform_access
 from tests.conftest import InstalledTenant
 from tests.jsm.fake_jira import FakeJira
 from tests.login_fixtures import DESK_ID, SignedIn
@@ -32,7 +33,7 @@ def fast_jira(app: FastAPI) -> None:
     directory = JiraDirectory(
         app.state.http,
         box=app.state.secret_box,
-        app_key=app.state.settings.app_key,
+        app_access=platform_access(app.state.settings, app.state.secret_box),
         policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=2),
     )
     app.state.jira = directory

@@ -26,6 +26,7 @@ async def stored_secrets(session: async_sessionmaker[AsyncSession]) -> list[str]
 def test_every_encrypted_column_is_found() -> None:
     assert {f"{t.name}.{c.name}" for t, c in secret_columns()} == {
         "tenants.shared_secret_encrypted",
+        "tenants.app_token_encrypted",
         "identity_providers.client_secret_encrypted",
         "login_states.code_verifier_encrypted",
         "portal_sessions.id_token_encrypted",

@@ -5,12 +5,15 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ADMIN_UI_DIR=/srv/forge/static/admin
 
 WORKDIR /srv
 COPY pyproject.toml README.md alembic.ini atlassian-connect.json ./
 COPY app ./app
 COPY migrations ./migrations
+# The admin UI bundle: Forge hosts its own copy; the Connect admin page is served from this one.
+COPY forge/static/admin ./forge/static/admin
 COPY scripts/docker-entrypoint ./scripts/docker-entrypoint
 
 RUN pip install . \

@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_FIXTURE := tests/oidc_provider
+FORGE := forge
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # `make run` is for a developer's machine; production runs the container (see README).
 export APP_ENV ?= development
 
-.PHONY: install run migrate test lint format descriptor system-deps clean
+.PHONY: install run migrate test lint format descriptor system-deps clean forge-build forge-validate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +35,22 @@ $(NODE_FIXTURE)/node_modules/.stamp: $(NODE_FIXTURE)/package.json $(NODE_FIXTURE
 	cd $(NODE_FIXTURE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: install system-deps $(NODE_FIXTURE)/node_modules/.stamp
+# The Forge app's tools: Atlassian's manifest validator and @forge/bridge, bundled into the
+# admin UI's Forge host adapter (static/admin/host.js) by esbuild.
+$(FORGE)/node_modules/.stamp: $(FORGE)/package.json $(FORGE)/package-lock.json
+	cd $(FORGE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(FORGE)/static/admin/host.js: $(FORGE)/src/host-forge.js $(FORGE)/node_modules/.stamp
+	cd $(FORGE) && npm run --silent build
+
+forge-build: $(FORGE)/static/admin/host.js
+
+# Atlassian's validator, offline (`forge lint` needs a login).
+forge-validate: $(FORGE)/node_modules/.stamp
+	cd $(FORGE) && npm run --silent validate
+
+test: install system-deps $(NODE_FIXTURE)/node_modules/.stamp $(FORGE)/static/admin/host.js
 	$(BIN)/pytest
 
 lint: install
@@ -50,4 +66,4 @@ descriptor: install
 	$(BIN)/python -m app.connect.descriptor > atlassian-connect.json
 
 clean:
-	rm -rf $(VENV) $(NODE_FIXTURE)/node_modules test-artifacts
+	rm -rf $(VENV) $(NODE_FIXTURE)/node_modules $(FORGE)/node_modules $(FORGE)/static/admin/host.js test-artifacts

@@ -105,6 +105,9 @@ class Settings(DatabaseSettings):
     forge_api_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["api.atlassian.com"]
     )
+    # The admin UI bundle (forge/static/admin), which Forge hosts and the Connect page serves
+    # too; the image sets it, a checkout finds it beside the app package.
+    admin_ui_dir: Path = Path(__file__).resolve().parent.parent / "forge" / "static" / "admin"
     # Outbound calls reach public addresses only, unless the operator allows private ones
     # (an IdP on the operator's own network).
     allow_private_network_endpoints: bool = False

@@ -28,6 +28,7 @@ from starlette.routing import Match
 
 from app.admin import api as admin_api
 from app.admin import pages as admin_pages
+from app.admin.pages import BUNDLE_PATH
 from app.config import Settings
 from app.connect import lifecycle
 from app.connect.auth import connect_access
@@ -543,6 +544,12 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
         )
 
     app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
+    # The admin UI bundle, for the Connect admin page (Forge hosts its own copy of it).
+    app.mount(
+        BUNDLE_PATH,
+        VersionedStaticFiles(directory=settings.admin_ui_dir, check_dir=False),
+        name="admin-ui",
+    )
     app.include_router(lifecycle.router)
     app.include_router(forge_routes.router)
     app.include_router(admin_pages.router)

@@ -102,9 +102,9 @@ class Tenant(Base):
     # The app system token (x-forge-oauth-system): the one with the latest expiry wins.
     app_token_encrypted: Mapped[str | None] = mapped_column(Text)
     app_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When Forge last called with a token (the hourly trigger): days without one, or Jira
-    # refusing it, mean the app was probably uninstalled without a preUninstall call.
-    app_token_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When Forge's hourly trigger last called: days without one mean the app was probably
+    # uninstalled (or disabled) without a preUninstall call reaching us.
+    last_trigger_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     installed: Mapped[bool] = mapped_column(Boolean, default=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -75,6 +75,44 @@ def test_lists_come_comma_separated_from_the_environment(monkeypatch: pytest.Mon
     assert settings.app_base_url == "https://sso.example.com"
 
 
+def test_forge_variables_have_the_contracts_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make(app_env="development")
+    assert settings.forge_app_id is None  # the Forge routes answer 404
+    assert settings.forge_jwks_url == (
+        "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+    )
+    assert settings.forge_api_hosts == ["api.atlassian.com"]
+    app_id = "ari:cloud:ecosystem::app/8a5b3bd4-4d1f-4c5e-9a38-3c6a2f2d8e11"
+    monkeypatch.setenv("FORGE_APP_ID", app_id)
+    monkeypatch.setenv("FORGE_API_HOSTS", "api.atlassian.com, API.stg.atlassian.com")
+    from_env = Settings(_env_file=None, app_env="development")  # type: ignore[call-arg]
+    assert from_env.forge_app_id == app_id
+    assert from_env.forge_api_hosts == ["api.atlassian.com", "api.stg.atlassian.com"]
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["8a5b3bd4-4d1f-4c5e-9a38-3c6a2f2d8e11", "ari:cloud:ecosystem::app/not-a-uuid", "app"],
+)
+def test_a_forge_app_id_that_is_not_an_app_ari_is_refused(given: str) -> None:
+    with pytest.raises(ValidationError, match="ari:cloud:ecosystem::app/<uuid>"):
+        make(app_env="development", forge_app_id=given)
+
+
+def test_a_blank_forge_app_id_means_unset() -> None:
+    assert make(app_env="development", forge_app_id=" ").forge_app_id is None
+
+
+def test_production_refuses_a_plain_http_forge_jwks_url() -> None:
+    with pytest.raises(ValidationError, match="FORGE_JWKS_URL"):
+        make(
+            app_env="production",
+            app_base_url="https://sso.example.com",
+            encryption_keys=Fernet.generate_key().decode(),
+            forge_jwks_url="http://forge.example/jwks.json",
+        )
+
+
 def test_base_path_of_a_prefixed_base_url() -> None:
     settings = make(app_env="development", app_base_url="http://localhost:8000/sso/")
     assert settings.base_path == "/sso"

@@ -31,3 +31,16 @@ def test_runs_as_a_non_root_user_with_a_healthcheck() -> None:
     assert re.search(r"^USER (?!root)\w+", DOCKERFILE, re.MULTILINE)
     assert "HEALTHCHECK" in DOCKERFILE
     assert "/healthz" in DOCKERFILE
+
+
+def test_the_admin_ui_bundle_is_copied_where_the_app_is_told_to_find_it() -> None:
+    match = re.search(r"ADMIN_UI_DIR=(\S+)", DOCKERFILE)
+    assert match is not None
+    in_image = match[1]
+    copied = {
+        "/srv/" + line.split()[2].removeprefix("./")
+        for line in DOCKERFILE.splitlines()
+        if line.startswith("COPY ") and line.split()[1] == "forge/static/admin"
+    }
+    assert copied == {in_image}
+    assert (ROOT / "forge/static/admin/index.html").is_file()

@@ -8,9 +8,11 @@ import re
 
 import httpx
 
-from app.templating import STATIC_DIR
+from app.config import Settings
 from tests.conftest import InstalledTenant
 from tests.connect_tokens import page_token
+
+ADMIN_UI = Settings.model_fields["admin_ui_dir"].default
 
 
 async def test_pages_link_static_files_by_content_digest(
@@ -21,11 +23,16 @@ async def test_pages_link_static_files_by_content_digest(
     )
     page = await client.get("/admin", params={"jwt": token})
     links = dict(
-        re.findall(r'(?:src|href)="/static/([a-z]+\.(?:js|css))\?v=([0-9a-f]+)"', page.text)
+        re.findall(r'(?:src|href)="/admin-ui/([a-z-]+\.(?:js|css))\?v=([0-9a-f]+)"', page.text)
     )
-    assert set(links) == {"admin.js", "admin.css"}
+    # The admin UI bundle, with the Connect host adapter in place of the Forge one.
+    assert set(links) == {"admin.js", "admin.css", "host-connect.js"}
     for name, version in links.items():
-        assert hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest().startswith(version)
+        assert hashlib.sha256((ADMIN_UI / name).read_bytes()).hexdigest().startswith(version)
+        served = await client.get(f"/admin-ui/{name}", params={"v": version})
+        assert served.status_code == 200
+        assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert 'src="host.js"' not in page.text
 
 
 async def test_a_versioned_url_is_cached_for_good_and_a_bare_one_revalidates(

@@ -14,6 +14,7 @@ from app.audit import recent_logins
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.errors import InvalidInputError, JiraError, NotFoundError
+from app.forge.auth import link_problem
 from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
@@ -63,6 +64,17 @@ _PRESETS_JSON = json.dumps(_describe_presets(), separators=(",", ":")).encode()
 async def list_presets(context: AdminJWT) -> Response:
     del context
     return Response(_PRESETS_JSON, media_type="application/json")
+
+
+@router.get("/site")
+async def site(context: AdminJWT) -> dict[str, Any]:
+    """Which site this is and how the app reaches it, with anything the admin should act on."""
+    tenant = context.tenant
+    return {
+        "site_url": tenant.portal_base_url or None,
+        "platform": tenant.platform,
+        "warning": link_problem(tenant) if tenant.is_forge else None,
+    }
 
 
 @router.get("/idps")

@@ -1,7 +1,15 @@
-"""Admin iframe pages (loaded by Jira with a page JWT)."""
+"""The admin page on a Connect site (loaded by Jira in an iframe with a page JWT).
+
+It is the Forge admin UI bundle (``forge/static/admin``, the only copy), served with the
+Connect host adapter in place of the Forge one: ``host.js`` becomes Atlassian's ``all.js`` and
+``host-connect.js``, and each file is linked by its content digest under ``/admin-ui``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
@@ -10,10 +18,14 @@ from fastapi.responses import HTMLResponse
 from app.connect.deps import TenantJWT
 from app.deps import SettingsDep
 from app.models import Tenant
-from app.templating import render
 
 router = APIRouter(tags=["admin pages"])
 CONNECT_CDN = "https://connect-cdn.atl-paas.net"
+BUNDLE_PATH = "/admin-ui"
+# The three tags of the bundle's index.html that name its files.
+_CSS = '<link rel="stylesheet" href="admin.css">'
+_HOST = '<script src="host.js"></script>'
+_SCRIPT = '<script src="admin.js" defer></script>'
 
 
 def _origin(url: str) -> str:
@@ -32,19 +44,36 @@ def admin_csp(tenant: Tenant) -> str:
     )
 
 
+def _versioned(bundle: Path, prefix: str, name: str) -> str:
+    digest = hashlib.sha256((bundle / name).read_bytes()).hexdigest()[:12]
+    return f"{prefix}{BUNDLE_PATH}/{name}?v={digest}"
+
+
+@lru_cache(maxsize=4)
+def connect_page(bundle: Path, prefix: str) -> str:
+    """The bundle's page as the Connect iframe gets it (built once: the bundle is static)."""
+    page = (bundle / "index.html").read_text()
+    for tag in (_CSS, _HOST, _SCRIPT):
+        if page.count(tag) != 1:
+            raise RuntimeError(f"the admin UI bundle's index.html no longer has {tag}")
+    host = (
+        f'<script src="{CONNECT_CDN}/all.js" data-options="sizeToParent:true"></script>\n'
+        f'  <script src="{_versioned(bundle, prefix, "host-connect.js")}" '
+        f'data-api="{prefix}/api/admin"></script>'
+    )
+    return (
+        page.replace(
+            _CSS, f'<link rel="stylesheet" href="{_versioned(bundle, prefix, "admin.css")}">'
+        )
+        .replace(_HOST, host)
+        .replace(_SCRIPT, f'<script src="{_versioned(bundle, prefix, "admin.js")}" defer></script>')
+    )
+
+
 @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
 async def admin_page(request: Request, context: TenantJWT, settings: SettingsDep) -> HTMLResponse:
-    response = render(
-        request,
-        "admin/index.html",
-        {
-            "title": "Portal SSO",
-            "tenant": context.tenant,
-            "welcome": "welcome" in request.query_params,
-            "api_base": f"{settings.base_path}/api/admin",
-            "connect_js": f"{CONNECT_CDN}/all.js",
-        },
-    )
+    del request
+    response = HTMLResponse(connect_page(settings.admin_ui_dir, settings.base_path))
     response.headers["Content-Security-Policy"] = admin_csp(context.tenant)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -50,3 +50,27 @@ def forge_access(
             "try again within the hour"
         )
     return tenant.api_base_url, AppSystemTokenAuth(box.decrypt(tenant.app_token_encrypted))
+
+
+# Forge's scheduled trigger runs hourly: two days without one means it stopped, which is what
+# an uninstall that never reached us (or a disabled app) looks like.
+SILENT_FOR = timedelta(days=2)
+
+
+def link_problem(tenant: Tenant, *, now: datetime | None = None) -> str | None:
+    """What the admin should know about the app's link to this Forge site, if anything."""
+    current = now or datetime.now(UTC)
+    received = tenant.last_trigger_at
+    if received is not None and current - received > SILENT_FOR:
+        return (
+            f"Forge has not called Portal SSO since {received:%Y-%m-%d %H:%M} UTC: the hourly "
+            "refresh stopped. If the app was uninstalled or disabled, customers cannot sign in; "
+            "reinstall it, or ask your operator to check the service."
+        )
+    expires_at = tenant.app_token_expires_at
+    if tenant.app_token_encrypted is None or expires_at is None or expires_at <= current:
+        return (
+            "Jira has not given Portal SSO a valid token for this site recently, so customers "
+            "cannot sign in until it does; it arrives with the app's hourly refresh."
+        )
+    return None

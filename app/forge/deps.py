@@ -92,7 +92,7 @@ async def keep_app_token(
         logger.warning("Forge sent an app system token whose expiry cannot be read; not kept")
         return
     kept = await repository.store_app_token(
-        session, tenant.id, token_encrypted=box.encrypt(token), expires_at=expires_at, now=now
+        session, tenant.id, token_encrypted=box.encrypt(token), expires_at=expires_at
     )
     if kept:  # the row changed under the loaded tenant: Jira calls in this request use it
         await session.refresh(tenant)

@@ -119,11 +119,9 @@ async def store_app_token(
     *,
     token_encrypted: str,
     expires_at: datetime,
-    now: datetime | None = None,
 ) -> bool:
     """Keep the token if it expires later than the one stored (one statement: of two calls
     racing, the later expiry wins whatever the order). Whether it was kept."""
-    now = now or utcnow()
     result = await session.execute(
         update(table_of(Tenant))
         .where(
@@ -131,17 +129,21 @@ async def store_app_token(
             Tenant.installed.is_(True),
             or_(Tenant.app_token_expires_at.is_(None), Tenant.app_token_expires_at < expires_at),
         )
-        .values(
-            app_token_encrypted=token_encrypted,
-            app_token_expires_at=expires_at,
-            app_token_received_at=now,
-        )
+        .values(app_token_encrypted=token_encrypted, app_token_expires_at=expires_at)
         .returning(table_of(Tenant).c.id)
     )
     kept = result.first() is not None
     if kept:
         await announce_config_change(session, tenant_id)
     return kept
+
+
+async def record_trigger(session: AsyncSession, tenant_id: str, *, now: datetime) -> None:
+    """Forge's install event or hourly trigger reached us: the app is alive on the site."""
+    await session.execute(
+        update(table_of(Tenant)).where(Tenant.id == tenant_id).values(last_trigger_at=now)
+    )
+    await announce_config_change(session, tenant_id)
 
 
 async def set_site_url(session: AsyncSession, tenant_id: str, base_url: str) -> None:

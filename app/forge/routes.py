@@ -27,7 +27,7 @@ from app.deps import SecretBoxDep
 from app.errors import AppError, InvalidInputError
 from app.forge import repository
 from app.forge.deps import forge_call, keep_app_token, verified_invocation
-from app.models import Tenant
+from app.models import Tenant, utcnow
 from app.urls import host_allowed, secure_endpoint_error
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ async def lifecycle(
             api_base_url=invocation.api_base_url,
         )
         await keep_app_token(session, request, tenant, box=box)
+        await repository.record_trigger(session, tenant.id, now=utcnow())
     else:
         tenant = (await forge_call(request, session, box=box)).tenant
     if not tenant.base_url:
@@ -94,6 +95,7 @@ async def token_refresh(
     request: Request, session: SessionDep, box: SecretBoxDep, background: BackgroundTasks
 ) -> dict[str, str]:
     call = await forge_call(request, session, box=box)
+    await repository.record_trigger(session, call.tenant.id, now=utcnow())
     if not call.tenant.base_url:
         background.add_task(learn_site_url, request.app.state, call.tenant.id)
     return {"status": "ok"}

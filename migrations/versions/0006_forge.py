@@ -31,7 +31,7 @@ def upgrade() -> None:
             sa.Column("app_token_expires_at", sa.DateTime(timezone=True), nullable=True)
         )
         batch.add_column(
-            sa.Column("app_token_received_at", sa.DateTime(timezone=True), nullable=True)
+            sa.Column("last_trigger_at", sa.DateTime(timezone=True), nullable=True)
         )
         batch.create_unique_constraint(op.f("uq_tenants_cloud_id"), ["cloud_id"])
         batch.create_unique_constraint(op.f("uq_tenants_installation_id"), ["installation_id"])
@@ -62,7 +62,7 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("uq_tenants_installation_id"), type_="unique")
         batch.drop_constraint(op.f("uq_tenants_cloud_id"), type_="unique")
         for column in (
-            "app_token_received_at",
+            "last_trigger_at",
             "app_token_expires_at",
             "app_token_encrypted",
             "api_base_url",

@@ -204,8 +204,8 @@ async def test_connect_requests_verify_against_the_path_below_the_prefix(
     page = await client.get("/admin", params={"jwt": token})
     assert page.status_code == 200, page.text
     assert f"{PREFIX}/api/admin" in page.text  # where the page's script calls the API
-    for asset in ("admin.css", "admin.js"):
-        assert f'="{PREFIX}/static/{asset}?v=' in page.text
+    for asset in ("admin.css", "admin.js", "host-connect.js"):
+        assert f'="{PREFIX}/admin-ui/{asset}?v=' in page.text
 
     refused = await client.get("/api/admin/idps")
     assert refused.status_code == 401

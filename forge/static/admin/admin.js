@@ -1,8 +1,10 @@
-// Portal SSO admin page: plain JavaScript over the admin JSON API. Every call carries a fresh
-// context JWT from AP.context.getToken(); data is only ever put in the page as text.
+// Portal SSO admin page: plain JavaScript over the admin JSON API, the same in Forge and on a
+// Connect site. How a call reaches the service is the host adapter's (window.PortalSSOHost,
+// from host.js): invokeRemote in Forge, fetch with a context JWT on Connect. Data is only
+// ever put in the page as text.
 (function () {
   "use strict";
-  var API = document.body.getAttribute("data-api");
+  var host = window.PortalSSOHost;
   var presets = [];
   var idps = [];
   var editing = null; // the IdP being edited, or null when adding
@@ -30,13 +32,6 @@
     return node;
   }
 
-  function token() {
-    return new Promise(function (resolve, reject) {
-      if (!window.AP || !AP.context) { reject(new Error("This page must be opened from Jira (Apps → Portal SSO).")); return; }
-      AP.context.getToken(function (jwt) { resolve(jwt); });
-    });
-  }
-
   // While a change is on its way, forms wait: a double click on Save would otherwise send it
   // twice, and for a new identity provider that makes two.
   var writing = 0;
@@ -59,16 +54,14 @@
   }
 
   function request(method, path, body) {
-    return token().then(function (jwt) {
-      var options = { method: method, headers: { "Authorization": "JWT " + jwt, "Accept": "application/json" } };
-      if (body !== undefined) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }
-      return fetch(API + path, options);
-    }).then(function (response) {
-      if (response.status === 204) return null;
-      return response.json().then(function (data) {
-        if (!response.ok) { var error = new Error(data.message || "Request failed"); error.status = response.status; error.data = data; throw error; }
-        return data;
-      });
+    if (!host) return Promise.reject(new Error("This page must be opened from Jira (Apps → Portal SSO)."));
+    return host.request(method, path, body).then(function (response) {
+      var data = response.body;
+      if (response.status < 200 || response.status >= 300) {
+        var error = new Error((data && data.message) || "Request failed (HTTP " + response.status + ")");
+        error.status = response.status; error.data = data || {}; throw error;
+      }
+      return response.status === 204 ? null : data;
     });
   }
 
@@ -265,12 +258,11 @@
   }
 
   function testIdp(idp) {
-    // Identity providers refuse to be framed: the test runs in a new top-level window.
-    var popup = window.open("about:blank", "portal-sso-test");
-    api("POST", "/idps/" + idp.id + "/test").then(function (data) {
-      if (popup) popup.location.href = data.url; else window.open(data.url, "portal-sso-test");
+    // Identity providers refuse to be framed: the test runs in a new top-level window, which
+    // the host opens its own way (a popup opened at the click on Connect, router.open in Forge).
+    host.openWindow(api("POST", "/idps/" + idp.id + "/test").then(function (data) { return data.url; })).then(function () {
       flash("Test connection opened in a new window. Reload this tab afterwards to see a pinned issuer.");
-    }).catch(function (error) { if (popup) popup.close(); flash(error.message, "error"); });
+    }).catch(function (error) { flash(error.message, "error"); });
   }
 
   // --- attribute mapping ---------------------------------------------------------------------
@@ -416,6 +408,12 @@
   $("#cancel-idp").addEventListener("click", closeForm);
   $("#idp-form").addEventListener("submit", saveIdp);
   $("#preset").addEventListener("change", function (e) { renderPresetFields(e.target.value, null); });
+  if (/[?&]welcome(=|&|$)/.test(window.location.search)) $("#welcome").hidden = false;
+  // Which site this is, and anything about the app's link to it the admin should know.
+  api("GET", "/site").then(function (site) {
+    if (site.site_url) { $("#site-name").textContent = site.site_url; $("#site-line").hidden = false; }
+    if (site.warning) { $("#site-status").textContent = site.warning; $("#site-status").hidden = false; }
+  }).catch(function (error) { flash(error.message, "error"); });
   api("GET", "/presets").then(function (data) {
     presets = data;
     presets.forEach(function (p) { $("#preset").appendChild(el("option", { value: p.key, text: p.label })); });

@@ -29,7 +29,7 @@ from app.tenants.cache import TenantCache
 from app.tenants.changes import CHANNEL
 from tests.connect_tokens import InstallSigner, tenant_token
 
-pytest_plugins = ["tests.login_fixtures"]
+pytest_plugins = ["tests.login_fixtures", "tests.support.forge_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"

@@ -11,14 +11,14 @@ import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import IdentityProvider
-from tests.forge.conftest import (
+from tests.login_fixtures import count
+from tests.support.forge_fixtures import (
     NOT_ADMIN,
     ForgeTenant,
     idp_body,
     install_forge_site,
     tenant_row,
 )
-from tests.login_fixtures import count
 from tests.support.forge_platform import FakeForge, new_site
 
 pytestmark = pytest.mark.usefixtures("forge_jwks")

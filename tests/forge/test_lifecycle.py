@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import ForgeInstallation, IdentityProvider, Tenant
-from tests.forge.conftest import (
+from tests.login_fixtures import count
+from tests.support.forge_fixtures import (
     ADMIN,
     ForgeTenant,
     idp_body,
@@ -21,7 +22,6 @@ from tests.forge.conftest import (
     site_jira,
     tenant_row,
 )
-from tests.login_fixtures import count
 from tests.support.forge_platform import FakeForge, ForgeSite, SigningKey, new_app_id, new_site
 
 pytestmark = pytest.mark.usefixtures("forge_jwks")

@@ -10,7 +10,7 @@ import pytest
 
 from app.forge.auth import link_problem
 from app.models import Tenant
-from tests.forge.conftest import ForgeTenant
+from tests.support.forge_fixtures import ForgeTenant
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 from atlassian_jwt.url_utils import canonicalize_request
@@ -279,8 +278,3 @@ def sign_tenant_request(
         "qsh": query_string_hash(method, path, query),
     }
     return jwt.encode(payload, shared_secret, algorithm=TENANT_ALGORITHM)
-
-
-def split_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.path or "/", parts.query

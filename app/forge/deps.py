@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -125,6 +124,3 @@ async def forge_call(request: Request, session: AsyncSession, *, box: SecretBox)
     set_tenant(tenant.id)
     await keep_app_token(session, request, tenant, box=box)
     return ForgeCall(invocation=invocation, tenant=tenant)
-
-
-VerifiedInvocation = Annotated[Invocation, Depends(verified_invocation)]

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import insert_for
@@ -149,11 +149,3 @@ async def add_managed_organization(
         )
     )
     return str(kept)
-
-
-async def forget_managed_organization(session: AsyncSession, tenant_id: str, name: str) -> None:
-    await session.execute(
-        delete(ManagedOrganization).where(
-            ManagedOrganization.tenant_id == tenant_id, ManagedOrganization.name == name
-        )
-    )

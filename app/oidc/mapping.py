@@ -76,10 +76,6 @@ def _names(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for item in items if item))
 
 
-def claims_needed(mapping: Mapping[str, str]) -> set[str]:
-    return {claim for key, claim in mapping.items() if key in MAPPABLE and claim}
-
-
 def map_identity(
     claims: Mapping[str, Any],
     mapping: Mapping[str, str],

@@ -56,7 +56,6 @@ T = TypeVar("T")
 class TenantCache:
     def __init__(self, *, distributed: bool) -> None:
         # On PostgreSQL other instances may write: cache only while listening.
-        self._distributed = distributed
         self._listening = not distributed
         self._entries: dict[str, tuple[float, Tenant]] = {}
         self._secrets: dict[str, str] = {}

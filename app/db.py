@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 
@@ -156,7 +157,10 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions of a Session class of their own, so that what listens to their events (the
+    tenant cache's announcements) listens to this sessionmaker's sessions alone."""
+    session_class = type("AppSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -65,7 +65,7 @@ from app.ratelimit import LoginRateLimiter
 from app.templating import STATIC_DIR, page_path, render_error
 from app.tenant_config import load_tenant_config
 from app.tenants.cache import TenantCache
-from app.tenants.cache import register as register_tenant_cache
+from app.tenants.changes import watch as watch_tenant_changes
 from app.urls import app_path, safe_return_path
 
 logger = logging.getLogger(__name__)
@@ -424,7 +424,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
                 keys_url=settings.connect_install_keys_url,
                 max_keys=settings.install_key_cache_size,
             )
-            register_tenant_cache(app.state.tenant_cache)
+            watch_tenant_changes(sessionmaker, evict=tenant_cache.evict_payload)
             background = []
             if engine.dialect.name == "postgresql":
                 background.append(

@@ -267,14 +267,14 @@ async def settle_tenant_cache(
     if session.kw["bind"].dialect.name != "postgresql":
         return
     heard: list[str] = []
-    evict = cache._evict_payload
+    evict = cache.evict_payload
     marker = f"t:settled-{uuid.uuid4()}"
 
     def record(payload: str) -> None:
         heard.append(payload)
         evict(payload)
 
-    cache._evict_payload = record  # type: ignore[method-assign]
+    cache.evict_payload = record  # type: ignore[method-assign]
     try:
         async with session() as s:
             await s.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": marker})
@@ -285,4 +285,4 @@ async def settle_tenant_cache(
             await asyncio.sleep(0.01)
         raise AssertionError("the tenant cache's listener heard nothing")
     finally:
-        del cache._evict_payload
+        del cache.evict_payload

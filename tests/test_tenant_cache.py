@@ -213,3 +213,28 @@ async def test_a_database_outage_logs_a_line_a_minute_not_a_trace_every_retry(
     assert lines[0].exc_info is not None  # the first failure has its trace
     assert all(r.exc_info is None for r in lines[1:])
     assert not cache.active
+
+
+async def test_announcements_listen_to_the_apps_own_sessions_only(
+    tenant: InstalledTenant, app: FastAPI
+) -> None:
+    """Listeners on SQLAlchemy's global Session class fired for every session in the
+    process, another app's or a tool's included; they now belong to one sessionmaker."""
+    from app.db import create_sessionmaker
+    from app.models import TenantSettings
+    from app.tenants.changes import watch
+
+    heard: list[str] = []
+    watched = create_sessionmaker(app.state.engine)
+    watch(watched, evict=heard.append)
+    other = create_sessionmaker(app.state.engine)
+    async with other() as s:
+        s.add(TenantSettings(tenant_id=tenant.tenant_id, landing="jsm_portal"))
+        await s.commit()
+    assert heard == []
+    async with watched() as s:
+        row = await s.get(TenantSettings, tenant.tenant_id)
+        assert row is not None
+        row.landing = "app_portal"
+        await s.commit()
+    assert heard == [f"t:{tenant.tenant_id}"]

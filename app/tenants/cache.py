@@ -23,22 +23,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from itertools import chain
 from typing import Any, TypeVar
 
-from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
 
 from app.bounded import put_bounded
 from app.crypto import SecretBox
 from app.db import OpenSession
-from app.models import IdentityProvider, Tenant, TenantSettings
+from app.models import Tenant
 from app.tenants import repository as tenants
-from app.tenants.changes import BY_ID, BY_KEY, CHANNEL, PENDING_EVICTIONS
+from app.tenants.changes import BY_ID, BY_KEY, CHANNEL
 
 logger = logging.getLogger(__name__)
 TTL_SECONDS = 60.0
@@ -49,7 +45,6 @@ RECONNECT_SECONDS = 2.0
 # is logged with its trace, then one line per this many attempts (about a minute), not a
 # trace every 2 s for the whole outage in every worker.
 FAILURES_PER_LOG_LINE = 30
-_CONFIG_MODELS = (IdentityProvider, TenantSettings)
 T = TypeVar("T")
 
 
@@ -153,7 +148,8 @@ class TenantCache:
         for key in [k for k, (_, tenant) in self._entries.items() if tenant.id == tenant_id]:
             del self._entries[key]
 
-    def _evict_payload(self, payload: str) -> None:
+    def evict_payload(self, payload: str) -> None:
+        """Apply one announcement (see ``app.tenants.changes``), heard or committed here."""
         if payload.startswith(BY_ID):
             self.evict_tenant_id(payload.removeprefix(BY_ID))
         elif payload.startswith(BY_KEY):
@@ -163,7 +159,7 @@ class TenantCache:
 
     # --- listening (PostgreSQL) --------------------------------------------------------------
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._evict_payload(payload)
+        self.evict_payload(payload)
 
     async def _listen(self, connection: AsyncConnection) -> None:
         """Serve from cache while this connection hears NOTIFY; return (or raise) when it is
@@ -193,7 +189,7 @@ class TenantCache:
         while True:
             # The generator ends after HEARTBEAT_SECONDS; a lost connection raises here.
             async for notification in driver.notifies(timeout=HEARTBEAT_SECONDS):
-                self._evict_payload(notification.payload)
+                self.evict_payload(notification.payload)
             # A silently dead connection would deliver no NOTIFY: prove it lives.
             async with asyncio.timeout(5):
                 await driver.execute("SELECT 1")
@@ -244,45 +240,3 @@ class TenantCache:
                     )
                 self._failed_attempts += 1
             await asyncio.sleep(RECONNECT_SECONDS)
-
-
-_caches: weakref.WeakSet[TenantCache] = weakref.WeakSet()
-
-
-def register(cache: TenantCache) -> None:
-    """Evict announced tenant changes from this process's caches once their commit is done."""
-    _caches.add(cache)
-
-
-@event.listens_for(Session, "after_flush")
-def _announce_config_writes(session: Session, _flush_context: Any) -> None:
-    """An IdP or the settings of a tenant were written: announce that tenant (the NOTIFY goes
-    out with this transaction; it is delivered, and applied here, only if it commits)."""
-    tenant_ids = {
-        obj.tenant_id
-        for obj in chain(session.new, session.dirty, session.deleted)
-        if isinstance(obj, _CONFIG_MODELS)
-    }
-    pending = session.info.setdefault(PENDING_EVICTIONS, set())
-    for tenant_id in sorted(tenant_ids):
-        payload = BY_ID + tenant_id
-        if payload in pending:
-            continue
-        pending.add(payload)
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_notify(:channel, :key)"), {"channel": CHANNEL, "key": payload}
-            )
-
-
-@event.listens_for(Session, "after_commit")
-def _evict_after_commit(session: Session) -> None:
-    for payload in session.info.pop(PENDING_EVICTIONS, ()):
-        for cache in list(_caches):
-            cache._evict_payload(payload)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(PENDING_EVICTIONS, None)

@@ -81,7 +81,7 @@ async def test_keys_shorter_than_2048_bits_are_never_used(
 ) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    weak = SigningKey(private=rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    weak = SigningKey(private=rsa.generate_private_key(public_exponent=65537, key_size=1024))  # noqa: S505 - the point
     network.get(JWKS_URL).respond(200, json={"keys": [weak.jwk()]})
     with pytest.raises(InvocationTokenError, match="key is unknown"):
         await keys.get(weak.kid)

@@ -9,14 +9,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ADMIN_UI_DIR=/srv/forge/static/admin
 
 WORKDIR /srv
-COPY pyproject.toml README.md alembic.ini atlassian-connect.json ./
+COPY pyproject.toml uv.lock README.md alembic.ini atlassian-connect.json ./
 COPY app ./app
 COPY migrations ./migrations
 # The admin UI bundle: Forge hosts its own copy; the Connect admin page is served from this one.
 COPY forge/static/admin ./forge/static/admin
 COPY scripts/docker-entrypoint ./scripts/docker-entrypoint
 
-RUN pip install . \
+# The locked versions (hash-checked), with PostgreSQL's drivers; then the app without deps.
+RUN pip install uv==0.13.9 \
+    && uv export --frozen --extra postgres --no-emit-project --format requirements-txt > /tmp/requirements.txt \
+    && pip install --require-hashes -r /tmp/requirements.txt \
+    && pip install --no-deps . \
+    && pip uninstall -y uv \
     && useradd --system --uid 10001 --home-dir /srv portal \
     && mkdir -p /srv/data \
     && chown portal /srv/data

@@ -10,12 +10,14 @@ PORT ?= 8000
 # `make run` is for a developer's machine; production runs the container (see README).
 export APP_ENV ?= development
 
-.PHONY: install run migrate test lint format descriptor system-deps clean forge-build forge-validate
+.PHONY: install run migrate test lint format descriptor system-deps clean forge-build forge-validate lock audit
 
-$(STAMP): pyproject.toml
+UV_VERSION := 0.13.9
+# Everything from uv.lock, exactly the versions the suite ran with (the app itself editable).
+$(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --quiet --frozen --inexact --extra dev --extra postgres
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -61,6 +63,16 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Re-resolve uv.lock within pyproject.toml's ranges (newest allowed versions); then make test.
+lock: install
+	$(BIN)/uv lock --upgrade
+
+# Known vulnerabilities in the locked versions (needs the advisory services, not reachable from
+# every machine; see README).
+audit: install
+	$(BIN)/uv export --frozen --extra postgres --no-emit-project --format requirements-txt > $(VENV)/audit-requirements.txt
+	$(BIN)/uv tool run pip-audit --disable-pip -r $(VENV)/audit-requirements.txt
 
 descriptor: install
 	$(BIN)/python -m app.connect.descriptor > atlassian-connect.json

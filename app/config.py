@@ -6,6 +6,7 @@ The variables and defaults in the table of ``DESIGN.md`` are an external contrac
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import secrets
 from functools import cached_property
@@ -38,6 +39,10 @@ _DATABASE_DRIVERS = {
 }
 
 
+# PostgreSQL's drivers come with the `postgres` extra; SQLite's is always installed.
+_DRIVER_MODULES = {"postgresql+asyncpg": "asyncpg", "postgresql+psycopg": "psycopg"}
+
+
 def async_database_url(value: str) -> str:
     """``DATABASE_URL`` with an asyncio driver named, or a ValueError saying what would work.
 
@@ -53,6 +58,12 @@ def async_database_url(value: str) -> str:
         raise ValueError(
             f"DATABASE_URL: {scheme!r} is not supported; use postgresql:// (asyncpg), "
             "postgresql+psycopg:// (psycopg 3) or sqlite:///path"
+        )
+    module = _DRIVER_MODULES.get(driver)
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ValueError(
+            f"DATABASE_URL names {driver}, whose driver is not installed: install "
+            "portal-sso[postgres] (the image has it)"
         )
     if driver == "postgresql+asyncpg":
         rest = _asyncpg_ssl(rest)

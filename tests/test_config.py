@@ -181,3 +181,16 @@ async def test_a_plain_postgresql_url_with_sslmode_connects(database_url: str) -
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+def test_a_postgresql_url_without_its_driver_installed_says_which_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "asyncpg" else real(name, *a)
+    )
+    with pytest.raises(ValidationError, match=r"portal-sso\[postgres\]"):
+        make(app_env="development", database_url="postgresql://u:secret@db/sso")

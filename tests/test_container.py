@@ -44,3 +44,11 @@ def test_the_admin_ui_bundle_is_copied_where_the_app_is_told_to_find_it() -> Non
     }
     assert copied == {in_image}
     assert (ROOT / "forge/static/admin/index.html").is_file()
+
+
+def test_the_image_installs_the_locked_versions_with_hashes() -> None:
+    assert "COPY pyproject.toml uv.lock" in DOCKERFILE
+    assert "uv export --frozen --extra postgres" in DOCKERFILE
+    assert "pip install --require-hashes -r" in DOCKERFILE
+    assert "pip install --no-deps ." in DOCKERFILE
+    assert (ROOT / "uv.lock").is_file()

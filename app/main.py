@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -46,6 +47,9 @@ from app.jsm.directory import JiraDirectory
 from app.jsm.personal_data import report_forever as report_personal_data_forever
 from app.jsm.provisioning import JsmProvisioner
 from app.jsm.repository import get_settings
+from app.login import routes as login_routes
+from app.login.service import LoginService
+from app.login.tenant_config import load_tenant_config
 from app.maintenance import purge_forever
 from app.models import Tenant, TenantSettings
 from app.observability import (
@@ -55,15 +59,12 @@ from app.observability import (
     install_log_context,
     mark_logged,
 )
-from app.oidc import routes as oidc_routes
 from app.oidc.metadata import MetadataCache
 from app.outbound import AddressPolicy, create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.portal.pages import CONCURRENT_UPLOADS, MAX_UPLOAD_BYTES
-from app.ratelimit import LoginRateLimiter
 from app.templating import STATIC_DIR, page_path, render_error
-from app.tenant_config import load_tenant_config
 from app.tenants.cache import TenantCache
 from app.tenants.changes import watch as watch_tenant_changes
 from app.urls import app_path, safe_return_path
@@ -414,10 +415,19 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
                 observe=metrics.observe_jira,
             )
             app.state.forge_keys = ForgeKeys(http, jwks_url=settings.forge_jwks_url)
-            app.state.provisioner = JsmProvisioner(
+            provisioner = JsmProvisioner(
                 app.state.jira,
                 refresh_interval=timedelta(hours=settings.customer_refresh_hours),
                 settings_for=cached_settings,
+            )
+            app.state.login = LoginService(
+                settings=settings,
+                box=app.state.secret_box,
+                http=http,
+                metadata=app.state.metadata,
+                provisioner=provisioner,
+                metrics=metrics,
+                tenant_config=partial(load_tenant_config, tenant_cache, sessionmaker),
             )
             app.state.install_keys = InstallKeyStore(
                 http,
@@ -485,17 +495,6 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     app.state.metrics = metrics
     app.state.upload_slots = asyncio.Semaphore(CONCURRENT_UPLOADS)
 
-    def limiter() -> LoginRateLimiter:
-        return LoginRateLimiter(
-            per_ip=settings.login_starts_per_ip_per_minute,
-            per_tenant=settings.login_starts_per_tenant_per_minute,
-        )
-
-    app.state.login_limiter = limiter()
-    # Refused sign-in responses (each writes an audit row) are counted apart, with the same
-    # limits: refusals never use up a customer's login starts.
-    app.state.refusal_limiter = limiter()
-
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestScope, default_csp=DEFAULT_CSP, https=settings.secure_cookies)
     app.path_prefix = settings.base_path
@@ -511,7 +510,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     # Routes are matched in order: the busiest first (admin API calls, then logins and the
     # portal), fixed portal paths (logout, signed-out) before the /{service_desk_id} pages.
     app.include_router(admin_api.router)
-    app.include_router(oidc_routes.router)
+    app.include_router(login_routes.router)
     app.include_router(portal_routes.router)
     app.include_router(portal_pages.router)
 

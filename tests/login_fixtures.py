@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import LoginError
+from app.identity import MappedIdentity
 from app.models import IdentityProvider, LoginEvent, PortalSession, Tenant
-from app.oidc.mapping import MappedIdentity
 from tests.conftest import InstalledTenant
 from tests.oidc.hostile_op import HostileOP
 
@@ -47,7 +47,7 @@ class RecordingProvisioner:
 @pytest.fixture
 def provisioner(app: FastAPI) -> RecordingProvisioner:
     double = RecordingProvisioner()
-    app.state.provisioner = double
+    app.state.login.provisioner = double
     return double
 
 

@@ -111,9 +111,7 @@ async def test_an_untrusted_proxy_in_front_is_reported_once(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("app.oidc.routes._warned_proxies", set())
     for customer in ("203.0.113.9", "198.51.100.7"):
         started = await client.get(
             f"/portal/{tenant.tenant_id}/7", headers={"X-Forwarded-For": customer}

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.admin.deps import AdminJWT
-from app.audit import recent_logins
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep
 from app.errors import InvalidInputError, JiraError, NotFoundError
@@ -18,6 +17,7 @@ from app.forge.auth import link_problem
 from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
+from app.login.audit import recent_logins
 from app.oidc import repository
 from app.oidc.presets import PRESETS
 from app.oidc.providers import (

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import JiraError, LoginError, PermissionDeniedError
+from app.identity import MappedIdentity
 from app.jsm import repository
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory
 from app.models import CustomerLink, IdentityProvider, Tenant, TenantSettings
-from app.oidc.mapping import MappedIdentity
 
 
 class CustomerNotAllowedError(PermissionDeniedError):

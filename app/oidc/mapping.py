@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import LoginError
+from app.identity import MappedIdentity
 
 MAPPABLE = (
     "email",
@@ -22,20 +22,6 @@ MAPPABLE = (
 
 class UnverifiedEmailError(LoginError):
     code = "email_unverified"
-
-
-@dataclass(frozen=True, slots=True)
-class MappedIdentity:
-    issuer: str
-    subject: str
-    email: str
-    email_verified: bool
-    display_name: str
-    first_name: str | None = None
-    last_name: str | None = None
-    organizations: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    custom: Mapping[str, Any] = field(default_factory=dict)
 
 
 def effective_mapping(

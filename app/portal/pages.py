@@ -25,13 +25,14 @@ from starlette.datastructures import UploadFile
 from app.config import Settings
 from app.crypto import same_secret
 from app.db import DATABASE_FAILURES, SessionDep
-from app.deps import SecretBoxDep, SettingsDep
+from app.deps import SettingsDep
 from app.errors import JiraError
 from app.jsm import portal_api
 from app.jsm import repository as jsm_repository
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import join_desk
+from app.login.tenant_config import TenantConfig
 from app.models import PortalSession, Tenant
 from app.portal import submissions
 from app.portal.forms import FormField, field_values, form_fields, unsupported_required
@@ -43,7 +44,6 @@ from app.portal.routes import (
     tenant_return_path,
 )
 from app.templating import as_sentence, render, templates
-from app.tenant_config import TenantConfig
 
 router = APIRouter(tags=["portal"])
 logger = logging.getLogger(__name__)
@@ -605,7 +605,6 @@ async def substitute_link(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    box: SecretBoxDep,
     return_to: str | None = None,
 ) -> Response:
     config = await portal_config(request, tenant_id)
@@ -615,7 +614,6 @@ async def substitute_link(
             request,
             session,
             settings=settings,
-            box=box,
             tenant=config.tenant,
             service_desk_id=service_desk_id,
             return_to=tenant_return_path(return_to, settings, config.tenant.id),

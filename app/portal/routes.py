@@ -24,14 +24,14 @@ from app.deps import SecretBoxDep, SettingsDep
 from app.errors import IdentityProviderError, NotFoundError
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import email_domain_allowed
+from app.login.routes import begin_login
+from app.login.sessions import end_session, load_session
+from app.login.tenant_config import TenantConfig, tenant_config
 from app.models import IdentityProvider, PortalSession, Tenant
 from app.observability import set_tenant
 from app.oidc import repository
 from app.oidc.metadata import MetadataCache
-from app.oidc.routes import begin_login
-from app.portal.sessions import end_session, load_session
 from app.templating import render
-from app.tenant_config import TenantConfig, tenant_config
 from app.urls import safe_return_path
 
 router = APIRouter(tags=["portal"])
@@ -106,7 +106,6 @@ async def start_customer_login(
     session: SessionDep,
     *,
     settings: Settings,
-    box: SecretBox,
     tenant: Tenant,
     service_desk_id: str,
     return_to: str | None,
@@ -131,11 +130,8 @@ async def start_customer_login(
         return await begin_login(
             request,
             session,
-            settings=settings,
-            box=box,
             tenant=tenant,
             idp=idps[0],
-            purpose="login",
             service_desk_id=service_desk_id,
             return_path=return_to,
         )
@@ -231,7 +227,6 @@ async def login_with(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    box: SecretBoxDep,
     return_to: str | None = None,
 ) -> Response:
     config = await portal_config(request, tenant_id)
@@ -243,11 +238,8 @@ async def login_with(
     return await begin_login(
         request,
         session,
-        settings=settings,
-        box=box,
         tenant=tenant,
         idp=idp,
-        purpose="login",
         service_desk_id=service_desk_id,
         return_path=tenant_return_path(return_to, settings, tenant.id),
     )
@@ -269,7 +261,6 @@ async def login_by_email(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    box: SecretBoxDep,
     email: Annotated[str, Form(max_length=320)] = "",
     return_to: Annotated[str | None, Form(max_length=2048)] = None,
 ) -> Response:
@@ -292,11 +283,8 @@ async def login_by_email(
             return await begin_login(
                 request,
                 session,
-                settings=settings,
-                box=box,
                 tenant=tenant,
                 idp=matches[0],
-                purpose="login",
                 service_desk_id=service_desk_id,
                 return_path=return_path,
                 login_hint=_login_hint(address),
@@ -306,7 +294,6 @@ async def login_by_email(
         request,
         session,
         settings=settings,
-        box=box,
         tenant=tenant,
         service_desk_id=service_desk_id,
         return_to=return_path,

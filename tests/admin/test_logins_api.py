@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import record_login
+from app.login.audit import record_login
 from tests.conftest import InstalledTenant
 
 

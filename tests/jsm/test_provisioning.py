@@ -36,7 +36,7 @@ def fast_retries(app: FastAPI) -> None:
         policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=5),
     )
     app.state.jira = directory
-    app.state.provisioner = JsmProvisioner(directory, refresh_interval=timedelta(hours=24))
+    app.state.login.provisioner = JsmProvisioner(directory, refresh_interval=timedelta(hours=24))
 
 
 async def links(session: async_sessionmaker[AsyncSession]) -> list[CustomerLink]:

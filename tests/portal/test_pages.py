@@ -37,7 +37,7 @@ def fast_jira(app: FastAPI) -> None:
         policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=2),
     )
     app.state.jira = directory
-    app.state.provisioner = JsmProvisioner(directory, refresh_interval=timedelta(hours=24))
+    app.state.login.provisioner = JsmProvisioner(directory, refresh_interval=timedelta(hours=24))
 
 
 pytestmark = pytest.mark.usefixtures("fast_jira")

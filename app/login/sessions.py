@@ -14,8 +14,8 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import same_secret
+from app.identity import MappedIdentity
 from app.models import IdentityProvider, PortalSession, table_of
-from app.oidc.mapping import MappedIdentity
 from app.oidc.repository import digest
 
 # Writing last_seen_at on every page view would make every read a write; a minute is enough.

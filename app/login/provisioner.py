@@ -9,8 +9,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.identity import MappedIdentity
 from app.models import IdentityProvider, Tenant
-from app.oidc.mapping import MappedIdentity
 
 
 class CustomerProvisioner(Protocol):

@@ -1,0 +1,132 @@
+"""The sign-in's HTTP side: the identity provider's callback, the admin's one-time test link,
+and ``begin_login``, the redirect to the IdP that the portal's entry pages answer with. Each
+parses the request, calls ``LoginService``, and turns its outcome into cookies and a page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.config import Settings
+from app.cookies import read_flow_cookie, set_flow_cookie, set_session_cookie
+from app.db import SessionDep
+from app.deps import SettingsDep
+from app.login.service import Client, LoginService, Refused, Returning, SignedIn, explain
+from app.models import IdentityProvider, Tenant
+from app.oidc.flow import FlowStart
+from app.templating import as_sentence, render, render_error
+
+router = APIRouter(tags=["login"])
+
+
+async def get_login_service(request: Request) -> LoginService:
+    service: LoginService = request.app.state.login
+    return service
+
+
+LoginDep = Annotated[LoginService, Depends(get_login_service)]
+
+
+def client_of(request: Request) -> Client:
+    return Client(
+        host=request.client.host if request.client else "unknown",
+        forwarded_for=request.headers.get("x-forwarded-for"),
+    )
+
+
+def _to_idp(start: FlowStart, settings: Settings) -> Response:
+    response = RedirectResponse(start.authorize_url, status_code=303)
+    set_flow_cookie(response, settings, start.browser_id)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def begin_login(
+    request: Request,
+    session: SessionDep,
+    *,
+    tenant: Tenant,
+    idp: IdentityProvider,
+    service_desk_id: str | None = None,
+    return_path: str | None = None,
+    login_hint: str | None = None,
+) -> Response:
+    """A customer's login at ``idp``: the redirect there, with this browser's flow cookie."""
+    service = await get_login_service(request)
+    start = await service.start(
+        session,
+        tenant=tenant,
+        idp=idp,
+        purpose="login",
+        client=client_of(request),
+        browser_id=read_flow_cookie(request, service.settings),
+        service_desk_id=service_desk_id,
+        return_path=return_path,
+        login_hint=login_hint,
+    )
+    return _to_idp(start, service.settings)
+
+
+@router.get("/oidc/test/{ticket}", include_in_schema=False)
+async def start_test_login(
+    ticket: str, request: Request, session: SessionDep, settings: SettingsDep, login: LoginDep
+) -> Response:
+    start = await login.start_test(
+        session,
+        ticket=ticket,
+        client=client_of(request),
+        browser_id=read_flow_cookie(request, settings),
+    )
+    return _to_idp(start, settings)
+
+
+@router.get("/oidc/{idp_id}/callback", include_in_schema=False)
+async def callback(
+    idp_id: str, request: Request, session: SessionDep, settings: SettingsDep, login: LoginDep
+) -> Response:
+    outcome = await login.complete(
+        session,
+        idp_id=idp_id,
+        params=dict(request.query_params.items()),
+        browser_id=read_flow_cookie(request, settings),
+        client=client_of(request),
+    )
+    if isinstance(outcome, Refused):
+        return render_error(
+            request,
+            status_code=outcome.error.status_code,
+            message=explain(outcome.error.message),
+            title="We could not sign you in",
+            retry_url=outcome.retry_url,
+        )
+    if isinstance(outcome, Returning | SignedIn):
+        response = RedirectResponse(
+            outcome.target, status_code=303, headers={"Cache-Control": "no-store"}
+        )
+        if isinstance(outcome, SignedIn):
+            set_session_cookie(
+                response,
+                settings,
+                tenant_id=outcome.tenant_id,
+                value=outcome.session_token,
+                max_age=outcome.max_age,
+            )
+        return response
+    completed, idp = outcome.completed, outcome.idp
+    return render(
+        request,
+        "oidc/test_result.html",
+        {
+            "title": f"Test connection: {idp.name}",
+            "idp": idp,
+            "claims": sorted(completed.claims.items()),
+            "identity": completed.identity,
+            "mapping_error": as_sentence(explain(completed.mapping_error.message))
+            if completed.mapping_error
+            else None,
+            "learned_issuer": completed.learned_issuer,
+            "userinfo_used": completed.userinfo_used,
+        },
+    )

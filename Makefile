@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml uv.lock
 install: $(STAMP)
 
 migrate: install
-	$(BIN)/python -m app.migrate
+	$(BIN)/python -m app.cli.migrate
 
 run: migrate
 	$(BIN)/uvicorn app.main:production_app --factory --host $(HOST) --port $(PORT) --proxy-headers --no-access-log

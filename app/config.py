@@ -137,7 +137,7 @@ class Settings(DatabaseSettings):
     personal_data_report_interval_seconds: float = 3600.0
     uninstalled_retention_days: float = 30.0
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
-    # Set by app.serve for its workers (several processes): each worker writes its metrics
+    # Set by app.cli.serve for its workers (several processes): each worker writes its metrics
     # there and /metrics adds up all of them. Unset, /metrics shows this process's own.
     prometheus_multiproc_dir: str | None = None
 

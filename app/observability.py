@@ -178,7 +178,7 @@ class Metrics:
 
     def exposition(self, multiprocess_dir: str | None) -> bytes:
         """The text /metrics serves: this process's metrics, or with several workers (see
-        app.serve) all of theirs added up, whichever worker the scrape reaches."""
+        app.cli.serve) all of theirs added up, whichever worker the scrape reaches."""
         if multiprocess_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()

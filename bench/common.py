@@ -40,11 +40,11 @@ def migrate(url: str) -> None:
 def app_processes(
     env: dict[str, str], *, workers: int, port: int
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    # As the container serves: app.serve gives each worker its own listening socket.
+    # As the container serves: app.cli.serve gives each worker its own listening socket.
     command = [
         str(ROOT / ".venv" / "bin" / "python"),
         "-m",
-        "app.serve",
+        "app.cli.serve",
         "--host",
         "127.0.0.1",
         "--port",

@@ -11,7 +11,7 @@ from typing import NoReturn
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from app.commands import run_command
+from app.cli.commands import run_command
 from app.config import Settings
 from tests.conftest import ROOT
 from tests.refusing_postgres import refusing_postgres
@@ -44,7 +44,8 @@ def test_a_statement_that_fails_once_connected_keeps_its_traceback() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["app.tenant_data", "export", "jira:site"], ["app.reencrypt"], ["app.migrate"]]
+    "command",
+    [["app.cli.tenant_data", "export", "jira:site"], ["app.cli.reencrypt"], ["app.cli.migrate"]],
 )
 async def test_each_command_passes_on_what_the_server_refused(command: list[str]) -> None:
     async with refusing_postgres("3D000", 'database "sso" does not exist') as port:

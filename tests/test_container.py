@@ -24,7 +24,7 @@ def test_entrypoint_exists_is_executable_and_runs_migrations_then_the_app() -> N
     entrypoint = ROOT / match["path"].removeprefix("/srv/")
     assert os.access(entrypoint, os.X_OK)
     script = entrypoint.read_text()
-    assert script.index("python -m app.migrate") < script.index("python -m app.serve")
+    assert script.index("python -m app.cli.migrate") < script.index("python -m app.cli.serve")
 
 
 def test_runs_as_a_non_root_user_with_a_healthcheck() -> None:

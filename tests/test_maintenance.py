@@ -139,7 +139,7 @@ async def test_the_operator_command(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from app.tenant_data import run
+    from app.cli.tenant_data import run
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert await run("export", tenant.client_key) == 0

@@ -50,11 +50,11 @@ def test_upgrade_downgrade_upgrade_round_trip(database_url: str) -> None:
 
 
 async def migrate(database_url: str) -> subprocess.CompletedProcess[str]:
-    """``python -m app.migrate``, as the container and ``make run`` call it."""
+    """``python -m app.cli.migrate``, as the container and ``make run`` call it."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "app.migrate",
+        "app.cli.migrate",
         cwd=ROOT,
         env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
         stdout=asyncio.subprocess.PIPE,

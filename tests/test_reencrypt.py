@@ -9,9 +9,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.cli.reencrypt import reencrypt_secrets, run, secret_columns
 from app.crypto import SecretBox, SecretBoxError
 from app.models import IdentityProvider, Tenant
-from app.reencrypt import reencrypt_secrets, run, secret_columns
 from tests.conftest import InstalledTenant
 
 

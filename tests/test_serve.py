@@ -1,4 +1,4 @@
-"""The container's server (scripts/docker-entrypoint → app.serve): connections opened at once
+"""The container's server (scripts/docker-entrypoint → app.cli.serve): connections opened at once
 spread over the workers; a worker that dies is replaced; SIGTERM stops everything; a port in
 use and a bad setting stop it with a reason instead of a restart loop.
 
@@ -223,9 +223,17 @@ def test_a_bad_setting_stops_the_service_instead_of_restarting_workers(tmp_path:
 
 
 def test_one_worker_with_a_bad_setting_says_why_in_one_line(tmp_path: Path) -> None:
-    # app.serve itself: the entrypoint's migration would refuse this URL first.
+    # app.cli.serve itself: the entrypoint's migration would refuse this URL first.
     server = subprocess.run(  # noqa: S603 - fixed command
-        [str(VENV_BIN / "python"), "-m", "app.serve", "--workers", "1", "--port", str(free_port())],
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "app.cli.serve",
+            "--workers",
+            "1",
+            "--port",
+            str(free_port()),
+        ],
         cwd=ROOT,
         env={"APP_ENV": "development", "DATABASE_URL": "mysql://u:hunter2@db/sso"},
         capture_output=True,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.db import DatabaseUnreachableError, create_engine
-from app.main import DATABASE_UNAVAILABLE
+from app.handlers import DATABASE_UNAVAILABLE
 from app.observability import AlreadyLogged
 from tests.conftest import APP_BASE_URL, InstalledTenant
 from tests.refusing_postgres import refusing_postgres

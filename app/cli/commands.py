@@ -1,6 +1,6 @@
-"""What the operator commands (``app.migrate``, ``app.tenant_data``, ``app.reencrypt``) have
+"""What the operator commands (``app.cli.migrate``, ``app.cli.tenant_data``, ``app.cli.reencrypt``) have
 in common: a bad setting, or a database that refuses or cannot be reached (down, wrong host,
-unknown role or database), is said in one line and exits 3, as ``app.serve`` does, instead of
+unknown role or database), is said in one line and exits 3, as ``app.cli.serve`` does, instead of
 a Python traceback. The operator's next step is to fix a variable or the database, not to
 read our code. A failure once connected (a failing migration, say) keeps its traceback.
 """
@@ -17,7 +17,7 @@ from app.config import configuration_problems
 
 CANNOT_START = 3
 
-logger = logging.getLogger("app.commands")
+logger = logging.getLogger("app.cli.commands")
 
 
 def reason(error: BaseException) -> str:

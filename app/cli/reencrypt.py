@@ -2,7 +2,7 @@
 an old key can be retired.
 
     ENCRYPTION_KEYS=new,old   (on every instance, then)
-    python -m app.reencrypt
+    python -m app.cli.reencrypt
     ENCRYPTION_KEYS=new       (once it reports no secret left undecryptable)
 
 Safe while the service runs (a row changed meanwhile is left as the service wrote it: already
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Column, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.commands import run_command
+from app.cli.commands import run_command
 from app.config import Settings
 from app.crypto import SecretBox, SecretBoxError
 from app.db import create_engine, create_sessionmaker

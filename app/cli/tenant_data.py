@@ -1,7 +1,7 @@
 """Operator command for GDPR requests: export or delete one tenant's data.
 
-python -m app.tenant_data export <tenant id or clientKey>  > tenant.json
-python -m app.tenant_data delete <tenant id or clientKey>
+python -m app.cli.tenant_data export <tenant id or clientKey>  > tenant.json
+python -m app.cli.tenant_data delete <tenant id or clientKey>
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 from sqlalchemy import or_, select
 
-from app.commands import run_command
+from app.cli.commands import run_command
 from app.config import DatabaseSettings
 from app.db import create_engine, create_sessionmaker
 from app.maintenance import delete_tenant_data, export_tenant_data

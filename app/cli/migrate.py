@@ -1,7 +1,7 @@
-"""Migrate the database to the newest schema: ``python -m app.migrate``.
+"""Migrate the database to the newest schema: ``python -m app.cli.migrate``.
 
 This is ``alembic upgrade head`` (which still works), with the operator commands' errors
-(``app.commands``): a bad setting or an unreachable database in one line, exit status 3.
+(``app.cli.commands``): a bad setting or an unreachable database in one line, exit status 3.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from app.commands import run_command
+from app.cli.commands import run_command
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def upgrade() -> int:

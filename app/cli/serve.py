@@ -1,6 +1,6 @@
 """Serve the app in several worker processes, each on its own listening socket.
 
-    python -m app.serve --host 0.0.0.0 --port 8000 --workers 2
+    python -m app.cli.serve --host 0.0.0.0 --port 8000 --workers 2
 
 uvicorn's ``--workers`` gives every worker the same listening socket, and a worker that wakes
 accepts every connection waiting. The keep-alive connections that a load balancer (or a burst
@@ -40,10 +40,10 @@ import uvicorn
 from prometheus_client.multiprocess import mark_process_dead
 from uvicorn.config import STARTUP_FAILURE
 
-from app.commands import run_command
+from app.cli.commands import run_command
 from app.observability import configure_logging
 
-logger = logging.getLogger("app.serve")
+logger = logging.getLogger("app.cli.serve")
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -52,7 +52,9 @@ SHUTDOWN_SECONDS = 25.0
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m app.serve", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m app.cli.serve", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)

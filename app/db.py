@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
+from app.deps import services
+
 
 class DatabaseUnreachableError(Exception):
     """The database server could not be reached while connecting (refused, unreachable,
@@ -164,7 +166,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession] = services(request).get(async_sessionmaker)
     async with sessionmaker() as session:
         try:
             yield session

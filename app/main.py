@@ -13,11 +13,11 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.admin import api as admin_api
 from app.admin import pages as admin_pages
@@ -30,6 +30,7 @@ from app.connect.install_keys import InstallKeyStore
 from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
 from app.db import DATABASE_FAILURES, create_engine, create_sessionmaker
+from app.deps import Services
 from app.forge import routes as forge_routes
 from app.forge.auth import forge_access
 from app.forge.keys import ForgeKeys
@@ -55,7 +56,7 @@ from app.oidc.metadata import MetadataCache
 from app.outbound import AddressPolicy, create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
-from app.portal.pages import CONCURRENT_UPLOADS
+from app.portal.pages import CONCURRENT_UPLOADS, UploadSlots
 from app.templating import STATIC_DIR
 from app.tenants.cache import TenantCache
 from app.tenants.changes import watch as watch_tenant_changes
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     collections (see ``_freeze_long_lived``); for a process that serves one app."""
     settings = settings or Settings()
     metrics = Metrics()
+    box = SecretBox(settings.effective_encryption_keys())
     # httpx logs every request's full URL at INFO: OAuth codes, and emails in Jira's user
     # search; aiosqlite logs SQL parameters at DEBUG. Our request log and metrics suffice.
     for noisy in ("httpx", "httpcore", "aiosqlite", "asyncpg"):
@@ -120,7 +122,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     install_log_context()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         policy = AddressPolicy(
             allow_loopback=settings.dev_allow_http_loopback,
@@ -129,59 +131,60 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
         async with create_http_client(
             timeout_seconds=settings.http_timeout_seconds, policy=policy
         ) as http:
-            app.state.engine = engine
-            app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
-            app.state.tenant_cache = tenant_cache = TenantCache(
-                distributed=engine.dialect.name == "postgresql"
-            )
-            app.state.verified_tokens = VerifiedTokens()
+            sessionmaker = create_sessionmaker(engine)
+            tenant_cache = TenantCache(distributed=engine.dialect.name == "postgresql")
 
             async def cached_settings(session: AsyncSession, tenant_id: str) -> TenantSettings:
                 config = await load_tenant_config(tenant_cache, sessionmaker, tenant_id)
                 return config.settings if config else await get_settings(session, tenant_id)
 
-            app.state.http = http
-            app.state.metadata = MetadataCache(
-                http, allow_http_loopback=settings.dev_allow_http_loopback
-            )
-            app.state.jira = JiraDirectory(
+            metadata = MetadataCache(http, allow_http_loopback=settings.dev_allow_http_loopback)
+            jira = JiraDirectory(
                 http,
-                box=app.state.secret_box,
-                app_access=platform_access(settings, app.state.secret_box),
+                box=box,
+                app_access=platform_access(settings, box),
                 observe=metrics.observe_jira,
             )
-            app.state.forge_keys = ForgeKeys(http, jwks_url=settings.forge_jwks_url)
             provisioner = JsmProvisioner(
-                app.state.jira,
+                jira,
                 refresh_interval=timedelta(hours=settings.customer_refresh_hours),
                 settings_for=cached_settings,
             )
-            app.state.login = LoginService(
-                settings=settings,
-                box=app.state.secret_box,
-                http=http,
-                metadata=app.state.metadata,
-                provisioner=provisioner,
-                metrics=metrics,
-                tenant_config=partial(load_tenant_config, tenant_cache, sessionmaker),
-            )
-            app.state.install_keys = InstallKeyStore(
+            for service in (
+                engine,
+                sessionmaker,
                 http,
-                keys_url=settings.connect_install_keys_url,
-                max_keys=settings.install_key_cache_size,
-            )
+                tenant_cache,
+                VerifiedTokens(),
+                metadata,
+                jira,
+                ForgeKeys(http, jwks_url=settings.forge_jwks_url),
+                InstallKeyStore(
+                    http,
+                    keys_url=settings.connect_install_keys_url,
+                    max_keys=settings.install_key_cache_size,
+                ),
+                LoginService(
+                    settings=settings,
+                    box=box,
+                    http=http,
+                    metadata=metadata,
+                    provisioner=provisioner,
+                    metrics=metrics,
+                    tenant_config=partial(load_tenant_config, tenant_cache, sessionmaker),
+                ),
+            ):
+                services.add(service)
             watch_tenant_changes(sessionmaker, evict=tenant_cache.evict_payload)
             background = []
             if engine.dialect.name == "postgresql":
-                background.append(
-                    asyncio.create_task(app.state.tenant_cache.listen_forever(engine))
-                )
+                background.append(asyncio.create_task(tenant_cache.listen_forever(engine)))
             if settings.personal_data_report_interval_seconds > 0:
                 background.append(
                     asyncio.create_task(
                         report_personal_data_forever(
-                            app.state.sessionmaker,
-                            app.state.jira,
+                            sessionmaker,
+                            jira,
                             interval_seconds=settings.personal_data_report_interval_seconds,
                         )
                     )
@@ -189,17 +192,13 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
             if settings.prometheus_multiproc_dir is not None:
                 # Other workers answer most scrapes: keep this one's cache figures current.
                 background.append(
-                    asyncio.create_task(
-                        _count_cache_use_forever(
-                            metrics, app.state.metadata, app.state.tenant_cache
-                        )
-                    )
+                    asyncio.create_task(_count_cache_use_forever(metrics, metadata, tenant_cache))
                 )
             purge = None
             if settings.purge_interval_seconds > 0:
                 purge = asyncio.create_task(
                     purge_forever(
-                        app.state.sessionmaker,
+                        sessionmaker,
                         interval_seconds=settings.purge_interval_seconds,
                         uninstalled_days=settings.uninstalled_retention_days,
                     )
@@ -226,10 +225,11 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
         # would only cost a provider lookup per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.settings = settings
-    app.state.secret_box = SecretBox(settings.effective_encryption_keys())
-    app.state.metrics = metrics
-    app.state.upload_slots = asyncio.Semaphore(CONCURRENT_UPLOADS)
+    # One typed object for every process-wide service (see app.deps); the lifespan adds the
+    # ones that live with the event loop.
+    app.state.services = services = Services(
+        settings, box, metrics, UploadSlots(CONCURRENT_UPLOADS)
+    )
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestScope, default_csp=DEFAULT_CSP, https=settings.secure_cookies)
@@ -255,9 +255,9 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
         return {"status": "ok"}
 
     @app.api_route("/readyz", methods=["GET", "HEAD"], include_in_schema=False)
-    async def readyz(request: Request) -> JSONResponse:
+    async def readyz() -> JSONResponse:
         try:
-            async with request.app.state.engine.connect() as connection:
+            async with services.get(AsyncEngine).connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except DATABASE_FAILURES:
             logger.warning("readiness check failed", exc_info=True)
@@ -265,8 +265,8 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
         return JSONResponse({"status": "ok"})
 
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics(request: Request) -> Response:
-        metrics.count_cache_use(request.app.state.metadata, request.app.state.tenant_cache)
+    async def prometheus_metrics() -> Response:
+        metrics.count_cache_use(services.get(MetadataCache), services.get(TenantCache))
         return Response(
             metrics.exposition(settings.prometheus_multiproc_dir),
             media_type=CONTENT_TYPE_LATEST,

@@ -37,9 +37,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import create_engine, create_sessionmaker, get_session
-from app.deps import HttpDep
+from app.deps import HttpDep, Services, services
 from app.oidc.repository import digest
 from app.outbound import AddressPolicy, create_http_client
 
@@ -111,7 +112,7 @@ RAW_AUDIT = "INSERT INTO floor_audit (id, subject, outcome, at) VALUES ($1, $2, 
 
 
 def engine_of(request: Request) -> Any:
-    return request.app.state.engine
+    return services(request).get(AsyncEngine)
 
 
 def create() -> FastAPI:
@@ -122,8 +123,8 @@ def create() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = engine = create_engine(url)
-        app.state.sessionmaker = create_sessionmaker(engine)
+        engine = create_engine(url)
+        app.state.services = Services(engine, create_sessionmaker(engine))
         app.state.pool = None
         if database == "asyncpg":
             import asyncpg
@@ -133,7 +134,7 @@ def create() -> FastAPI:
         async with create_http_client(
             timeout_seconds=10, policy=AddressPolicy(allow_loopback=True)
         ) as http:
-            app.state.http = http
+            app.state.services.add(http)
             yield
         if app.state.pool is not None:
             await app.state.pool.close()

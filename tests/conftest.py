@@ -80,7 +80,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
-        await _clean_database(application.state.sessionmaker)
+        await _clean_database(application.state.services.get(async_sessionmaker))
 
 
 async def _clean_database(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -99,7 +99,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def session(app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    maker: async_sessionmaker[AsyncSession] = app.state.services.get(async_sessionmaker)
     return maker
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import LoginError
 from app.identity import MappedIdentity
+from app.login.service import LoginService
 from app.models import IdentityProvider, LoginEvent, PortalSession, Tenant
 from tests.conftest import InstalledTenant
 from tests.oidc.hostile_op import HostileOP
@@ -47,7 +48,7 @@ class RecordingProvisioner:
 @pytest.fixture
 def provisioner(app: FastAPI) -> RecordingProvisioner:
     double = RecordingProvisioner()
-    app.state.login.provisioner = double
+    app.state.services.get(LoginService).provisioner = double
     return double
 
 

@@ -63,7 +63,7 @@ async def test_cookies_set_by_one_site_never_reach_another(
         headers={"Set-Cookie": "tenant.session=acme-secret; Domain=.atlassian.net; Path=/; Secure"},
     )
     other = network.get("https://globex.atlassian.net/rest/api/3/myself").respond(200, json={})
-    http: httpx.AsyncClient = app.state.http
+    http: httpx.AsyncClient = app.state.services.get(httpx.AsyncClient)
     await http.get("https://acme.atlassian.net/rest/api/3/myself")
     await http.get("https://globex.atlassian.net/rest/api/3/myself")
     assert "cookie" not in other.calls.last.request.headers
@@ -71,7 +71,7 @@ async def test_cookies_set_by_one_site_never_reach_another(
 
 
 def test_the_apps_client_runs_on_asyncio_streams_with_the_address_policy(app: FastAPI) -> None:
-    http: httpx.AsyncClient = app.state.http
+    http: httpx.AsyncClient = app.state.services.get(httpx.AsyncClient)
     backend = http._transport._pool._network_backend  # type: ignore[attr-defined]
     assert isinstance(backend, AsyncioBackend)
     assert backend.policy == AddressPolicy(allow_loopback=False, allow_private=False)

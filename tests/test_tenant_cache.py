@@ -14,8 +14,9 @@ import pytest
 import respx
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.crypto import SecretBox
 from app.db import OpenSession, create_engine
 from app.tenants.cache import FAILURES_PER_LOG_LINE, TenantCache
 from tests.conftest import InstalledTenant, install_tenant, settle_tenant_cache
@@ -25,7 +26,7 @@ from tests.connect_tokens import InstallSigner, tenant_token
 async def test_cached_tenant_serves_repeat_requests(
     client: httpx.AsyncClient, tenant: InstalledTenant, app: FastAPI
 ) -> None:
-    cache: TenantCache = app.state.tenant_cache
+    cache: TenantCache = app.state.services.get(TenantCache)
     if not cache.active:
         pytest.skip("on PostgreSQL the cache is active only while its LISTEN connection is up")
     headers = {"Authorization": f"JWT {tenant.context_token()}"}
@@ -122,7 +123,7 @@ async def test_decrypted_secret_is_kept_only_while_its_row_is_cached(
     tenant: InstalledTenant, session: async_sessionmaker[AsyncSession], app: FastAPI
 ) -> None:
     cache = TenantCache(distributed=False)
-    box = app.state.secret_box
+    box = app.state.services.get(SecretBox)
     row = await cache.get(session, tenant.client_key)
     assert row is not None
     assert cache.shared_secret(row, box) == tenant.shared_secret
@@ -167,7 +168,7 @@ async def test_a_lost_listener_stops_caching_until_it_is_back(
 ) -> None:
     if session.kw["bind"].dialect.name != "postgresql":
         pytest.skip("the LISTEN connection exists on PostgreSQL only")
-    cache: TenantCache = app.state.tenant_cache
+    cache: TenantCache = app.state.services.get(TenantCache)
     await _wait_until(lambda: cache.active, seconds=5)
     await asyncio.sleep(0.2)  # several heartbeats: the connection is proven alive, and kept
     assert cache.active
@@ -225,9 +226,9 @@ async def test_announcements_listen_to_the_apps_own_sessions_only(
     from app.tenants.changes import watch
 
     heard: list[str] = []
-    watched = create_sessionmaker(app.state.engine)
+    watched = create_sessionmaker(app.state.services.get(AsyncEngine))
     watch(watched, evict=heard.append)
-    other = create_sessionmaker(app.state.engine)
+    other = create_sessionmaker(app.state.services.get(AsyncEngine))
     async with other() as s:
         s.add(TenantSettings(tenant_id=tenant.tenant_id, landing="jsm_portal"))
         await s.commit()

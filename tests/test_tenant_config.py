@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.models import IdentityProvider
 from app.tenants.cache import TenantCache
@@ -20,7 +20,7 @@ from tests.oidc.hostile_op import HostileOP
 
 @pytest.fixture
 def cache(app: FastAPI) -> TenantCache:
-    cache: TenantCache = app.state.tenant_cache
+    cache: TenantCache = app.state.services.get(TenantCache)
     if not cache.active:
         pytest.skip("on PostgreSQL the cache is active only while its LISTEN connection is up")
     return cache
@@ -131,9 +131,9 @@ async def test_a_rolled_back_change_evicts_nothing(
     app: FastAPI,
     cache: TenantCache,
 ) -> None:
-    await settle_tenant_cache(cache, app.state.sessionmaker)
+    await settle_tenant_cache(cache, app.state.services.get(async_sessionmaker))
     await start(client, tenant)
-    async with app.state.sessionmaker() as session:
+    async with app.state.services.get(async_sessionmaker)() as session:
         row = await session.get(IdentityProvider, idp["id"])
         assert row is not None
         row.name = "Renamed"
@@ -153,14 +153,14 @@ async def test_a_returning_login_runs_five_statements(
     """A regression guard for the login path's cost: the state written, then spent; the
     customer's link read; the portal session and the audit row written. Nothing else."""
     assert (await login(client, tenant, op)).status_code == 303  # first login provisions
-    await settle_tenant_cache(cache, app.state.sessionmaker)
+    await settle_tenant_cache(cache, app.state.services.get(async_sessionmaker))
     client.cookies.clear()
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(" ".join(statement.split()[:3]))
 
-    engine = app.state.engine.sync_engine
+    engine = app.state.services.get(AsyncEngine).sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         assert (await login(client, tenant, op)).status_code == 303

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.admin.deps import AdminJWT
 from app.db import SessionDep
-from app.deps import SecretBoxDep, SettingsDep
+from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import InvalidInputError, JiraError, NotFoundError
 from app.forge.auth import link_problem
 from app.jsm import repository as jsm_repository
@@ -231,7 +231,7 @@ async def put_settings(
     if token:
         current.service_account_token_encrypted = box.encrypt(token)
     await session.flush()
-    directory: JiraDirectory = request.app.state.jira
+    directory: JiraDirectory = services(request).get(JiraDirectory)
     directory.forget(context.tenant.id)
     return describe_settings(current)
 
@@ -241,7 +241,7 @@ async def verify_jira_connection(
     request: Request, context: AdminJWT, session: SessionDep
 ) -> dict[str, Any]:
     """Call Jira with the configured credentials and report who the app is there."""
-    directory: JiraDirectory = request.app.state.jira
+    directory: JiraDirectory = services(request).get(JiraDirectory)
     jira = await directory.client(session, context.tenant)
     try:
         me = await jira.get_json("/rest/api/3/myself")
@@ -261,7 +261,7 @@ async def verify_jira_connection(
 async def list_portals(
     request: Request, context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:
-    directory: JiraDirectory = request.app.state.jira
+    directory: JiraDirectory = services(request).get(JiraDirectory)
     jira = await directory.client(session, context.tenant)
     desks = await directory.service_desks(jira, context.tenant, fresh=True)
     return [

@@ -14,7 +14,10 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.connect.deps import tenant_from_context_token
+from app.crypto import SecretBox
+from app.deps import services
 from app.errors import AuthenticationError, PermissionDeniedError
 from app.forge.deps import bearer_token, forge_call
 from app.jsm.directory import JiraDirectory
@@ -32,11 +35,11 @@ class AdminCaller(Protocol):
 async def _forge_caller(request: Request) -> AdminCaller:
     # Its own short transaction: the app token that came with the call is kept even when
     # the admin's request itself fails.
-    if request.app.state.settings.forge_app_id is None:
+    if services(request).get(Settings).forge_app_id is None:
         raise AuthenticationError("this service does not accept Forge invocation tokens")
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession] = services(request).get(async_sessionmaker)
     async with sessionmaker() as session:
-        call = await forge_call(request, session, box=request.app.state.secret_box)
+        call = await forge_call(request, session, box=services(request).get(SecretBox))
         await session.commit()
     return call
 
@@ -49,7 +52,7 @@ async def require_jira_admin(request: Request) -> AdminCaller:
         caller = await tenant_from_context_token(request)
     if not caller.account_id:
         raise PermissionDeniedError("the token names no user")
-    directory: JiraDirectory = request.app.state.jira
+    directory: JiraDirectory = services(request).get(JiraDirectory)
     if not await directory.is_admin(caller.tenant, caller.account_id):
         raise PermissionDeniedError("only Jira administrators can configure Portal SSO")
     return caller

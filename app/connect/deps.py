@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.connect.jwt import (
@@ -29,6 +29,7 @@ from app.connect.jwt import (
 )
 from app.connect.verified_tokens import VerifiedTokens
 from app.crypto import SecretBox
+from app.deps import services
 from app.models import Tenant
 from app.observability import set_tenant
 from app.tenants import repository as tenants
@@ -99,13 +100,13 @@ async def authenticate_cached(
     ``verified_tokens``). Expiry and the tenant's status are checked on every request."""
     if not token:
         raise TokenError("missing token")
-    state = request.app.state
-    settings: Settings = state.settings
-    cache: TenantCache = state.tenant_cache
-    memo: VerifiedTokens = state.verified_tokens
+    held = services(request)
+    settings = held.get(Settings)
+    cache = held.get(TenantCache)
+    memo = held.get(VerifiedTokens)
     remembered = memo.get(token, expected_qsh=expected_qsh)
     client_key = remembered[1].issuer if remembered else unverified_issuer(token)
-    tenant = await cache.get(state.sessionmaker, client_key)
+    tenant = await cache.get(held.get(async_sessionmaker), client_key)
     if tenant is None or tenant.client_key is None or tenant.shared_secret_encrypted is None:
         raise TokenError("unknown tenant")
     if remembered and remembered[0] == tenant.shared_secret_encrypted:
@@ -118,7 +119,7 @@ async def authenticate_cached(
     else:
         claims = verify_tenant_token(
             token,
-            shared_secret=cache.shared_secret(tenant, state.secret_box),
+            shared_secret=cache.shared_secret(tenant, held.get(SecretBox)),
             client_key=tenant.client_key,
             expected_qsh=expected_qsh,
             leeway=settings.jwt_leeway_seconds,
@@ -137,7 +138,7 @@ async def authenticate_cached(
 
 # Hot paths: these take only the request (each extra dependency costs FastAPI real time).
 async def tenant_from_page_token(request: Request) -> TenantContext:
-    path, query = request_target(request, request.app.state.settings)
+    path, query = request_target(request, services(request).get(Settings))
     return await authenticate_cached(
         request,
         token=request.query_params.get("jwt"),

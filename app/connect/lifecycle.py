@@ -13,7 +13,7 @@ from app.connect.deps import authenticate_tenant_token, bearer_jwt, request_targ
 from app.connect.install_keys import InstallKeyStore
 from app.connect.jwt import TokenError, install_token_kid, query_string_hash, verify_install_token
 from app.db import SessionDep
-from app.deps import SecretBoxDep, SettingsDep
+from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import AppError, InvalidInputError
 from app.tenants import repository as tenants
 from app.urls import host_allowed, secure_endpoint_error
@@ -68,7 +68,7 @@ async def verify_signed_lifecycle(request: Request, settings: Settings) -> Lifec
         raise TokenError("missing install token")
     kid = install_token_kid(token)
     payload = parse_payload(await request.body())
-    keys: InstallKeyStore = request.app.state.install_keys
+    keys: InstallKeyStore = services(request).get(InstallKeyStore)
     public_key = await keys.get(kid)
     path, query = request_target(request, settings)
     verify_install_token(

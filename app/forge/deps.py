@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.crypto import SecretBox
+from app.deps import services
 from app.errors import NotFoundError
 from app.forge import repository
 from app.forge.keys import ForgeKeys
@@ -54,13 +55,13 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def verified_invocation(request: Request) -> Invocation:
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).get(Settings)
     if settings.forge_app_id is None:
         raise NotFoundError("Not found.")
     token = bearer_token(request)
     if token is None:
         raise InvocationTokenError("missing invocation token")
-    keys: ForgeKeys = request.app.state.forge_keys
+    keys: ForgeKeys = services(request).get(ForgeKeys)
     public_key = await keys.get(invocation_token_kid(token))
     return verify_invocation_token(
         token,

@@ -16,24 +16,22 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.db import SessionDep
-from app.deps import SecretBoxDep
+from app.deps import SecretBoxDep, Services, services
 from app.errors import AppError, InvalidInputError
 from app.forge import repository
 from app.forge.deps import forge_call, keep_app_token, verified_invocation
+from app.jsm.directory import JiraDirectory
 from app.models import Tenant, utcnow
 from app.urls import host_allowed, secure_endpoint_error
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-    from app.config import Settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/forge", tags=["forge"])
@@ -86,7 +84,7 @@ async def lifecycle(
     else:
         tenant = (await forge_call(request, session, box=box)).tenant
     if not tenant.base_url:
-        background.add_task(learn_site_url, request.app.state, tenant.id)
+        background.add_task(learn_site_url, services(request), tenant.id)
     return {"status": "installed" if event.event_type == INSTALLED else "upgraded"}
 
 
@@ -97,7 +95,7 @@ async def token_refresh(
     call = await forge_call(request, session, box=box)
     await repository.record_trigger(session, call.tenant.id, now=utcnow())
     if not call.tenant.base_url:
-        background.add_task(learn_site_url, request.app.state, call.tenant.id)
+        background.add_task(learn_site_url, services(request), call.tenant.id)
     return {"status": "ok"}
 
 
@@ -105,22 +103,23 @@ async def token_refresh(
 async def pre_uninstall(request: Request, session: SessionDep, box: SecretBoxDep) -> dict[str, str]:
     call = await forge_call(request, session, box=box)
     await repository.uninstall(session, call.tenant)
-    request.app.state.jira.forget(call.tenant.id)
+    services(request).get(JiraDirectory).forget(call.tenant.id)
     return {"status": "uninstalled"}
 
 
-async def learn_site_url(state: Any, tenant_id: str) -> None:
+async def learn_site_url(held: Services, tenant_id: str) -> None:
     """Ask Jira for the site's own URL (``serverInfo``'s ``baseUrl``: the install event and the
     invocation token carry only the cloud id), for links to the native portal and for a
     service account's API token. Failures are logged and retried by the next trigger."""
-    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
-    settings: Settings = state.settings
+    sessionmaker: async_sessionmaker[AsyncSession] = held.get(async_sessionmaker)
+    settings = held.get(Settings)
     try:
         async with sessionmaker() as session:
             tenant = await session.get(Tenant, tenant_id)
             if tenant is None or not tenant.installed:
                 return
-            info = await state.jira.app_client(tenant).get_json("/rest/api/3/serverInfo")
+            jira = held.get(JiraDirectory).app_client(tenant)
+            info = await jira.get_json("/rest/api/3/serverInfo")
             base_url = info.get("baseUrl") if isinstance(info, dict) else None
             if not isinstance(base_url, str) or not _site_url_allowed(base_url, settings):
                 logger.warning("Jira's serverInfo named no usable site URL; not kept")

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.config import Settings
 from app.cookies import read_flow_cookie, set_flow_cookie, set_session_cookie
 from app.db import SessionDep
-from app.deps import SettingsDep
+from app.deps import SettingsDep, services
 from app.login.service import Client, LoginService, Refused, Returning, SignedIn, explain
 from app.models import IdentityProvider, Tenant
 from app.oidc.flow import FlowStart
@@ -22,7 +22,7 @@ router = APIRouter(tags=["login"])
 
 
 async def get_login_service(request: Request) -> LoginService:
-    service: LoginService = request.app.state.login
+    service: LoginService = services(request).get(LoginService)
     return service
 
 

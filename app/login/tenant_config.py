@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from functools import partial
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import OpenSession
+from app.deps import services
 from app.jsm import repository as jsm_repository
 from app.models import IdentityProvider, Tenant, TenantSettings
 from app.oidc import repository as oidc_repository
@@ -52,5 +53,5 @@ async def load_tenant_config(
 
 
 async def tenant_config(request: Request, tenant_id: str) -> TenantConfig | None:
-    state = request.app.state
-    return await load_tenant_config(state.tenant_cache, state.sessionmaker, tenant_id)
+    held = services(request)
+    return await load_tenant_config(held.get(TenantCache), held.get(async_sessionmaker), tenant_id)

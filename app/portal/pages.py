@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from app.config import Settings
 from app.crypto import same_secret
 from app.db import DATABASE_FAILURES, SessionDep
-from app.deps import SettingsDep
+from app.deps import SettingsDep, services
 from app.errors import JiraError
 from app.jsm import portal_api
 from app.jsm import repository as jsm_repository
@@ -96,7 +96,7 @@ async def signed_in_context(
     customer = await current_session(request, session, settings, config)
     if customer is None:
         return None
-    directory: JiraDirectory = request.app.state.jira
+    directory: JiraDirectory = services(request).get(JiraDirectory)
     jira = await directory.client(session, tenant)
     try:
         await join_desk(
@@ -176,7 +176,7 @@ def csrf_ok(customer: PortalSession, token: object) -> bool:
 
 
 async def native_portal_url(request: Request, context: PortalContext) -> str | None:
-    directory: JiraDirectory = request.app.state.jira
+    directory: JiraDirectory = services(request).get(JiraDirectory)
     desk = await directory.with_portal_id(context.jira, context.desk)
     if desk.portal_id is None:
         return None
@@ -303,7 +303,7 @@ async def add_comment(
     async with request.form(max_files=100, max_part_size=MAX_UPLOAD_BYTES) as form:
         if not _has_files(form):
             return await _comment(request, session, context, key, page, form)
-        upload_slots: asyncio.Semaphore = request.app.state.upload_slots
+        upload_slots = services(request).get(UploadSlots)
         async with upload_slots:
             return await _comment(request, session, context, key, page, form)
 
@@ -377,6 +377,12 @@ async def _comment(
 
 MAX_UPLOAD_FILES = 5
 CONCURRENT_UPLOADS = 4  # per process
+
+
+class UploadSlots(asyncio.Semaphore):
+    """The uploads to Jira a process runs at once (a request with files waits for a slot)."""
+
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # all files of one request together
 
 
@@ -503,7 +509,7 @@ async def create_request(
             return await _create(request, session, context, settings, request_type, fields, form)
         # Files are read into memory to be sent (and sent again if Jira asks to retry):
         # a few requests at a time per process, so many at once cannot exhaust its memory.
-        upload_slots: asyncio.Semaphore = request.app.state.upload_slots
+        upload_slots = services(request).get(UploadSlots)
         async with upload_slots:
             return await _create(request, session, context, settings, request_type, fields, form)
 

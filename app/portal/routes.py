@@ -20,7 +20,7 @@ from app.config import Settings
 from app.cookies import clear_session_cookie, read_session_cookie
 from app.crypto import SecretBox
 from app.db import SessionDep
-from app.deps import SecretBoxDep, SettingsDep
+from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import IdentityProviderError, NotFoundError
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import email_domain_allowed
@@ -66,7 +66,7 @@ async def existing_desk(
 ) -> ServiceDesk:
     """The desk behind a substitute link; a clear page (no redirect) when it is gone."""
     check_desk_id(service_desk_id)
-    directory: JiraDirectory = request.app.state.jira
+    directory: JiraDirectory = services(request).get(JiraDirectory)
     return await directory.service_desk(session, tenant, service_desk_id)
 
 
@@ -201,7 +201,7 @@ async def idp_logout_url(
     box: SecretBox,
 ) -> str | None:
     """Where to end the IdP session too: Cognito's /logout, or OIDC RP-initiated logout."""
-    cache: MetadataCache = request.app.state.metadata
+    cache: MetadataCache = services(request).get(MetadataCache)
     metadata = await cache.metadata(idp)
     endpoint = idp.logout_url or metadata.end_session_endpoint
     if not endpoint:

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.jsm.directory import JiraDirectory
 from tests.conftest import InstalledTenant
 from tests.jsm.fake_jira import FakeJira
 
@@ -143,7 +144,9 @@ async def test_a_revoked_service_account_token_does_not_lock_admins_out(
     )
     assert first.status_code == 200
     jira.service_account = ("bot@acme.com", "token-two")  # token-one expired
-    app.state.jira._admins.clear()  # the admin answers cached a few minutes have expired too
+    app.state.services.get(
+        JiraDirectory
+    )._admins.clear()  # the admin answers cached a few minutes have expired too
     assert (await client.get("/api/admin/settings", headers=headers)).status_code == 200
     broken = await client.post("/api/admin/settings/verify", headers=headers)
     assert broken.json()["ok"] is False

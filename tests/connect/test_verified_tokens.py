@@ -8,10 +8,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from app.config import Settings
 from app.connect import deps, jwt
 from app.connect.jwt import TokenClaims
 from app.connect.verified_tokens import VerifiedTokens
+from app.tenants.cache import TenantCache
 from tests.conftest import InstalledTenant, settle_tenant_cache
 from tests.connect_tokens import page_token
 
@@ -51,14 +54,14 @@ async def test_a_remembered_token_still_expires(
     token = tenant.context_token(exp=int(now.timestamp()) + 60)
     headers = {"Authorization": f"JWT {token}"}
     assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
-    assert len(app.state.verified_tokens) == 1
+    assert len(app.state.services.get(VerifiedTokens)) == 1
 
-    later = now + timedelta(seconds=60 + app.state.settings.jwt_leeway_seconds + 1)
+    later = now + timedelta(seconds=60 + app.state.services.get(Settings).jwt_leeway_seconds + 1)
     monkeypatch.setattr(jwt, "_timestamp", lambda _now: later)
     response = await client.get("/api/admin/presets", headers=headers)
     assert response.status_code == 401
     assert "expired" in response.json()["message"]
-    assert len(app.state.verified_tokens) == 0
+    assert len(app.state.services.get(VerifiedTokens)) == 0
 
 
 async def test_a_remembered_page_token_is_no_context_token(
@@ -77,7 +80,7 @@ async def test_a_remembered_token_of_a_disabled_site_is_refused(
 ) -> None:
     headers = tenant.admin_headers()
     assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
-    async with app.state.sessionmaker() as session:
+    async with app.state.services.get(async_sessionmaker)() as session:
         from app.tenants import repository as tenants
 
         await tenants.set_enabled(session, tenant.client_key, enabled=False)
@@ -99,9 +102,11 @@ def test_the_memo_is_bounded_oldest_first() -> None:
 async def test_a_repeated_admin_call_touches_no_database(
     client: httpx.AsyncClient, tenant: InstalledTenant, app: FastAPI
 ) -> None:
-    if not app.state.tenant_cache.active:
+    if not app.state.services.get(TenantCache).active:
         pytest.skip("on PostgreSQL the cache is active only while its LISTEN connection is up")
-    await settle_tenant_cache(app.state.tenant_cache, app.state.sessionmaker)  # install heard
+    await settle_tenant_cache(
+        app.state.services.get(TenantCache), app.state.services.get(async_sessionmaker)
+    )  # install heard
     headers = tenant.admin_headers()
     assert (await client.get("/api/admin/presets", headers=headers)).status_code == 200
     statements: list[str] = []
@@ -109,7 +114,7 @@ async def test_a_repeated_admin_call_touches_no_database(
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         statements.append(statement)
 
-    engine = app.state.engine.sync_engine
+    engine = app.state.services.get(AsyncEngine).sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         for _ in range(3):

@@ -11,6 +11,7 @@ import respx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.models import ForgeInstallation, IdentityProvider, Tenant
 from tests.login_fixtures import count
 from tests.support.forge_fixtures import (
@@ -147,7 +148,9 @@ async def test_a_bad_invocation_token_installs_nothing(
 async def test_forge_routes_do_not_exist_without_a_forge_app_id(
     app: FastAPI, client: httpx.AsyncClient, forge: FakeForge
 ) -> None:
-    app.state.settings = app.state.settings.model_copy(update={"forge_app_id": None})
+    app.state.services.add(
+        app.state.services.get(Settings).model_copy(update={"forge_app_id": None})
+    )
     site = new_site()
     response = await client.post(
         "/forge/lifecycle", json=forge.lifecycle_event(site), headers=forge.headers(site)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.jsm.client import JiraClient
+from app.jsm.directory import JiraDirectory
 from app.jsm.personal_data import (
     DEFAULT_CYCLE,
     cycle_period,
@@ -70,7 +71,7 @@ async def app_client(
     async with session() as s:
         row = await s.get(Tenant, tenant_id)
     assert row is not None
-    client: JiraClient = app.state.jira.app_client(row)
+    client: JiraClient = app.state.services.get(JiraDirectory).app_client(row)
     return client
 
 
@@ -228,7 +229,7 @@ async def test_every_active_site_is_reported_as_the_app(
 ) -> None:
     await store_customer(session, tenant.tenant_id, "qm:ada")
     await store_customer(session, other_tenant.tenant_id, "qm:bob")
-    totals = await report_all_sites(session, app.state.jira)
+    totals = await report_all_sites(session, app.state.services.get(JiraDirectory))
     assert totals == {"sites": 2, "reported": 2, "erased": 0, "failed": 0}
     assert tenant.jira.reported == [[{"accountId": "qm:ada", "updatedAt": "2026-11-26T12:00:00Z"}]]
     assert other_tenant.jira.reported == [
@@ -266,7 +267,7 @@ async def test_a_site_that_cannot_be_reported_does_not_stop_the_others(
         assert broken is not None
         broken.shared_secret_encrypted = "not a Fernet token"  # a key retired too early
         await s.commit()
-    totals = await report_all_sites(session, app.state.jira)
+    totals = await report_all_sites(session, app.state.services.get(JiraDirectory))
     assert totals == {"sites": 1, "reported": 1, "erased": 0, "failed": 1}
     assert other_tenant.jira.reported == [
         [{"accountId": "qm:bob", "updatedAt": "2026-11-26T12:00:00Z"}]

@@ -12,9 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
+from app.crypto import SecretBox
 from app.jsm.client import RetryPolicy
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import MAX_SYNCED_ORGANIZATIONS, JsmProvisioner
+from app.login.service import LoginService
 from app.main import platform_access
 from app.models import CustomerLink, PortalSession
 from tests.conftest import InstalledTenant
@@ -30,13 +33,17 @@ def fast_retries(app: FastAPI) -> None:
     from datetime import timedelta
 
     directory = JiraDirectory(
-        app.state.http,
-        box=app.state.secret_box,
-        app_access=platform_access(app.state.settings, app.state.secret_box),
+        app.state.services.get(httpx.AsyncClient),
+        box=app.state.services.get(SecretBox),
+        app_access=platform_access(
+            app.state.services.get(Settings), app.state.services.get(SecretBox)
+        ),
         policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=5),
     )
-    app.state.jira = directory
-    app.state.login.provisioner = JsmProvisioner(directory, refresh_interval=timedelta(hours=24))
+    app.state.services.add(directory)
+    app.state.services.get(LoginService).provisioner = JsmProvisioner(
+        directory, refresh_interval=timedelta(hours=24)
+    )
 
 
 async def links(session: async_sessionmaker[AsyncSession]) -> list[CustomerLink]:

@@ -367,7 +367,7 @@ async def test_a_state_sent_to_another_tenants_idp_names_nothing_of_its_tenant(
 ) -> None:
     other = await install_tenant(client, signer, client_key="jira:other-site")
     assert other.status_code == 204
-    async with app.state.sessionmaker() as s:
+    async with app.state.services.get(async_sessionmaker)() as s:
         other_tenant = await tenants.get_by_client_key(s, "jira:other-site")
         assert other_tenant is not None
         other_idp = IdentityProvider(

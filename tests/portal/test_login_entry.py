@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import PortalSession
+from app.oidc.metadata import MetadataCache
 from tests.conftest import InstalledTenant
 from tests.connect_tokens import InstallSigner
 from tests.login_fixtures import (
@@ -344,7 +345,7 @@ async def test_sign_out_ends_the_session_even_when_the_idp_is_unreachable(
 ) -> None:
     assert (await login(client, tenant, op)).status_code == 303
     op.discovery_issuer = "https://evil.example"  # discovery now fails its issuer check
-    app.state.metadata._documents.clear()  # as after the cache's expiry
+    app.state.services.get(MetadataCache)._documents.clear()  # as after the cache's expiry
     response = await client.get(f"/portal/{tenant.tenant_id}/logout")
     assert response.status_code == 303
     assert response.headers["location"].endswith(f"/portal/{tenant.tenant_id}/signed-out")

@@ -10,7 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.config import Settings
+from app.crypto import SecretBox
+from app.login.service import LoginService
 from app.main import platform_access
+from app.portal.pages import UploadSlots
 from tests.conftest import InstalledTenant
 from tests.jsm.fake_jira import FakeJira
 from tests.login_fixtures import DESK_ID, SignedIn
@@ -31,13 +35,17 @@ def fast_jira(app: FastAPI) -> None:
     from app.jsm.provisioning import JsmProvisioner
 
     directory = JiraDirectory(
-        app.state.http,
-        box=app.state.secret_box,
-        app_access=platform_access(app.state.settings, app.state.secret_box),
+        app.state.services.get(httpx.AsyncClient),
+        box=app.state.services.get(SecretBox),
+        app_access=platform_access(
+            app.state.services.get(Settings), app.state.services.get(SecretBox)
+        ),
         policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=2),
     )
-    app.state.jira = directory
-    app.state.login.provisioner = JsmProvisioner(directory, refresh_interval=timedelta(hours=24))
+    app.state.services.add(directory)
+    app.state.services.get(LoginService).provisioner = JsmProvisioner(
+        directory, refresh_interval=timedelta(hours=24)
+    )
 
 
 pytestmark = pytest.mark.usefixtures("fast_jira")
@@ -643,8 +651,8 @@ async def test_requests_with_files_wait_their_turn_for_an_upload_slot(
     app: FastAPI, client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:
     """Files are held in memory while they are sent: a few requests at a time per process."""
-    slots = asyncio.Semaphore(1)
-    app.state.upload_slots = slots
+    slots = UploadSlots(1)
+    app.state.services.add(slots)
     form = await client.get(f"{signed_in.home}/create/71")
     await slots.acquire()  # another upload is under way
     raised = asyncio.create_task(

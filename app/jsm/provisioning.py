@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import OpenSession
 from app.errors import JiraError, LoginError, PermissionDeniedError
 from app.identity import MappedIdentity
 from app.jsm import repository
@@ -155,7 +156,7 @@ async def add_to_desk(jira: JiraClient, account_id: str, desk_id: str) -> None:
 
 
 async def join_desk(
-    session: AsyncSession,
+    open_session: OpenSession,
     jira: JiraClient,
     tenant_id: str,
     *,
@@ -165,13 +166,20 @@ async def join_desk(
     desk_id: str,
 ) -> None:
     """A signed-in customer opening another desk of the site (its own substitute link): add
-    them there once, as a login at that desk would have, and remember it in their link."""
-    link = await repository.get_link(session, tenant_id, issuer, subject)
-    if link is None or desk_id in link.service_desk_ids:
-        return
+    them there once, as a login at that desk would have, and remember it in their link (in a
+    short transaction of its own, so the page's request holds no write while it goes on)."""
+    async with open_session() as session:
+        link = await repository.get_link(session, tenant_id, issuer, subject)
+        if link is None or desk_id in link.service_desk_ids:
+            return
     await add_to_desk(jira, account_id, desk_id)
-    link.service_desk_ids = [*link.service_desk_ids, desk_id]
-    await repository.save_link(session, link)
+    async with open_session() as session:
+        link = await repository.get_link(session, tenant_id, issuer, subject)
+        if link is None or desk_id in link.service_desk_ids:
+            return
+        link.service_desk_ids = [*link.service_desk_ids, desk_id]
+        await repository.save_link(session, link)
+        await session.commit()
 
 
 SettingsSource = Callable[[AsyncSession, str], Awaitable[TenantSettings]]

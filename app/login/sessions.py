@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import same_secret
+from app.db import OpenSession
 from app.identity import MappedIdentity
 from app.models import IdentityProvider, PortalSession, table_of
 from app.oidc.repository import digest
@@ -82,13 +83,25 @@ async def load_session(
     if record.expires_at <= now or record.last_seen_at + idle_timeout <= now:
         await session.delete(record)
         return None
-    if now - record.last_seen_at >= _TOUCH_INTERVAL:
+    return record
+
+
+async def touch_session(
+    open_session: OpenSession, record: PortalSession, *, now: datetime | None = None
+) -> None:
+    """Note that the customer is still here (for the idle timeout), at most once a minute, in
+    a short transaction of its own: the request's own transaction then holds no write (on
+    SQLite, the one write lock) while it waits for Jira, or while a form claims its token."""
+    now = now or datetime.now(UTC)
+    if now - record.last_seen_at < _TOUCH_INTERVAL:
+        return
+    async with open_session() as session:
         await session.execute(
             update(PortalSession)
             .where(PortalSession.id_hash == record.id_hash)
             .values(last_seen_at=now)
         )
-    return record
+        await session.commit()
 
 
 async def end_session(

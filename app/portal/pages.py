@@ -19,12 +19,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import UploadFile
 
 from app.config import Settings
 from app.crypto import same_secret
-from app.db import DATABASE_FAILURES, SessionDep
+from app.db import DATABASE_FAILURES, OpenSession, SessionDep
 from app.deps import SettingsDep, services
 from app.errors import JiraError
 from app.jsm import portal_api
@@ -100,7 +100,7 @@ async def signed_in_context(
     jira = await directory.client(session, tenant)
     try:
         await join_desk(
-            session,
+            services(request).get(async_sessionmaker),
             jira,
             tenant.id,
             issuer=customer.issuer,
@@ -140,7 +140,7 @@ class Once:
 
 @asynccontextmanager
 async def sent_once(
-    session: AsyncSession, context: PortalContext, form: Any
+    request: Request, session: AsyncSession, context: PortalContext, form: Any
 ) -> AsyncIterator[Once]:
     """Hold this post's form while Jira is asked. A form without a token (one shown before
     this version, or a client that sends none) goes ahead unguarded."""
@@ -149,23 +149,24 @@ async def sent_once(
         yield Once(submissions.Claim(ours=True))
         return
     tenant_id = context.tenant.id
-    claim = await submissions.claim(session, tenant_id, token, now=datetime.now(UTC))
+    open_session = services(request).get(async_sessionmaker)
+    claim = await submissions.claim(open_session, tenant_id, token, now=datetime.now(UTC))
     once = Once(claim)
     try:
         yield once
     except BaseException:
         if once.ours and once.sent_to is None:
-            await _give_back(session, tenant_id, token)
+            await _give_back(open_session, tenant_id, token)
         raise
     if once.ours and once.sent_to is not None:
         await submissions.finish(session, tenant_id, token, request_key=once.sent_to)
     elif once.ours and once.refused:
-        await _give_back(session, tenant_id, token)
+        await _give_back(open_session, tenant_id, token)
 
 
-async def _give_back(session: AsyncSession, tenant_id: str, token: str) -> None:
+async def _give_back(open_session: OpenSession, tenant_id: str, token: str) -> None:
     try:
-        await submissions.give_back(session, tenant_id, token)
+        await submissions.give_back(open_session, tenant_id, token)
     except DATABASE_FAILURES:
         # Kept for now: taken over after submissions.ABANDONED_AFTER.
         logger.warning("could not free a form submission", exc_info=True)
@@ -338,7 +339,7 @@ async def _comment(
         else f"{context.customer.display_name} attached files."
     )
     if error is None:
-        async with sent_once(session, context, form) as once:
+        async with sent_once(request, session, context, form) as once:
             if once.request_key is not None:  # this form was sent already
                 return RedirectResponse(f"{page}?commented=1#comments", status_code=303)
             if not once.ours:
@@ -538,7 +539,7 @@ async def _create(
     elif unsupported_required(fields):
         message = "This request type needs information this portal cannot collect yet."
     elif not errors:
-        async with sent_once(session, context, form) as once:
+        async with sent_once(request, session, context, form) as once:
             if once.request_key is not None:  # this form raised it already
                 landing = f"{requests_page}/{once.request_key}?created={request_type.id}"
                 return RedirectResponse(landing, status_code=303)

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.config import Settings
 from app.cookies import clear_session_cookie, read_session_cookie
@@ -25,7 +26,7 @@ from app.errors import IdentityProviderError, NotFoundError
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import email_domain_allowed
 from app.login.routes import begin_login
-from app.login.sessions import end_session, load_session
+from app.login.sessions import end_session, load_session, touch_session
 from app.login.tenant_config import TenantConfig, tenant_config
 from app.models import IdentityProvider, PortalSession, Tenant
 from app.observability import set_tenant
@@ -89,6 +90,7 @@ async def current_session(
         # session.
         await session.delete(record)
         return None
+    await touch_session(services(request).get(async_sessionmaker), record)
     return record
 
 

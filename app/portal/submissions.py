@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import insert_for
+from app.db import OpenSession, insert_for
 from app.models import FormSubmission, table_of
 from app.oidc.repository import digest
 
@@ -38,10 +38,17 @@ class Claim:
     request_key: str | None = None
 
 
-async def claim(session: AsyncSession, tenant_id: str, token: str, *, now: datetime) -> Claim:
-    """Claim the form's token, and commit at once: the same form posted again, on this
-    instance or another, must see the claim while this post is still with Jira."""
-    token_hash = digest(token)
+async def claim(open_session: OpenSession, tenant_id: str, token: str, *, now: datetime) -> Claim:
+    """Claim the form's token in a short transaction of its own, committed at once: the same
+    form posted again, on this instance or another, must see the claim while this post is
+    still with Jira (the request's own session commits only when the request is done)."""
+    async with open_session() as session:
+        result = await _claim(session, tenant_id, digest(token), now=now)
+        await session.commit()
+        return result
+
+
+async def _claim(session: AsyncSession, tenant_id: str, token_hash: str, *, now: datetime) -> Claim:
     inserted = await session.execute(
         insert_for(session)(_SUBMISSIONS)
         .values(token_hash=token_hash, tenant_id=tenant_id, created_at=now)
@@ -50,7 +57,6 @@ async def claim(session: AsyncSession, tenant_id: str, token: str, *, now: datet
         .returning(_SUBMISSIONS.c.token_hash)
     )
     if inserted.first() is not None:
-        await session.commit()
         return Claim(ours=True)
     row = (
         await session.execute(
@@ -74,7 +80,6 @@ async def claim(session: AsyncSession, tenant_id: str, token: str, *, now: datet
         )
         .values(created_at=now)
     )
-    await session.commit()
     return Claim(ours=taken.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -86,15 +91,15 @@ async def finish(session: AsyncSession, tenant_id: str, token: str, *, request_k
     )
 
 
-async def give_back(session: AsyncSession, tenant_id: str, token: str) -> None:
-    """The post failed: the form may be sent again. (No rollback first: it would expire the
-    page's objects, which it still renders; the claim committed everything before.)"""
-    await session.execute(
-        delete(_SUBMISSIONS).where(
-            _SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == digest(token)
+async def give_back(open_session: OpenSession, tenant_id: str, token: str) -> None:
+    """The post failed: the form may be sent again (its own transaction, like the claim)."""
+    async with open_session() as session:
+        await session.execute(
+            delete(_SUBMISSIONS).where(
+                _SUBMISSIONS.c.tenant_id == tenant_id, _SUBMISSIONS.c.token_hash == digest(token)
+            )
         )
-    )
-    await session.commit()
+        await session.commit()
 
 
 def expired(now: datetime) -> object:

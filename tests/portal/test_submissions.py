@@ -118,28 +118,24 @@ async def test_a_claim_left_by_a_post_that_died_is_taken_over(
 ) -> None:
     tenant_id, token = signed_in.tenant.tenant_id, submissions.new_token()
     start = datetime.now(UTC)
-    async with session() as s:
-        assert (await submissions.claim(s, tenant_id, token, now=start)).ours
-    async with session() as s:
-        soon = start + timedelta(seconds=30)
-        assert not (await submissions.claim(s, tenant_id, token, now=soon)).ours
-    async with session() as s:
-        later = start + submissions.ABANDONED_AFTER + timedelta(seconds=1)
-        assert (await submissions.claim(s, tenant_id, token, now=later)).ours
-    async with session() as s:  # and only one post takes it over
-        assert not (await submissions.claim(s, tenant_id, token, now=later)).ours
+    assert (await submissions.claim(session, tenant_id, token, now=start)).ours
+    soon = start + timedelta(seconds=30)
+    assert not (await submissions.claim(session, tenant_id, token, now=soon)).ours
+    later = start + submissions.ABANDONED_AFTER + timedelta(seconds=1)
+    assert (await submissions.claim(session, tenant_id, token, now=later)).ours
+    # and only one post takes it over
+    assert not (await submissions.claim(session, tenant_id, token, now=later)).ours
 
 
 async def test_another_tenants_token_is_not_this_form(
     signed_in: SignedIn, session: async_sessionmaker[AsyncSession]
 ) -> None:
     token, now = submissions.new_token(), datetime.now(UTC)
+    assert (await submissions.claim(session, signed_in.tenant.tenant_id, token, now=now)).ours
     async with session() as s:
-        assert (await submissions.claim(s, signed_in.tenant.tenant_id, token, now=now)).ours
         await submissions.finish(s, signed_in.tenant.tenant_id, token, request_key="ITH-1")
         await s.commit()
-    async with session() as s:
-        other = await submissions.claim(s, "another-tenant", token, now=now)
+    other = await submissions.claim(session, "another-tenant", token, now=now)
     assert other == submissions.Claim(ours=False)  # not told the other site's request key
 
 
@@ -148,9 +144,33 @@ async def test_old_submissions_are_purged(
     signed_in: SignedIn, session: async_sessionmaker[AsyncSession], age: timedelta, kept: int
 ) -> None:
     now = datetime.now(UTC)
-    async with session() as s:
-        await submissions.claim(s, signed_in.tenant.tenant_id, "t" * 24, now=now - age)
+    await submissions.claim(session, signed_in.tenant.tenant_id, "t" * 24, now=now - age)
     async with session() as s:
         await purge_expired(s, now=now)
         await s.commit()
         assert await s.scalar(select(func.count()).select_from(FormSubmission)) == kept
+
+
+async def test_a_post_that_also_refreshes_the_session_claims_its_form_at_once(
+    client: httpx.AsyncClient,
+    signed_in: SignedIn,
+    jira: FakeJira,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """The claim runs in a transaction of its own, while the request's transaction may hold
+    SQLite's one write lock (refreshing the portal session's last-seen time): the claim must
+    not wait for it."""
+    from sqlalchemy import update
+
+    from app.models import PortalSession
+
+    page = await client.get(f"{signed_in.home}/create/71")
+    async with session() as s:
+        await s.execute(
+            update(PortalSession).values(last_seen_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+        await s.commit()
+    data = form_of(page) | {"summary": "Printer jam", "description": "Paper everywhere"}
+    posted = await asyncio.wait_for(client.post(f"{signed_in.home}/create/71", data=data), 10)
+    assert posted.status_code == 303
+    assert len(jira.requests) == 1

@@ -10,6 +10,16 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.admin.deps import AdminJWT
+from app.admin.schemas import (
+    IdpView,
+    LoginsPage,
+    PortalView,
+    PresetView,
+    SettingsView,
+    SiteView,
+    TestLinkView,
+    VerifyView,
+)
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import InvalidInputError, JiraError, NotFoundError
@@ -60,13 +70,13 @@ def _describe_presets() -> list[dict[str, Any]]:
 _PRESETS_JSON = json.dumps(_describe_presets(), separators=(",", ":")).encode()
 
 
-@router.get("/presets", response_model=list[dict[str, Any]])
+@router.get("/presets", response_model=list[PresetView])
 async def list_presets(context: AdminJWT) -> Response:
     del context
     return Response(_PRESETS_JSON, media_type="application/json")
 
 
-@router.get("/site")
+@router.get("/site", response_model=SiteView)
 async def site(context: AdminJWT) -> dict[str, Any]:
     """Which site this is and how the app reaches it, with anything the admin should act on."""
     tenant = context.tenant
@@ -77,7 +87,7 @@ async def site(context: AdminJWT) -> dict[str, Any]:
     }
 
 
-@router.get("/idps")
+@router.get("/idps", response_model=list[IdpView], response_model_exclude_unset=True)
 async def list_idps(
     context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:
@@ -85,7 +95,7 @@ async def list_idps(
     return [describe_idp(idp, app_base_url=settings.app_base_url) for idp in idps]
 
 
-@router.post("/idps", status_code=201)
+@router.post("/idps", status_code=201, response_model=IdpView, response_model_exclude_unset=True)
 async def create_idp(
     body: IdpInput,
     context: AdminJWT,
@@ -103,7 +113,7 @@ async def create_idp(
     return describe_idp(idp, app_base_url=settings.app_base_url)
 
 
-@router.get("/idps/{idp_id}")
+@router.get("/idps/{idp_id}", response_model=IdpView, response_model_exclude_unset=True)
 async def get_idp(
     idp_id: str, context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -111,7 +121,7 @@ async def get_idp(
     return describe_idp(idp, app_base_url=settings.app_base_url)
 
 
-@router.put("/idps/{idp_id}")
+@router.put("/idps/{idp_id}", response_model=IdpView, response_model_exclude_unset=True)
 async def update_idp(
     idp_id: str,
     body: IdpInput,
@@ -139,7 +149,7 @@ async def delete_idp(idp_id: str, context: AdminJWT, session: SessionDep) -> Res
     return Response(status_code=204)
 
 
-@router.post("/idps/{idp_id}/test")
+@router.post("/idps/{idp_id}/test", response_model=TestLinkView)
 async def test_idp(
     idp_id: str, context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> dict[str, str]:
@@ -150,7 +160,7 @@ async def test_idp(
     return {"url": f"{settings.app_base_url}/oidc/test/{ticket}"}
 
 
-@router.get("/logins")
+@router.get("/logins", response_model=LoginsPage)
 async def list_logins(
     context: AdminJWT,
     session: SessionDep,
@@ -195,12 +205,12 @@ class SettingsInput(BaseModel):
 _REQUIRED_SETTINGS = ("jira_auth", "landing", "auto_create_customers", "organization_sync")
 
 
-@router.get("/settings")
+@router.get("/settings", response_model=SettingsView)
 async def get_settings(context: AdminJWT, session: SessionDep) -> dict[str, Any]:
     return describe_settings(await jsm_repository.get_settings(session, context.tenant.id))
 
 
-@router.put("/settings")
+@router.put("/settings", response_model=SettingsView)
 async def put_settings(
     body: SettingsInput, request: Request, context: AdminJWT, session: SessionDep, box: SecretBoxDep
 ) -> dict[str, Any]:
@@ -236,7 +246,7 @@ async def put_settings(
     return describe_settings(current)
 
 
-@router.post("/settings/verify")
+@router.post("/settings/verify", response_model=VerifyView, response_model_exclude_unset=True)
 async def verify_jira_connection(
     request: Request, context: AdminJWT, session: SessionDep
 ) -> dict[str, Any]:
@@ -257,7 +267,7 @@ async def verify_jira_connection(
     }
 
 
-@router.get("/portals")
+@router.get("/portals", response_model=list[PortalView])
 async def list_portals(
     request: Request, context: AdminJWT, session: SessionDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:

@@ -254,3 +254,42 @@ async def test_a_site_has_a_bounded_number_of_identity_providers(
     await client.delete(f"/api/admin/idps/{first}", headers=tenant.admin_headers())
     again = await client.post("/api/admin/idps", json=COGNITO, headers=tenant.admin_headers())
     assert again.status_code == 201
+
+
+async def test_a_field_the_response_model_does_not_declare_never_reaches_the_page(
+    client: httpx.AsyncClient, tenant: InstalledTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's answers go through response models: a field added to the description by
+    mistake (a secret's ciphertext, say) is dropped, not sent."""
+    from app.oidc import providers
+
+    real = providers.describe_idp
+
+    def leaky(idp: Any, *, app_base_url: str) -> dict[str, Any]:
+        return real(idp, app_base_url=app_base_url) | {
+            "client_secret_encrypted": idp.client_secret_encrypted
+        }
+
+    monkeypatch.setattr("app.admin.api.describe_idp", leaky)
+    created = await client.post(
+        "/api/admin/idps",
+        json={
+            "name": "Okta",
+            "preset": "okta",
+            "domain": "acme.okta.com",
+            "client_id": "c",
+            "client_secret": "s3cret",
+        },
+        headers=tenant.admin_headers(),
+    )
+    assert created.status_code == 201, created.text
+    assert "client_secret_encrypted" not in created.json()
+    assert created.json()["has_client_secret"] is True
+    assert "issuer" not in created.json()  # a preset field that is not set stays out
+
+
+async def test_the_api_is_described_in_the_openapi_document(app: Any) -> None:
+    schema = app.openapi()
+    idp = schema["paths"]["/api/admin/idps/{idp_id}"]["get"]["responses"]["200"]
+    assert idp["content"]["application/json"]["schema"]["$ref"].endswith("/IdpView")
+    assert "SettingsView" in schema["components"]["schemas"]

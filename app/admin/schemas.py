@@ -1,0 +1,119 @@
+"""What the admin API answers: one response model per kind of answer, so ``/docs`` describes
+each and no field can reach the page by accident (a field not declared here is dropped).
+Secrets are never among them: an IdP says ``has_client_secret``, the settings
+``has_service_account_token``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _View(BaseModel):
+    # Undeclared fields are dropped, never passed through.
+    model_config = ConfigDict(extra="ignore")
+
+
+class PresetFieldView(_View):
+    name: str
+    label: str
+    required: bool
+    help: str | None
+    default: str | None
+
+
+class PresetView(_View):
+    key: str
+    label: str
+    kind: str
+    fields: list[PresetFieldView]
+    default_mapping: dict[str, str]
+
+
+class SiteView(_View):
+    site_url: str | None
+    platform: Literal["connect", "forge"]
+    warning: str | None
+
+
+class IdpView(_View):
+    id: str
+    name: str
+    preset: str
+    preset_label: str
+    client_id: str
+    has_client_secret: bool
+    scopes: str
+    logout_url: str | None
+    attribute_mapping: dict[str, str]
+    email_domains: list[str]
+    enabled: bool
+    trust_email: bool
+    token_auth_method: str
+    callback_url: str
+    signed_out_url: str
+    pinned_issuer: str | None
+    pinned_jwks_uri: str | None
+    ready: bool
+    last_tested_at: str | None
+    last_test_claim_names: list[str]
+    # The preset's own fields, present when set (answers leave out the unset ones).
+    domain: str | None = None
+    issuer: str | None = None
+    tenant: str | None = None
+    user_pool_id: str | None = None
+    authorization_server: str | None = None
+    base_url: str | None = None
+    realm: str | None = None
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    identity_provider: str | None = None
+
+
+class TestLinkView(_View):
+    url: str
+
+
+class LoginView(_View):
+    id: int
+    time: str
+    outcome: str
+    reason: str | None
+    email: str | None
+    account_id: str | None
+    idp_id: str | None
+    idp_name: str | None
+    purpose: str
+
+
+class LoginsPage(_View):
+    logins: list[LoginView]
+    next_before: int | None
+
+
+class SettingsView(_View):
+    jira_auth: Literal["app", "api_token"]
+    service_account_email: str | None
+    has_service_account_token: bool
+    landing: Literal["app_portal", "jsm_portal"]
+    allowed_email_domains: list[str]
+    auto_create_customers: bool
+    organization_sync: bool
+
+
+class VerifyView(_View):
+    ok: bool
+    message: str | None = None
+    account_id: str | None = None
+    display_name: str | None = None
+    is_admin: bool | None = None
+
+
+class PortalView(_View):
+    service_desk_id: str
+    portal_id: str | None
+    project_key: str
+    name: str
+    substitute_link: str

@@ -2,6 +2,14 @@
 
 A process serving thousands of Jira sites meets many tenants, desks and admins; entries only
 expire when looked up again, so without a bound the caches would keep everything ever seen.
+
+Why this stays hand-written while the other caches are cachetools': the tenant, desk, admin
+and discovery caches keep a per-entry expiry that their callers still read after it passed
+(the JWKS is served stale within a forced-refresh interval, a desk known missing is cached
+for less time than a found one), which cachetools' TLRUCache hides by dropping the entry; and
+they sit on the login's hot path, where ``bench/caches.py`` measured a lookup at 120 ns here
+against 1,600 ns in TLRUCache, and a store at 320 against 2,200 ns (2026-12-06, this
+machine's 2 cores).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections import OrderedDict, deque
+from collections import deque
+
+from cachetools import LRUCache
 
 from app.errors import AppError
 
@@ -30,7 +32,8 @@ class SlidingWindow:
     def __init__(self, limit: int, *, window: float = WINDOW_SECONDS) -> None:
         self.limit = limit
         self.window = window
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        # The least recently seen keys go first when full (cachetools' LRUCache).
+        self._hits: LRUCache[str, deque[float]] = LRUCache(_MAX_KEYS)
 
     def allow(self, key: str, *, now: float | None = None) -> bool:
         if self.limit <= 0:
@@ -39,14 +42,11 @@ class SlidingWindow:
         hits = self._hits.get(key)
         if hits is None:
             hits = self._hits[key] = deque()
-        self._hits.move_to_end(key)
         while hits and hits[0] <= now - self.window:
             hits.popleft()
         if len(hits) >= self.limit:
             return False
         hits.append(now)
-        if len(self._hits) > _MAX_KEYS:
-            self._hits.popitem(last=False)
         return True
 
 

@@ -1,16 +1,15 @@
 """Atlassian's install-signing public keys, fetched by ``kid`` and cached.
 
 A key published under a kid never changes, so a fetched key is cached for the life of the
-process (bounded LRU). A kid the CDN does not know is remembered for a minute so that a flood
-of forged installs cannot turn into a flood of requests to Atlassian.
+process (cachetools' LRUCache). A kid the CDN does not know is remembered for a minute (a
+TTLCache) so that a flood of forged installs cannot turn into a flood of requests to
+Atlassian.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
 import httpx
+from cachetools import LRUCache, TTLCache
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -24,22 +23,18 @@ class InstallKeyStore:
     def __init__(self, http: httpx.AsyncClient, *, keys_url: str, max_keys: int = 64) -> None:
         self._http = http
         self._keys_url = keys_url.rstrip("/")
-        self._max_keys = max_keys
-        self._keys: OrderedDict[str, RSAPublicKey] = OrderedDict()
-        self._unknown: dict[str, float] = {}
+        self._keys: LRUCache[str, RSAPublicKey] = LRUCache(max_keys)
+        self._unknown: TTLCache[str, bool] = TTLCache(4 * max_keys, ttl=_NEGATIVE_TTL_SECONDS)
 
     async def get(self, kid: str) -> RSAPublicKey:
         """The RSA public key for ``kid`` (already format-checked by the caller)."""
         key = self._keys.get(kid)
         if key is not None:
-            self._keys.move_to_end(kid)
             return key
-        if self._unknown.get(kid, 0.0) > time.monotonic():
+        if kid in self._unknown:
             raise InstallKeyError("install token key is unknown")
         key = await self._fetch(kid)
         self._keys[kid] = key
-        if len(self._keys) > self._max_keys:
-            self._keys.popitem(last=False)
         return key
 
     async def _fetch(self, kid: str) -> RSAPublicKey:
@@ -48,9 +43,7 @@ class InstallKeyStore:
         except httpx.HTTPError as e:
             raise InstallKeyError("install token key could not be fetched") from e
         if response.status_code == 404:
-            self._unknown[kid] = time.monotonic() + _NEGATIVE_TTL_SECONDS
-            if len(self._unknown) > 4 * self._max_keys:
-                self._unknown.clear()
+            self._unknown[kid] = True
             raise InstallKeyError("install token key is unknown")
         if response.status_code != 200:
             raise InstallKeyError("install token key could not be fetched")

@@ -13,12 +13,12 @@ the verification depended on:
 
 and everything that depends on time or on the tenant's status is checked again on each use
 by the caller (expiry, installed and enabled). The memo is bounded: when full, the oldest
-entries go first.
+entries go first (cachetools' FIFOCache).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from cachetools import FIFOCache
 
 from app.connect.jwt import TokenClaims
 
@@ -27,8 +27,7 @@ MAX_ENTRIES = 4096
 
 class VerifiedTokens:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[str, str, TokenClaims]] = OrderedDict()
+        self._entries: FIFOCache[str, tuple[str, str, TokenClaims]] = FIFOCache(max_entries)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -44,8 +43,6 @@ class VerifiedTokens:
         self, token: str, *, secret_encrypted: str, expected_qsh: str, claims: TokenClaims
     ) -> None:
         self._entries[token] = (secret_encrypted, expected_qsh, claims)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
 
     def forget(self, token: str) -> None:
         self._entries.pop(token, None)

@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from app.errors import AppError
 
 WINDOW_SECONDS = 60.0
-_MAX_KEYS = 50_000
+MAX_KEYS = 50_000
 
 
 class TooManyLoginsError(AppError):
@@ -29,11 +29,18 @@ class TooManyLoginsError(AppError):
 
 
 class SlidingWindow:
-    def __init__(self, limit: int, *, window: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self, limit: int, *, window: float = WINDOW_SECONDS, max_keys: int = MAX_KEYS
+    ) -> None:
         self.limit = limit
         self.window = window
         # The least recently seen keys go first when full (cachetools' LRUCache).
-        self._hits: LRUCache[str, deque[float]] = LRUCache(_MAX_KEYS)
+        self._hits: LRUCache[str, deque[float]] = LRUCache(max_keys)
+
+    @property
+    def tracked_keys(self) -> int:
+        """How many keys the window remembers (bounded)."""
+        return len(self._hits)
 
     def allow(self, key: str, *, now: float | None = None) -> bool:
         if self.limit <= 0:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from cryptography.fernet import Fernet  # noqa: E402
 
 from tests.conftest import alembic_config  # noqa: E402
-from tests.oidc.hostile_op import HostileOP  # noqa: E402
+from tests.support.hostile_op import HostileOP  # noqa: E402
 
 
 def database_url(tmp: Path) -> str:

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.live_server import read_body, send_response
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
+from tests.support.live_server import read_body, send_response
 
 
 class OPServer:

@@ -34,7 +34,7 @@ from sqlalchemy import insert
 from bench.browser import Browser
 from bench.common import ROOT, database_cpu_seconds, database_url, process_cpu_seconds, serve_here
 from bench.floor_app import ISSUER, links, metadata
-from tests.live_server import free_port, read_body
+from tests.support.live_server import free_port, read_body
 
 TARGET_LOGINS_PER_SECOND = 300
 SUBJECTS = [f"returning-{n}" for n in range(200)]

@@ -37,10 +37,10 @@ from bench.common import (
     new_secret,
     worker_rss_mb,
 )
-from tests.connect_tokens import InstallSigner, tenant_token
-from tests.jsm.fake_jira import FakeJira
-from tests.jsm.fake_jira_server import FakeAtlassian
-from tests.live_server import free_port, serve
+from tests.support.connect_tokens import InstallSigner, tenant_token
+from tests.support.fake_jira import FakeJira
+from tests.support.fake_jira_server import FakeAtlassian
+from tests.support.live_server import free_port, serve
 
 ROTATING_TOKENS = """
 local tokens = {}

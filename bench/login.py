@@ -41,11 +41,11 @@ from bench.common import (
     worker_rss_mb,
 )
 from bench.fakes import OPServer
-from tests.connect_tokens import InstallSigner, tenant_token
-from tests.jsm.fake_jira import FakeJira
-from tests.jsm.fake_jira_server import FakeAtlassian
-from tests.live_server import free_port
-from tests.oidc.hostile_op import HostileOP
+from tests.support.connect_tokens import InstallSigner, tenant_token
+from tests.support.fake_jira import FakeJira
+from tests.support.fake_jira_server import FakeAtlassian
+from tests.support.hostile_op import HostileOP
+from tests.support.live_server import free_port
 
 
 @dataclass

@@ -18,7 +18,7 @@ import httpx
 import uvloop
 
 from app.outbound import use_asyncio_streams
-from tests.live_server import free_port
+from tests.support.live_server import free_port
 
 TOKEN_RESPONSE = (
     b'{"access_token":"' + b"a" * 40 + b'","token_type":"Bearer","expires_in":3600,'

@@ -28,7 +28,7 @@ from app.config import Settings
 from app.crypto import SecretBox
 from app.main import create_app
 from bench.common import migrate, sign_in_at_op
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
 
 STEPS = [(1, 1_000), (1_000, 100_000), (10_000, 1_000_000)]
 

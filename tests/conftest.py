@@ -27,9 +27,9 @@ from app.main import create_app
 from app.models import Base
 from app.tenants.cache import TenantCache
 from app.tenants.changes import CHANNEL
-from tests.connect_tokens import InstallSigner, tenant_token
+from tests.support.connect_tokens import InstallSigner, tenant_token
 
-pytest_plugins = ["tests.login_fixtures", "tests.support.forge_fixtures"]
+pytest_plugins = ["tests.support.login_fixtures", "tests.support.forge_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -184,7 +184,7 @@ async def install_with_jira(
 ) -> InstalledTenant:
     """Install a tenant whose Jira site is a FakeJira with one desk (id 7, ITH)."""
     from app.tenants import repository as tenants
-    from tests.jsm.fake_jira import FakeJira
+    from tests.support.fake_jira import FakeJira
 
     client_key = client_key or f"client-{secrets.token_hex(6)}"
     shared_secret = secrets.token_urlsafe(32)
@@ -246,7 +246,7 @@ def jira(tenant: InstalledTenant) -> Any:
 @pytest.fixture(scope="session")
 def openid_provider() -> Iterator[Any]:
     """The real OpenID Provider (npm oidc-provider) on loopback."""
-    from tests.openid_provider import start_openid_provider
+    from tests.support.openid_provider import start_openid_provider
 
     yield from start_openid_provider()
 
@@ -254,7 +254,7 @@ def openid_provider() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def cognito_provider() -> Iterator[Any]:
     """The real OpenID Provider serving Cognito's paths and claim quirks."""
-    from tests.openid_provider import start_openid_provider
+    from tests.support.openid_provider import start_openid_provider
 
     yield from start_openid_provider(cognito_style=True)
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 
 from tests.conftest import InstalledTenant
-from tests.jsm.fake_jira import FakeJira
-from tests.login_fixtures import DESK_ID, SignedIn
+from tests.support.fake_jira import FakeJira
+from tests.support.login_fixtures import DESK_ID, SignedIn
 
 TOO_LARGE = 2 * 1024 * 1024
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.cli.commands import run_command
 from app.config import Settings
 from tests.conftest import ROOT
-from tests.refusing_postgres import refusing_postgres
+from tests.support.refusing_postgres import refusing_postgres
 
 
 def test_a_command_that_runs_gives_its_own_status() -> None:

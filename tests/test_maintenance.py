@@ -23,8 +23,8 @@ from app.maintenance import (
 )
 from app.models import CustomerLink, IdentityProvider, LoginEvent, LoginState, PortalSession, Tenant
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import login, start
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import login, start
 
 
 async def count(session: async_sessionmaker[AsyncSession], model: Any) -> int:

@@ -21,11 +21,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ROOT, install_body
-from tests.connect_tokens import InstallSigner, tenant_token
-from tests.jsm.fake_jira import FakeJira
-from tests.jsm.fake_jira_server import FakeAtlassian
-from tests.live_server import free_port, serve
-from tests.openid_provider import OpenIDProvider, sign_in_at_op
+from tests.support.connect_tokens import InstallSigner, tenant_token
+from tests.support.fake_jira import FakeJira
+from tests.support.fake_jira_server import FakeAtlassian
+from tests.support.live_server import free_port, serve
+from tests.support.openid_provider import OpenIDProvider, sign_in_at_op
 
 pytestmark = [
     pytest.mark.e2e,

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.main import create_app
 from app.observability import JsonFormatter
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import callback, failures, start
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import callback, failures, start
 
 
 @pytest.mark.usefixtures("idp")

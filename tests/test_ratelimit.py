@@ -35,12 +35,11 @@ def test_a_limit_of_zero_switches_limiting_off() -> None:
     assert all(window.allow("k", now=0) for _ in range(1000))
 
 
-def test_the_memory_of_keys_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.ratelimit._MAX_KEYS", 10)
-    window = SlidingWindow(1)
+def test_the_memory_of_keys_is_bounded() -> None:
+    window = SlidingWindow(1, max_keys=10)
     for n in range(100):
         assert window.allow(f"ip-{n}", now=0)
-    assert len(window._hits) == 10
+    assert window.tracked_keys == 10
     assert window.allow("ip-0", now=1)  # forgotten (the oldest went first)
     assert not window.allow("ip-99", now=1)
 

@@ -20,7 +20,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import ROOT
-from tests.live_server import free_port
+from tests.support.live_server import free_port
 
 VENV_BIN = ROOT / ".venv" / "bin"
 ESTABLISHED, LISTENING = "01", "0A"

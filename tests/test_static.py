@@ -10,7 +10,7 @@ import httpx
 
 from app.config import Settings
 from tests.conftest import InstalledTenant
-from tests.connect_tokens import page_token
+from tests.support.connect_tokens import page_token
 
 ADMIN_UI = Settings.model_fields["admin_ui_dir"].default
 

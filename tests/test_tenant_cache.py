@@ -20,7 +20,7 @@ from app.crypto import SecretBox
 from app.db import OpenSession, create_engine
 from app.tenants.cache import FAILURES_PER_LOG_LINE, TenantCache
 from tests.conftest import InstalledTenant, install_tenant, settle_tenant_cache
-from tests.connect_tokens import InstallSigner, tenant_token
+from tests.support.connect_tokens import InstallSigner, tenant_token
 
 
 async def test_cached_tenant_serves_repeat_requests(
@@ -97,9 +97,9 @@ async def test_a_read_that_raced_an_eviction_is_not_cached(
 
     racing = cast(OpenSession, lambda: EvictDuringRead(session()))
     assert await cache.get(racing, tenant.client_key) is not None
-    assert cache._entries == {}
+    assert not cache.holds(client_key=tenant.client_key)
     assert await cache.get(session, tenant.client_key) is not None
-    assert tenant.client_key in cache._entries
+    assert cache.holds(client_key=tenant.client_key)
 
 
 async def test_cached_rows_are_read_without_a_session(
@@ -127,12 +127,13 @@ async def test_decrypted_secret_is_kept_only_while_its_row_is_cached(
     row = await cache.get(session, tenant.client_key)
     assert row is not None
     assert cache.shared_secret(row, box) == tenant.shared_secret
-    assert cache._secrets == {row.shared_secret_encrypted: tenant.shared_secret}
+    assert cache.holds_secret(row)
+    assert cache.secrets_held == 1
     cache.evict(tenant.client_key)
-    assert cache._secrets == {}
+    assert cache.secrets_held == 0
     # A row that is not the cached one (read while evicted) is decrypted, not remembered.
     assert cache.shared_secret(row, box) == tenant.shared_secret
-    assert cache._secrets == {}
+    assert cache.secrets_held == 0
 
 
 async def _wait_until(condition: Callable[[], bool], *, seconds: float) -> None:
@@ -197,9 +198,7 @@ async def test_a_database_outage_logs_a_line_a_minute_not_a_trace_every_retry(
         cache = TenantCache(distributed=True)
         listener = asyncio.create_task(cache.listen_forever(engine))
         try:
-            await _wait_until(
-                lambda: cache._failed_attempts > 2 * FAILURES_PER_LOG_LINE, seconds=20
-            )
+            await _wait_until(lambda: cache.failed_attempts > 2 * FAILURES_PER_LOG_LINE, seconds=20)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.models import IdentityProvider
 from app.tenants.cache import TenantCache
 from tests.conftest import InstalledTenant, settle_tenant_cache
-from tests.login_fixtures import callback, create_idp, failures, login, start
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import callback, create_idp, failures, login, start
 
 
 @pytest.fixture
@@ -53,12 +53,12 @@ async def test_switching_an_idp_off_applies_to_the_next_login(
 ) -> None:
     await settle_tenant_cache(cache, session)
     await start(client, tenant)
-    assert tenant.tenant_id in cache._derived
+    assert cache.holds(tenant_id=tenant.tenant_id)
     switched = await client.put(
         f"/api/admin/idps/{idp['id']}", headers=tenant.admin_headers(), json={"enabled": False}
     )
     assert switched.status_code == 200
-    assert tenant.tenant_id not in cache._derived
+    assert not cache.holds(tenant_id=tenant.tenant_id)
     assert (await client.get(f"/portal/{tenant.tenant_id}/7")).status_code == 503
 
 
@@ -139,7 +139,7 @@ async def test_a_rolled_back_change_evicts_nothing(
         row.name = "Renamed"
         await session.flush()
         await session.rollback()
-    assert tenant.tenant_id in cache._derived
+    assert cache.holds(tenant_id=tenant.tenant_id)
 
 
 async def test_a_returning_login_runs_five_statements(

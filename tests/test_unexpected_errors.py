@@ -20,7 +20,7 @@ from app.db import DatabaseUnreachableError, create_engine
 from app.handlers import DATABASE_UNAVAILABLE
 from app.observability import AlreadyLogged
 from tests.conftest import APP_BASE_URL, InstalledTenant
-from tests.refusing_postgres import refusing_postgres
+from tests.support.refusing_postgres import refusing_postgres
 
 pytestmark = pytest.mark.usefixtures("idp")
 

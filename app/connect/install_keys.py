@@ -26,6 +26,11 @@ class InstallKeyStore:
         self._keys: LRUCache[str, RSAPublicKey] = LRUCache(max_keys)
         self._unknown: TTLCache[str, bool] = TTLCache(4 * max_keys, ttl=_NEGATIVE_TTL_SECONDS)
 
+    @property
+    def unknown_kids_held(self) -> int:
+        """How many unknown kids are remembered (bounded)."""
+        return len(self._unknown)
+
     async def get(self, kid: str) -> RSAPublicKey:
         """The RSA public key for ``kid`` (already format-checked by the caller)."""
         key = self._keys.get(kid)

@@ -88,6 +88,13 @@ class MetadataCache:
         self.hits = 0
         self.misses = 0
 
+    def entry_counts(self) -> tuple[int, int, int]:
+        """(discovery documents, key sets, forced-refresh marks) held: bounded."""
+        return len(self._documents), len(self._jwks), len(self._forced)
+
+    def holds_keys(self, jwks_uri: str) -> bool:
+        return jwks_uri in self._jwks
+
     def check_endpoint(self, url: str, what: str) -> None:
         reason = secure_endpoint_error(url, allow_http_loopback=self.allow_http_loopback)
         if reason is not None:

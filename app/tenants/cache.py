@@ -65,6 +65,25 @@ class TenantCache:
     def active(self) -> bool:
         return self._listening
 
+    @property
+    def failed_attempts(self) -> int:
+        """Listener connections in a row that failed (for operators and tests)."""
+        return self._failed_attempts
+
+    def holds(self, *, client_key: str | None = None, tenant_id: str | None = None) -> bool:
+        """Whether a tenant's row (by clientKey) or its configuration (by id) is cached."""
+        if client_key is not None:
+            return client_key in self._entries
+        return tenant_id in self._derived
+
+    def holds_secret(self, tenant: Tenant) -> bool:
+        """Whether ``tenant``'s decrypted shared secret is kept."""
+        return tenant.shared_secret_encrypted in self._secrets
+
+    @property
+    def secrets_held(self) -> int:
+        return len(self._secrets)
+
     async def get(self, open_session: OpenSession, client_key: str) -> Tenant | None:
         """The tenant's row; a database session is opened only when it is not cached."""
         entry = self._entries.get(client_key)

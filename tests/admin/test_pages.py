@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import InstalledTenant
-from tests.connect_tokens import page_token
+from tests.support.connect_tokens import page_token
 
 
 async def test_admin_page_may_be_framed_by_the_tenants_jira_only(

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from app.jsm.directory import JiraDirectory
 from tests.conftest import InstalledTenant
-from tests.jsm.fake_jira import FakeJira
+from tests.support.fake_jira import FakeJira
 
 
 async def test_defaults(client: httpx.AsyncClient, tenant: InstalledTenant) -> None:

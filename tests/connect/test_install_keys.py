@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.connect.install_keys import InstallKeyStore
 from app.errors import InstallKeyError
-from tests.connect_tokens import InstallSigner
+from tests.support.connect_tokens import InstallSigner
 
 KEYS = "https://keys.example.test"
 
@@ -73,7 +73,7 @@ async def test_the_unknown_kids_memory_is_bounded(
     for n in range(20):
         with pytest.raises(InstallKeyError):
             await store.get(f"forged-{n}")
-    assert len(store._unknown) <= 4 * 2
+    assert store.unknown_kids_held <= 4 * 2
 
 
 def _ec_public_pem() -> bytes:

@@ -24,7 +24,7 @@ from app.connect.jwt import (
     verify_install_token,
     verify_tenant_token,
 )
-from tests.connect_tokens import InstallSigner, tenant_token
+from tests.support.connect_tokens import InstallSigner, tenant_token
 
 BASE = "https://sso.example.test"
 CLIENT_KEY = "jira:1234"

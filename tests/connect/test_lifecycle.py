@@ -21,7 +21,7 @@ from tests.conftest import (
     install_body,
     install_tenant,
 )
-from tests.connect_tokens import InstallSigner, page_token, tenant_token
+from tests.support.connect_tokens import InstallSigner, page_token, tenant_token
 
 
 async def _tenant(session: async_sessionmaker[AsyncSession], client_key: str) -> tenants.Tenant:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from app.connect.deps import ContextJWT
 from app.connect.jwt import query_string_hash
 from tests.conftest import InstalledTenant
-from tests.connect_tokens import page_token
+from tests.support.connect_tokens import page_token
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ async def test_context_token_is_refused_on_a_page(
 
 @pytest.mark.usefixtures("probe_api")
 async def test_token_of_unknown_tenant_is_refused(client: httpx.AsyncClient) -> None:
-    from tests.connect_tokens import tenant_token
+    from tests.support.connect_tokens import tenant_token
 
     token = tenant_token(client_key="jira:nobody", secret="s" * 40)
     response = await client.get("/api/admin/probe", headers={"Authorization": f"JWT {token}"})

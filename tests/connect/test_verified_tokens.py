@@ -16,7 +16,7 @@ from app.connect.jwt import TokenClaims
 from app.connect.verified_tokens import VerifiedTokens
 from app.tenants.cache import TenantCache
 from tests.conftest import InstalledTenant, settle_tenant_cache
-from tests.connect_tokens import page_token
+from tests.support.connect_tokens import page_token
 
 
 def _count_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -14,7 +14,7 @@ import respx
 
 from app.config import Settings
 from tests.conftest import ROOT
-from tests.live_server import free_port, live_server
+from tests.support.live_server import free_port, live_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"

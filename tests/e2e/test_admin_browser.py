@@ -14,10 +14,10 @@ import pytest
 
 from app.connect.jwt import query_string_hash
 from tests.conftest import InstalledTenant
-from tests.connect_tokens import tenant_token
 from tests.e2e.conftest import accessibility_problems, double_click_over_a_slow_network
-from tests.jsm.fake_jira import FakeJira
-from tests.openid_provider import OpenIDProvider
+from tests.support.connect_tokens import tenant_token
+from tests.support.fake_jira import FakeJira
+from tests.support.openid_provider import OpenIDProvider
 
 pytestmark = pytest.mark.e2e
 

@@ -21,9 +21,9 @@ import pytest
 from app.config import Settings
 from tests.conftest import ROOT
 from tests.e2e.conftest import accessibility_problems
-from tests.openid_provider import OpenIDProvider
 from tests.support.forge_fixtures import ADMIN, ForgeTenant, forge_settings
 from tests.support.forge_platform import FakeForge
+from tests.support.openid_provider import OpenIDProvider
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("forge_jwks")]
 

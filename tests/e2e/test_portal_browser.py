@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import InstalledTenant
 from tests.e2e.conftest import accessibility_problems, double_click_over_a_slow_network
-from tests.jsm.fake_jira import FakeJira
-from tests.openid_provider import OpenIDProvider
+from tests.support.fake_jira import FakeJira
+from tests.support.openid_provider import OpenIDProvider
 
 pytestmark = pytest.mark.e2e
 

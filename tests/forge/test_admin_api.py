@@ -11,7 +11,6 @@ import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import IdentityProvider
-from tests.login_fixtures import count
 from tests.support.forge_fixtures import (
     NOT_ADMIN,
     ForgeTenant,
@@ -20,6 +19,7 @@ from tests.support.forge_fixtures import (
     tenant_row,
 )
 from tests.support.forge_platform import FakeForge, new_site
+from tests.support.login_fixtures import count
 
 pytestmark = pytest.mark.usefixtures("forge_jwks")
 

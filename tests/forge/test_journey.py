@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import CustomerLink, PortalSession
-from tests.login_fixtures import DESK_ID, callback, count, start
-from tests.oidc.hostile_op import HostileOP
 from tests.oidc.test_cognito import DOMAIN, POOL, cognito_op
 from tests.support.forge_fixtures import ForgeTenant, tenant_row
 from tests.support.forge_platform import FakeForge
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import DESK_ID, callback, count, start
 
 pytestmark = pytest.mark.usefixtures("forge_jwks")
 

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.models import ForgeInstallation, IdentityProvider, Tenant
-from tests.login_fixtures import count
 from tests.support.forge_fixtures import (
     ADMIN,
     ForgeTenant,
@@ -24,6 +23,7 @@ from tests.support.forge_fixtures import (
     tenant_row,
 )
 from tests.support.forge_platform import FakeForge, ForgeSite, SigningKey, new_app_id, new_site
+from tests.support.login_fixtures import count
 
 pytestmark = pytest.mark.usefixtures("forge_jwks")
 

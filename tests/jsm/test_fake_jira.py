@@ -7,7 +7,7 @@ import pytest
 import respx
 
 from app.connect.auth import ConnectJWTAuth
-from tests.jsm.fake_jira import FakeJira
+from tests.support.fake_jira import FakeJira
 
 BASE = "https://acme.atlassian.net"
 SECRET = "a-tenant-shared-secret-long-enough-for-hs256"

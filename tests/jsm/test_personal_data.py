@@ -31,7 +31,7 @@ from app.models import (
     Tenant,
 )
 from tests.conftest import InstalledTenant
-from tests.jsm.fake_jira import FakeJira
+from tests.support.fake_jira import FakeJira
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from app.login.service import LoginService
 from app.main import platform_access
 from app.models import CustomerLink, PortalSession
 from tests.conftest import InstalledTenant
-from tests.jsm.fake_jira import FakeJira
-from tests.login_fixtures import DESK_ID, callback, login, start
-from tests.oidc.hostile_op import HostileOP
+from tests.support.fake_jira import FakeJira
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import DESK_ID, callback, login, start
 
 pytestmark = pytest.mark.usefixtures("idp", "fast_retries")
 
@@ -130,7 +130,7 @@ async def test_customer_created_meanwhile_is_found_after_exists(
     jira: FakeJira,
     session: async_sessionmaker[AsyncSession],
 ) -> None:
-    from tests.jsm.fake_jira import Account
+    from tests.support.fake_jira import Account
 
     jira.race_customer = Account("qm:race", "ada@example.com", "Ada (created elsewhere)")
     response, calls = await callback_calls(client, tenant, op, jira)
@@ -208,7 +208,7 @@ async def test_jira_down_half_way_leaves_nothing_that_breaks_the_next_login(
     assert await session_count(session) == 0
     assert len(jira.accounts) == 1
 
-    jira._failures.clear()
+    jira.clear_failures()
     client.cookies.clear()
     retry = await login(client, tenant, op)
     assert retry.status_code == 303, retry.text

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import IdentityProvider
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import (
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import (
     DESK_ID,
     RecordingProvisioner,
     callback,
@@ -23,7 +24,6 @@ from tests.login_fixtures import (
     sessions,
     start,
 )
-from tests.oidc.hostile_op import HostileOP
 
 REGION = "eu-west-1"
 POOL = f"{REGION}_AbCdEf123"

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.models import CustomerLink
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import DESK_ID, RecordingProvisioner
-from tests.openid_provider import OpenIDProvider
+from tests.support.login_fixtures import DESK_ID, RecordingProvisioner
+from tests.support.openid_provider import OpenIDProvider
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import (
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import (
     DESK_ID,
     RecordingProvisioner,
     assert_refused,
@@ -23,7 +24,6 @@ from tests.login_fixtures import (
     login,
     sessions,
 )
-from tests.oidc.hostile_op import HostileOP
 
 pytestmark = pytest.mark.usefixtures("idp")
 

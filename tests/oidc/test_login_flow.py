@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.models import IdentityProvider
 from app.tenants import repository as tenants
 from tests.conftest import InstalledTenant, install_tenant
-from tests.connect_tokens import InstallSigner
-from tests.login_fixtures import (
+from tests.support.connect_tokens import InstallSigner
+from tests.support.hostile_op import HostileOP, SigningKeyPair
+from tests.support.login_fixtures import (
     DESK_ID,
     RecordingProvisioner,
     assert_refused,
@@ -30,7 +31,6 @@ from tests.login_fixtures import (
     sessions,
     start,
 )
-from tests.oidc.hostile_op import HostileOP, SigningKeyPair
 
 pytestmark = pytest.mark.usefixtures("idp")
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app.errors import IdentityProviderError
 from app.models import IdentityProvider
 from app.oidc.metadata import MetadataCache, parse_jwks, resolve_metadata
-from tests.oidc.hostile_op import HostileOP, SigningKeyPair
+from tests.support.hostile_op import HostileOP, SigningKeyPair
 
 ISSUER = "https://op.example.test"
 
@@ -164,6 +164,5 @@ async def test_the_caches_keep_a_bounded_number_of_urls(
         net.get(f"{issuer}/jwks").respond(200, json={"keys": [SigningKeyPair(kid="k").jwk()]})
         await cache.discovery(issuer)
         await cache.signing_keys(f"{issuer}/jwks", force=True)
-    for entries in (cache._documents, cache._jwks, cache._forced):
-        assert len(entries) <= 10
-    assert "https://idp24.example.com/jwks" in cache._jwks  # the newest stay
+    assert all(count <= 10 for count in cache.entry_counts())
+    assert cache.holds_keys("https://idp24.example.com/jwks")  # the newest stay

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import RecordingProvisioner, login, oauth2_idp
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import RecordingProvisioner, login, oauth2_idp
 
 
 async def test_oauth2_identity_comes_from_userinfo(

@@ -11,8 +11,8 @@ import pytest
 import respx
 
 from tests.conftest import InstalledTenant
-from tests.login_fixtures import RecordingProvisioner, callback, create_idp, start
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import RecordingProvisioner, callback, create_idp, start
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 

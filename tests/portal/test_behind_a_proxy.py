@@ -18,10 +18,10 @@ from starlette.types import Receive, Scope, Send
 
 from app.config import Settings
 from tests.conftest import APP_BASE_URL, InstalledTenant
-from tests.connect_tokens import page_token
-from tests.jsm.fake_jira import FakeJira
-from tests.login_fixtures import DESK_ID
-from tests.oidc.hostile_op import HostileOP
+from tests.support.connect_tokens import page_token
+from tests.support.fake_jira import FakeJira
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import DESK_ID
 
 PREFIX = "/sso"
 PUBLIC = f"{APP_BASE_URL}{PREFIX}"

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.models import PortalSession
 from app.oidc.metadata import MetadataCache
 from tests.conftest import InstalledTenant
-from tests.connect_tokens import InstallSigner
-from tests.login_fixtures import (
+from tests.support.connect_tokens import InstallSigner
+from tests.support.hostile_op import HostileOP
+from tests.support.login_fixtures import (
     DESK_ID,
     RecordingProvisioner,
     callback,
@@ -24,7 +25,6 @@ from tests.login_fixtures import (
     login,
     oauth2_idp,
 )
-from tests.oidc.hostile_op import HostileOP
 
 
 async def second_idp(

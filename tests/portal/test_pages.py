@@ -16,8 +16,8 @@ from app.login.service import LoginService
 from app.main import platform_access
 from app.portal.pages import UploadSlots
 from tests.conftest import InstalledTenant
-from tests.jsm.fake_jira import FakeJira
-from tests.login_fixtures import DESK_ID, SignedIn
+from tests.support.fake_jira import FakeJira
+from tests.support.login_fixtures import DESK_ID, SignedIn
 
 
 def csrf(page: httpx.Response) -> str:
@@ -331,8 +331,7 @@ async def test_internal_comment_is_not_shown_even_if_jira_returns_it(
     key = jira.add_request(
         DESK_ID, signed_in.account_id, "Help", comments=(("secret note", False),)
     )
-    original = jira._comments
-    jira._comments = lambda query, body, k: original({**query, "internal": "true"}, body, k)  # type: ignore[method-assign]
+    jira.leaks_internal_comments = True
     page = await client.get(f"{signed_in.home}/requests/{key}")
     assert "secret note" not in page.text
 

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.maintenance import purge_expired
 from app.models import FormSubmission
 from app.portal import submissions
-from tests.jsm.fake_jira import FakeJira
-from tests.login_fixtures import SignedIn
+from tests.support.fake_jira import FakeJira
+from tests.support.login_fixtures import SignedIn
 
 
 def form_of(page: httpx.Response) -> dict[str, str]:

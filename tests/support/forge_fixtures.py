@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.models import Tenant
-from tests.jsm.fake_jira import FakeJira
+from tests.support.fake_jira import FakeJira
 from tests.support.forge_platform import JWKS_URL, FakeForge, ForgeSite, new_site
 
 ADMIN = "557058:admin-account"

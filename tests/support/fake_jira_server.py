@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.jsm.fake_jira import FakeJira
-from tests.live_server import read_body, send_response
+from tests.support.fake_jira import FakeJira
+from tests.support.live_server import read_body, send_response
 
 
 class FakeAtlassian:

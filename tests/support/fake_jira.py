@@ -29,7 +29,7 @@ import jwt
 import respx
 
 from app.connect.jwt import query_string_hash, relative_path
-from tests.jsm import spec
+from tests.support import spec
 
 SERVICEDESK = "/rest/servicedeskapi/"
 EDGE_STATUSES = frozenset({429, 502, 503, 504})
@@ -102,6 +102,8 @@ class FakeJira:
     # Files uploaded to a desk and not yet attached: id -> (desk id, name, type, content).
     temporary_files: dict[str, tuple[str, str, str, bytes]] = field(default_factory=dict)
     attachments_allowed: bool = True
+    # A misbehaving Jira: internal comments in answers that asked for public ones only.
+    leaks_internal_comments: bool = False
     _failures: deque[tuple[str, str, Any]] = field(default_factory=deque)
     _auth_scheme: str = ""
     _xsrf_token: str = ""
@@ -265,6 +267,10 @@ class FakeJira:
     def timeout(self, method: str, path: str, *, times: int = 1) -> None:
         for _ in range(times):
             self._failures.append((method, path, "timeout"))
+
+    def clear_failures(self) -> None:
+        """Forget the failures queued and not yet served."""
+        self._failures.clear()
 
     def count(self, method: str | None = None, prefix: str = "") -> int:
         return sum(
@@ -751,7 +757,10 @@ class FakeJira:
             c
             for c in item["comments"]
             if (c["public"] and query.get("public", "true") == "true")
-            or (not c["public"] and query.get("internal", "true") == "true")
+            or (
+                not c["public"]
+                and (self.leaks_internal_comments or query.get("internal", "true") == "true")
+            )
         ]
         return 200, self._page([self._comment_dto(c) for c in comments], query)
 

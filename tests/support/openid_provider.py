@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-FIXTURE_DIR = Path(__file__).resolve().parent / "oidc_provider"
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "oidc_provider"
 
 
 @dataclass(frozen=True)

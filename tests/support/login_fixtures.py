@@ -17,7 +17,7 @@ from app.identity import MappedIdentity
 from app.login.service import LoginService
 from app.models import IdentityProvider, LoginEvent, PortalSession, Tenant
 from tests.conftest import InstalledTenant
-from tests.oidc.hostile_op import HostileOP
+from tests.support.hostile_op import HostileOP
 
 DESK_ID = "7"
 

@@ -133,7 +133,9 @@ class ForgeInstallation(Base):
     __tablename__ = "forge_installations"
 
     installation_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # Kept when the tenant is purged (its id then unset): a retired installation id stays
+    # refused for good, and an id is no personal data.
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -15,13 +15,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import DatabaseUnreachableError
-from app.maintenance import (
-    delete_tenant_data,
-    export_tenant_data,
-    purge_expired,
-    purge_forever,
-)
+from app.maintenance import purge_expired, purge_forever
 from app.models import CustomerLink, IdentityProvider, LoginEvent, LoginState, PortalSession, Tenant
+from app.tenants.repository import delete_tenant_data, export_tenant_data
 from tests.conftest import InstalledTenant
 from tests.support.hostile_op import HostileOP
 from tests.support.login_fixtures import login, start

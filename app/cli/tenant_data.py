@@ -16,8 +16,8 @@ from sqlalchemy import or_, select
 from app.cli.commands import run_command
 from app.config import DatabaseSettings
 from app.db import create_engine, create_sessionmaker
-from app.maintenance import delete_tenant_data, export_tenant_data
 from app.models import Tenant
+from app.tenants.repository import delete_tenant_data, export_tenant_data
 
 
 async def run(action: str, key: str) -> int:
@@ -25,7 +25,9 @@ async def run(action: str, key: str) -> int:
     try:
         async with create_sessionmaker(engine)() as session:
             tenant_id = await session.scalar(
-                select(Tenant.id).where(or_(Tenant.id == key, Tenant.client_key == key))
+                select(Tenant.id).where(
+                    or_(Tenant.id == key, Tenant.client_key == key, Tenant.cloud_id == key)
+                )
             )
             if tenant_id is None:
                 print(f"no tenant {key!r}", file=sys.stderr)

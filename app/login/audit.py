@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import LoginEvent, table_of, utcnow
@@ -52,3 +53,35 @@ async def recent_logins(
         query = query.where(LoginEvent.id < before_id)
     result = await session.scalars(query.order_by(LoginEvent.id.desc()).limit(limit))
     return result.all()
+
+
+async def purge_old_events(session: AsyncSession, *, older_than: datetime, keep: int) -> int:
+    """Login activity older than ``older_than``, and each site's beyond its newest ``keep``."""
+    result = await session.execute(delete(LoginEvent).where(LoginEvent.occurred_at < older_than))
+    return int(result.rowcount or 0) + await _trim_login_events(session, keep=keep)  # type: ignore[attr-defined]
+
+
+async def _trim_login_events(session: AsyncSession, *, keep: int) -> int:
+    """Delete each site's login activity beyond its newest ``keep`` rows."""
+    crowded = (
+        await session.scalars(
+            select(LoginEvent.tenant_id).group_by(LoginEvent.tenant_id).having(func.count() > keep)
+        )
+    ).all()
+    trimmed = 0
+    for tenant_id in crowded:
+        # The id of the oldest row to keep (ids grow with time).
+        oldest_kept = await session.scalar(
+            select(LoginEvent.id)
+            .where(LoginEvent.tenant_id == tenant_id)
+            .order_by(LoginEvent.id.desc())
+            .offset(keep - 1)
+            .limit(1)
+        )
+        if oldest_kept is None:
+            continue
+        result = await session.execute(
+            delete(LoginEvent).where(LoginEvent.tenant_id == tenant_id, LoginEvent.id < oldest_kept)
+        )
+        trimmed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return trimmed

@@ -114,3 +114,8 @@ async def end_session(
         return None
     await session.execute(delete(PortalSession).where(PortalSession.id_hash == record.id_hash))
     return record
+
+
+async def purge_expired_sessions(session: AsyncSession, *, now: datetime) -> int:
+    result = await session.execute(delete(PortalSession).where(PortalSession.expires_at < now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

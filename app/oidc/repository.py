@@ -134,3 +134,13 @@ async def consume_test_ticket(
         .values(used_at=now)
     )
     return row if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+async def purge_expired_flows(session: AsyncSession, *, now: datetime) -> dict[str, int]:
+    """Login states and test tickets past their expiry."""
+    states = await session.execute(delete(LoginState).where(LoginState.expires_at < now))
+    tickets = await session.execute(delete(TestTicket).where(TestTicket.expires_at < now))
+    return {
+        "login_states": int(states.rowcount or 0),  # type: ignore[attr-defined]
+        "test_tickets": int(tickets.rowcount or 0),  # type: ignore[attr-defined]
+    }

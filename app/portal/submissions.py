@@ -102,6 +102,9 @@ async def give_back(open_session: OpenSession, tenant_id: str, token: str) -> No
         await session.commit()
 
 
-def expired(now: datetime) -> object:
-    """For the housekeeping purge."""
-    return delete(FormSubmission).where(FormSubmission.created_at < now - KEPT_FOR)
+async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
+    """Submissions older than ``KEPT_FOR`` (the housekeeping purge)."""
+    result = await session.execute(
+        delete(FormSubmission).where(FormSubmission.created_at < now - KEPT_FOR)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import new_opaque_id
 from app.db import insert_for
-from app.models import Tenant, utcnow
-from app.tenants.changes import announce_tenant_change
+from app.models import (
+    CustomerLink,
+    ForgeInstallation,
+    FormSubmission,
+    IdentityProvider,
+    LoginEvent,
+    LoginState,
+    ManagedOrganization,
+    PersonalDataReport,
+    PortalSession,
+    Tenant,
+    TenantSettings,
+    TestTicket,
+    utcnow,
+)
+from app.tenants.changes import announce_config_change, announce_tenant_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +104,70 @@ async def set_enabled(session: AsyncSession, client_key: str, *, enabled: bool) 
         .values(enabled=enabled, updated_at=utcnow())
     )
     await announce_tenant_change(session, client_key)
+
+
+async def uninstalled_before(session: AsyncSession, cutoff: datetime) -> Sequence[str]:
+    """Ids of the sites uninstalled before ``cutoff`` (due for purging)."""
+    return (
+        await session.scalars(
+            select(Tenant.id).where(Tenant.installed.is_(False), Tenant.uninstalled_at < cutoff)
+        )
+    ).all()
+
+
+_OWNED = (
+    ManagedOrganization,
+    FormSubmission,
+    PersonalDataReport,
+    LoginState,
+    TestTicket,
+    PortalSession,
+    LoginEvent,
+    CustomerLink,
+    TenantSettings,
+    IdentityProvider,
+)
+
+
+async def delete_tenant_data(session: AsyncSession, tenant_id: str) -> None:
+    """Everything the app holds about a tenant, and the tenant itself."""
+    for model in _OWNED:
+        await session.execute(delete(model).where(model.tenant_id == tenant_id))
+    # Its Forge installation ids stay, retired and no longer linked: never usable again.
+    await session.execute(
+        update(ForgeInstallation)
+        .where(ForgeInstallation.tenant_id == tenant_id)
+        .values(tenant_id=None, retired_at=func.coalesce(ForgeInstallation.retired_at, utcnow()))
+    )
+    client_key = await session.scalar(select(Tenant.client_key).where(Tenant.id == tenant_id))
+    await session.execute(delete(Tenant).where(Tenant.id == tenant_id))
+    # A Connect site is cached by its clientKey, every site's configuration by its id.
+    await announce_tenant_change(session, client_key)
+    await announce_config_change(session, tenant_id)
+
+
+async def export_tenant_data(session: AsyncSession, tenant_id: str) -> dict[str, Any]:
+    """The tenant's data as JSON-ready dicts; secrets are left out."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise LookupError(tenant_id)
+
+    def row(obj: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        values = {}
+        for column in obj.__table__.columns:
+            if column.name in skip or column.name.endswith("_encrypted"):
+                continue
+            value = getattr(obj, column.key)
+            values[column.name] = value.isoformat() if isinstance(value, datetime) else value
+        return values
+
+    export: dict[str, Any] = {"tenant": row(tenant)}
+    for name, model in (
+        ("identity_providers", IdentityProvider),
+        ("settings", TenantSettings),
+        ("customer_links", CustomerLink),
+        ("login_events", LoginEvent),
+    ):
+        rows = (await session.scalars(select(model).where(model.tenant_id == tenant_id))).all()
+        export[name] = [row(item) for item in rows]
+    return export

@@ -41,14 +41,14 @@ def upgrade() -> None:
     op.create_table(
         "forge_installations",
         sa.Column("installation_id", sa.String(length=255), nullable=False),
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
             name=op.f("fk_forge_installations_tenant_id_tenants"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("installation_id", name=op.f("pk_forge_installations")),
     )

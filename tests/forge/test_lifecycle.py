@@ -268,3 +268,33 @@ async def test_a_new_installation_on_the_same_site_gets_its_configuration_back(
     # The old installation's tokens stay refused.
     old = await client.get("/api/admin/idps", headers=forge_tenant.headers())
     assert old.status_code == 401
+
+
+async def test_an_uninstalled_forge_site_is_purged_after_the_retention_with_all_it_owns(
+    client: httpx.AsyncClient,
+    forge: FakeForge,
+    forge_tenant: ForgeTenant,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.maintenance import purge_expired
+
+    await client.post("/api/admin/idps", json=idp_body(), headers=forge_tenant.headers())
+    await client.post("/forge/pre-uninstall", json={}, headers=forge.headers(forge_tenant.site))
+    async with session() as s:
+        kept = await purge_expired(s, now=datetime.now(UTC) + timedelta(days=29))
+        await s.commit()
+    assert kept["tenants"] == 0
+    async with session() as s:
+        purged = await purge_expired(s, now=datetime.now(UTC) + timedelta(days=31))
+        await s.commit()
+    assert purged["tenants"] == 1
+    for model in (Tenant, IdentityProvider):
+        assert await count(session, model) == 0
+    # The retired installation id outlives its site's data: it stays refused for good.
+    assert await count(session, ForgeInstallation) == 1
+    assert (await send_install(client, forge, forge_tenant.site)).status_code == 401
+    # A new installation on the same site starts afresh.
+    fresh = ForgeSite(forge_tenant.site.cloud_id, new_site().installation_id, "https://x")
+    assert (await send_install(client, forge, fresh)).status_code == 200

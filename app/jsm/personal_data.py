@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crypto import SecretBoxError
-from app.db import DATABASE_FAILURES, insert_for
+from app.db import DATABASE_FAILURES
 from app.errors import JiraError, JiraUnavailableError
+from app.jsm import repository
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory
-from app.models import CustomerLink, LoginEvent, PersonalDataReport, PortalSession, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -67,85 +67,6 @@ def cycle_period(header: str | None) -> timedelta:
     return period
 
 
-async def due_accounts(
-    session: AsyncSession, tenant_id: str, *, now: datetime, limit: int = BATCH_SIZE
-) -> list[tuple[str, datetime]]:
-    """Stored accounts of the site not reported within their cycle, with the time their
-    data was last stored."""
-    report = PersonalDataReport
-    rows = await session.execute(
-        select(CustomerLink.account_id, func.max(CustomerLink.refreshed_at))
-        .outerjoin(
-            report,
-            and_(
-                report.tenant_id == CustomerLink.tenant_id,
-                report.account_id == CustomerLink.account_id,
-            ),
-        )
-        .where(
-            CustomerLink.tenant_id == tenant_id,
-            or_(report.due_at.is_(None), report.due_at <= now),
-        )
-        .group_by(CustomerLink.account_id)
-        .order_by(CustomerLink.account_id)
-        .limit(limit)
-    )
-    return [(account_id, stored) for account_id, stored in rows.all()]
-
-
-async def erase_account(session: AsyncSession, tenant_id: str, account_id: str) -> None:
-    """Everything the app holds about a closed account at one site: its customer links and
-    sessions go, and its login activity keeps the outcome but no longer says who."""
-    links = (
-        await session.execute(
-            select(CustomerLink.subject, CustomerLink.email).where(
-                CustomerLink.tenant_id == tenant_id, CustomerLink.account_id == account_id
-            )
-        )
-    ).all()
-    subjects = {subject for subject, _ in links}
-    emails = {email for _, email in links}
-    await session.execute(
-        update(LoginEvent)
-        .where(
-            LoginEvent.tenant_id == tenant_id,
-            or_(
-                LoginEvent.account_id == account_id,
-                LoginEvent.subject.in_(subjects),
-                LoginEvent.email.in_(emails),
-            ),
-        )
-        .values(account_id=None, subject=None, email=None)
-    )
-    for model in (PortalSession, CustomerLink, PersonalDataReport):
-        await session.execute(
-            delete(model).where(model.tenant_id == tenant_id, model.account_id == account_id)
-        )
-
-
-async def _mark_reported(
-    session: AsyncSession, tenant_id: str, account_ids: list[str], *, now: datetime, due: datetime
-) -> None:
-    if not account_ids:
-        return
-    # One statement for the whole batch (up to 90 rows), not one per account.
-    statement = insert_for(session)(PersonalDataReport).values(
-        [
-            {"tenant_id": tenant_id, "account_id": a, "reported_at": now, "due_at": due}
-            for a in account_ids
-        ]
-    )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["tenant_id", "account_id"],
-            set_={
-                "reported_at": statement.excluded.reported_at,
-                "due_at": statement.excluded.due_at,
-            },
-        )
-    )
-
-
 async def report_batch(
     session: AsyncSession, jira: JiraClient, tenant_id: str, *, now: datetime | None = None
 ) -> SiteReport:
@@ -153,7 +74,7 @@ async def report_batch(
     commits. The Jira call comes before any write, so no write lock waits on Jira."""
     now = now or datetime.now(UTC)
     result = SiteReport()
-    due = await due_accounts(session, tenant_id, now=now)
+    due = await repository.due_accounts(session, tenant_id, now=now, limit=BATCH_SIZE)
     if not due:
         return result
     accounts = [account_id for account_id, _ in due]
@@ -168,7 +89,9 @@ async def report_batch(
         answer: Any = response.json() if response.status_code == 200 else {}
     except (JiraError, ValueError):
         logger.warning("personal data report failed for a site; retrying later", exc_info=True)
-        await _mark_reported(session, tenant_id, accounts, now=now, due=now + RETRY_AFTER_FAILURE)
+        await repository.mark_reported(
+            session, tenant_id, accounts, now=now, due=now + RETRY_AFTER_FAILURE
+        )
         result.failed = True
         return result
     statuses = {
@@ -178,10 +101,10 @@ async def report_batch(
     }
     closed = [a for a in accounts if statuses.get(a) == "closed"]
     for account_id in closed:
-        await erase_account(session, tenant_id, account_id)
+        await repository.erase_account(session, tenant_id, account_id)
     kept = [a for a in accounts if a not in closed]
     cycle = cycle_period(response.headers.get("cycle-period"))
-    await _mark_reported(session, tenant_id, kept, now=now, due=now + cycle)
+    await repository.mark_reported(session, tenant_id, kept, now=now, due=now + cycle)
     result.reported = len(accounts)
     result.erased = closed
     return result
@@ -237,17 +160,9 @@ async def report_all_sites(
 ) -> dict[str, int]:
     """One reporting run over every active site, each in its own transaction."""
     async with sessionmaker() as session:
-        tenants = (
-            await session.scalars(
-                # Connect sites only: how a Forge remote reaches the reporting API is not
-                # settled here yet (see the README's Forge section).
-                select(Tenant).where(
-                    Tenant.installed.is_(True),
-                    Tenant.enabled.is_(True),
-                    Tenant.platform == "connect",
-                )
-            )
-        ).all()
+        # Connect sites only: how a Forge remote reaches the reporting API is not settled
+        # here yet (see the README's Forge section).
+        tenants = await repository.active_sites(session, platform="connect")
     totals = {"sites": 0, "reported": 0, "erased": 0, "failed": 0}
     for tenant in tenants:
         try:

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import insert_for
-from app.models import CustomerLink, ManagedOrganization, TenantSettings, table_of
+from app.models import (
+    CustomerLink,
+    LoginEvent,
+    ManagedOrganization,
+    PersonalDataReport,
+    PortalSession,
+    Tenant,
+    TenantSettings,
+    table_of,
+)
 
 _SETTINGS = table_of(TenantSettings)
 
@@ -149,3 +159,93 @@ async def add_managed_organization(
         )
     )
     return str(kept)
+
+
+# --- Atlassian's personal data reporting (app.jsm.personal_data) ----------------------------
+async def active_sites(session: AsyncSession, *, platform: str) -> Sequence[Tenant]:
+    return (
+        await session.scalars(
+            select(Tenant).where(
+                Tenant.installed.is_(True), Tenant.enabled.is_(True), Tenant.platform == platform
+            )
+        )
+    ).all()
+
+
+async def due_accounts(
+    session: AsyncSession, tenant_id: str, *, now: datetime, limit: int
+) -> list[tuple[str, datetime]]:
+    """Stored accounts of the site not reported within their cycle, with the time their
+    data was last stored."""
+    report = PersonalDataReport
+    rows = await session.execute(
+        select(CustomerLink.account_id, func.max(CustomerLink.refreshed_at))
+        .outerjoin(
+            report,
+            and_(
+                report.tenant_id == CustomerLink.tenant_id,
+                report.account_id == CustomerLink.account_id,
+            ),
+        )
+        .where(
+            CustomerLink.tenant_id == tenant_id,
+            or_(report.due_at.is_(None), report.due_at <= now),
+        )
+        .group_by(CustomerLink.account_id)
+        .order_by(CustomerLink.account_id)
+        .limit(limit)
+    )
+    return [(account_id, stored) for account_id, stored in rows.all()]
+
+
+async def erase_account(session: AsyncSession, tenant_id: str, account_id: str) -> None:
+    """Everything the app holds about a closed account at one site: its customer links and
+    sessions go, and its login activity keeps the outcome but no longer says who."""
+    links = (
+        await session.execute(
+            select(CustomerLink.subject, CustomerLink.email).where(
+                CustomerLink.tenant_id == tenant_id, CustomerLink.account_id == account_id
+            )
+        )
+    ).all()
+    subjects = {subject for subject, _ in links}
+    emails = {email for _, email in links}
+    await session.execute(
+        update(LoginEvent)
+        .where(
+            LoginEvent.tenant_id == tenant_id,
+            or_(
+                LoginEvent.account_id == account_id,
+                LoginEvent.subject.in_(subjects),
+                LoginEvent.email.in_(emails),
+            ),
+        )
+        .values(account_id=None, subject=None, email=None)
+    )
+    for model in (PortalSession, CustomerLink, PersonalDataReport):
+        await session.execute(
+            delete(model).where(model.tenant_id == tenant_id, model.account_id == account_id)
+        )
+
+
+async def mark_reported(
+    session: AsyncSession, tenant_id: str, account_ids: list[str], *, now: datetime, due: datetime
+) -> None:
+    if not account_ids:
+        return
+    # One statement for the whole batch (up to 90 rows), not one per account.
+    statement = insert_for(session)(PersonalDataReport).values(
+        [
+            {"tenant_id": tenant_id, "account_id": a, "reported_at": now, "due_at": due}
+            for a in account_ids
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "account_id"],
+            set_={
+                "reported_at": statement.excluded.reported_at,
+                "due_at": statement.excluded.due_at,
+            },
+        )
+    )

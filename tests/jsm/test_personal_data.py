@@ -17,11 +17,11 @@ from app.jsm.directory import JiraDirectory
 from app.jsm.personal_data import (
     DEFAULT_CYCLE,
     cycle_period,
-    due_accounts,
     report_all_sites,
     report_batch,
     report_site,
 )
+from app.jsm.repository import due_accounts
 from app.models import (
     CustomerLink,
     IdentityProvider,
@@ -110,7 +110,7 @@ async def test_each_stored_account_is_reported_once_per_cycle(
         ]
     ]
     async with session() as s:
-        assert await due_accounts(s, tenant.tenant_id, now=NOW + timedelta(days=6)) == []
+        assert await due_accounts(s, tenant.tenant_id, now=NOW + timedelta(days=6), limit=90) == []
         again = await report_batch(s, jira_client, tenant.tenant_id, now=NOW + timedelta(days=6))
         assert again.reported == 0
         next_cycle = await report_batch(
@@ -215,7 +215,9 @@ async def test_a_failed_report_loses_nothing_and_is_retried_later(
     assert failed.failed
     async with session() as s:
         assert await s.scalar(select(CustomerLink.account_id)) == "qm:ada"
-        assert await due_accounts(s, tenant.tenant_id, now=NOW + timedelta(minutes=30)) == []
+        assert (
+            await due_accounts(s, tenant.tenant_id, now=NOW + timedelta(minutes=30), limit=90) == []
+        )
         retried = await report_batch(s, jira_client, tenant.tenant_id, now=NOW + timedelta(hours=1))
         await s.commit()
     assert retried.erased == ["qm:ada"]

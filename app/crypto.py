@@ -30,6 +30,16 @@ SIGNATURE_ONLY: Options = {
 }
 
 
+def audiences(value: object) -> list[str]:
+    """A JWT's ``aud`` as a list (RFC 7519 4.1.3: a string or an array of strings); what is
+    not a string is no audience."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
 def same_secret(given: str, expected: str) -> bool:
     """Compare in constant time. ``hmac.compare_digest`` raises on ``str`` with non-ASCII
     characters, and ``given`` may be anything a caller sent: compare the UTF-8 bytes instead

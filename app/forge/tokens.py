@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from app.crypto import SIGNATURE_ONLY
+from app.crypto import SIGNATURE_ONLY, audiences
 from app.errors import AuthenticationError
 from app.urls import host_allowed, secure_endpoint_error
 
@@ -95,7 +95,7 @@ def verify_invocation_token(
     check_invocation_lifetime(claims, now=now, leeway=leeway)
     if claims.get("iss") != FIT_ISSUER:
         raise InvocationTokenError("invocation token issuer is not Forge")
-    if app_id not in _audiences(claims.get("aud")):
+    if app_id not in audiences(claims.get("aud")):
         raise InvocationTokenError("invocation token is for another app")
     app = claims.get("app")
     if not isinstance(app, dict) or app.get("id") != app_id:
@@ -160,14 +160,6 @@ def check_api_base_url(url: str, *, api_hosts: list[str], allow_http_loopback: b
 
 def _numeric_date(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _audiences(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
 
 
 def _installation_contexts(app: dict[str, Any]) -> list[dict[str, Any]]:

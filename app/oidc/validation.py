@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 
 from app.crypto import SIGNATURE_ONLY, same_secret
+from app.crypto import audiences as audiences_of
 from app.errors import LoginError
 from app.oidc.metadata import ASYMMETRIC_ALGORITHMS, SigningKey
 
@@ -42,14 +43,6 @@ def select_key(header: dict[str, Any], keys: Sequence[SigningKey]) -> SigningKey
         if key.key_id == kid:
             return key
     raise UnknownSigningKeyError("the ID token is signed with an unknown key")
-
-
-def _audiences(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []
 
 
 def _number(claims: dict[str, Any], name: str) -> float:
@@ -108,7 +101,7 @@ def validate_id_token(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise IdTokenError("the ID token has no subject")
-    audiences = _audiences(claims.get("aud"))
+    audiences = audiences_of(claims.get("aud"))
     if not audiences:
         raise IdTokenError("the ID token has no audience")
     if client_id not in audiences:

@@ -36,25 +36,26 @@ async def test_an_admin_configures_the_site_through_invoke_remote(
     assert forge_tenant.jira.count("POST", "/rest/api/3/permissions/check") >= 1
 
 
-async def test_a_user_who_is_not_a_jira_admin_is_refused(
-    client: httpx.AsyncClient, forge_tenant: ForgeTenant, session: async_sessionmaker[AsyncSession]
+@pytest.mark.parametrize(
+    ("principal", "reason"),
+    [
+        (NOT_ADMIN, "only Jira administrators can configure Portal SSO"),
+        (None, "the token names no user"),
+    ],
+    ids=["not-a-jira-admin", "no-principal"],
+)
+async def test_a_caller_who_is_not_a_jira_admin_is_refused_and_nothing_is_written(
+    client: httpx.AsyncClient,
+    forge_tenant: ForgeTenant,
+    session: async_sessionmaker[AsyncSession],
+    principal: str | None,
+    reason: str,
 ) -> None:
     response = await client.post(
-        "/api/admin/idps", json=idp_body(), headers=forge_tenant.headers(principal=NOT_ADMIN)
+        "/api/admin/idps", json=idp_body(), headers=forge_tenant.headers(principal=principal)
     )
     assert response.status_code == 403
-    assert response.json()["message"] == "only Jira administrators can configure Portal SSO"
-    assert await count(session, IdentityProvider) == 0
-
-
-async def test_a_token_without_a_principal_is_refused(
-    client: httpx.AsyncClient, forge_tenant: ForgeTenant, session: async_sessionmaker[AsyncSession]
-) -> None:
-    response = await client.post(
-        "/api/admin/idps", json=idp_body(), headers=forge_tenant.headers(principal=None)
-    )
-    assert response.status_code == 403
-    assert response.json()["message"] == "the token names no user"
+    assert response.json()["message"] == reason
     assert await count(session, IdentityProvider) == 0
 
 

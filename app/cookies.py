@@ -19,6 +19,7 @@ from __future__ import annotations
 from fastapi import Request, Response
 
 from app.config import Settings
+from app.urls import portal_url
 
 FLOW_MAX_AGE = 600
 
@@ -72,7 +73,7 @@ def set_session_cookie(
         session_cookie_name(settings, tenant_id),
         value,
         max_age=max_age,
-        path=_path(settings, f"/portal/{tenant_id}"),
+        path=_path(settings, portal_url("", tenant_id)),
         secure=settings.secure_cookies,
         httponly=True,
         samesite="lax",
@@ -82,7 +83,7 @@ def set_session_cookie(
 def clear_session_cookie(response: Response, settings: Settings, *, tenant_id: str) -> None:
     response.delete_cookie(
         session_cookie_name(settings, tenant_id),
-        path=_path(settings, f"/portal/{tenant_id}"),
+        path=_path(settings, portal_url("", tenant_id)),
         secure=settings.secure_cookies,
         httponly=True,
         samesite="lax",

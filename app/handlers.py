@@ -7,7 +7,6 @@ in ``app.errors``."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
@@ -23,7 +22,7 @@ from app.db import DatabaseUnreachableError
 from app.errors import AppError, InvalidInputError
 from app.observability import mark_logged
 from app.templating import page_path, render_error
-from app.urls import app_path, safe_return_path
+from app.urls import PORTAL_DESK_PATH, app_path, safe_return_path
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +57,9 @@ async def _app_error(request: Request, exc: Exception) -> Response:
     )
 
 
-_PORTAL_DESK = re.compile(r"^(/portal/[A-Za-z0-9_-]+/[0-9]+)/")
-
-
 def _portal_home(request: Request) -> str | None:
     """A way back to the help center from an error on one of its inner pages."""
-    match = _PORTAL_DESK.match(app_path(request.scope))
+    match = PORTAL_DESK_PATH.match(app_path(request.scope))
     return request.scope.get("root_path", "") + match.group(1) if match else None
 
 

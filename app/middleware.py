@@ -3,7 +3,6 @@ the request body limit, and static files versioned by content."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -13,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.portal.pages import MAX_UPLOAD_BYTES
-from app.urls import app_path
+from app.urls import UPLOAD_FORM_PATH, app_path
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_CSP = (
@@ -73,9 +72,6 @@ class PortalSSO(FastAPI):
 
 
 # The forms that carry files: a new request, and a comment.
-_WITH_FILES = re.compile(
-    r"/portal/[A-Za-z0-9_-]+/[0-9]+/(create/[0-9]+|requests/[A-Z0-9_]+-[0-9]+/comments)"
-)
 
 
 class BodyLimit:
@@ -92,7 +88,7 @@ class BodyLimit:
 
     def _limit(self, scope: dict[str, Any]) -> int:
         # A form with files: the files' limit, and room for the other fields.
-        if scope.get("method") == "POST" and _WITH_FILES.fullmatch(app_path(scope)):
+        if scope.get("method") == "POST" and UPLOAD_FORM_PATH.fullmatch(app_path(scope)):
             return MAX_UPLOAD_BYTES + self.max_bytes
         return self.max_bytes
 

@@ -1,5 +1,9 @@
-"""URL safety rules shared by every trust boundary.
+"""The app's own URLs, built in one place, and the URL safety rules every trust boundary
+shares.
 
+* The app's URLs: each ``*_url`` function takes a ``base``, APP_BASE_URL for an absolute URL
+  (links given to IdPs, admins and customers) or its path (``Settings.base_path``) for a
+  redirect inside the app; ``PORTAL_DESK_PATH`` recognises a desk's pages.
 * Outbound endpoints (a tenant's Jira, an IdP) must be https; plain http only for loopback
   hosts and only when DEV_ALLOW_HTTP_LOOPBACK is set.
 * Return paths supplied by a browser are accepted only as same-origin relative paths.
@@ -14,6 +18,38 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+# --- the app's own URLs ------------------------------------------------------------------
+
+
+def portal_url(base: str, tenant_id: str) -> str:
+    """A site's portal, under which its session cookie lives."""
+    return f"{base}/portal/{tenant_id}"
+
+
+def desk_url(base: str, tenant_id: str, desk_id: str) -> str:
+    """A desk's home: the substitute link."""
+    return f"{portal_url(base, tenant_id)}/{desk_id}"
+
+
+def signed_out_url(base: str, tenant_id: str) -> str:
+    return f"{portal_url(base, tenant_id)}/signed-out"
+
+
+def callback_url(base: str, idp_id: str) -> str:
+    """The OpenID Connect redirect URI registered at the IdP."""
+    return f"{base}/oidc/{idp_id}/callback"
+
+
+def test_login_url(base: str, ticket: str) -> str:
+    return f"{base}/oidc/test/{ticket}"
+
+
+# A desk's pages (its home and below), and the two forms that carry files.
+PORTAL_DESK_PATH = re.compile(r"^(/portal/[A-Za-z0-9_-]+/[0-9]+)/")
+UPLOAD_FORM_PATH = re.compile(
+    r"/portal/[A-Za-z0-9_-]+/[0-9]+/(create/[0-9]+|requests/[A-Z0-9_]+-[0-9]+/comments)"
+)
 
 _LOOPBACK_NAMES = {"localhost", "localhost."}
 

@@ -39,6 +39,7 @@ from app.oidc.providers import (
     require_idp,
     save_idp,
 )
+from app.urls import desk_url, test_login_url
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -157,7 +158,7 @@ async def test_idp(
     ticket = await create_test_ticket(
         session, context.tenant.id, idp, created_by=context.account_id
     )
-    return {"url": f"{settings.app_base_url}/oidc/test/{ticket}"}
+    return {"url": test_login_url(settings.app_base_url, ticket)}
 
 
 @router.get("/logins", response_model=LoginsPage)
@@ -280,7 +281,7 @@ async def list_portals(
             "portal_id": desk.portal_id,
             "project_key": desk.project_key,
             "name": desk.name,
-            "substitute_link": f"{settings.app_base_url}/portal/{context.tenant.id}/{desk.id}",
+            "substitute_link": desk_url(settings.app_base_url, context.tenant.id, desk.id),
         }
         for desk in desks
     ]

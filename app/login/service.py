@@ -41,6 +41,7 @@ from app.oidc.flow import (
 from app.oidc.metadata import MetadataCache
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
 from app.tenants import repository as tenants
+from app.urls import desk_url
 
 logger = logging.getLogger(__name__)
 
@@ -411,14 +412,14 @@ class LoginService:
     # --- helpers ---------------------------------------------------------------------------
     def _landing(self, state: LoginState) -> str:
         """Where a customer's login was going: the page they asked for, or the desk's home."""
-        return state.return_path or (
-            f"{self.settings.base_path}/portal/{state.tenant_id}/{state.service_desk_id}"
+        return state.return_path or desk_url(
+            self.settings.base_path, state.tenant_id, state.service_desk_id or ""
         )
 
     def _retry_url(self, state: LoginState | None) -> str | None:
         if state is None or state.purpose != "login" or not state.service_desk_id:
             return None
-        return f"{self.settings.app_base_url}/portal/{state.tenant_id}/{state.service_desk_id}"
+        return desk_url(self.settings.app_base_url, state.tenant_id, state.service_desk_id)
 
     def _count(self, *, outcome: str, idp_id: str, reason: str | None = None) -> None:
         self.metrics.logins.labels(outcome, idp_id).inc()

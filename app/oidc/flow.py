@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 import jwt
 
+from app import urls
 from app.crypto import SecretBox, same_secret
 from app.errors import IdentityProviderError, LoginError, LoginStateError
 from app.identity import MappedIdentity
@@ -66,7 +67,7 @@ class CompletedLogin:
 
 
 def callback_url(app_base_url: str, idp_id: str) -> str:
-    return f"{app_base_url}/oidc/{idp_id}/callback"
+    return urls.callback_url(app_base_url, idp_id)
 
 
 def _b64(data: bytes) -> str:

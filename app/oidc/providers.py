@@ -23,7 +23,7 @@ from app.oidc.presets import (
     field_error,
     normalise_issuer,
 )
-from app.urls import secure_endpoint_error
+from app.urls import callback_url, secure_endpoint_error, signed_out_url
 
 TEST_TICKET_LIFETIME = timedelta(minutes=5)
 PRESET_FIELDS = (
@@ -255,8 +255,8 @@ def describe_idp(idp: IdentityProvider, *, app_base_url: str) -> dict[str, Any]:
         "trust_email": idp.trust_email,
         "token_auth_method": idp.token_auth_method,
         **{name: idp.settings.get(name) for name in PRESET_FIELDS if idp.settings.get(name)},
-        "callback_url": f"{app_base_url}/oidc/{idp.id}/callback",
-        "signed_out_url": f"{app_base_url}/portal/{idp.tenant_id}/signed-out",
+        "callback_url": callback_url(app_base_url, idp.id),
+        "signed_out_url": signed_out_url(app_base_url, idp.tenant_id),
         "pinned_issuer": idp.pinned_issuer,
         "pinned_jwks_uri": idp.pinned_jwks_uri,
         "ready": ready,

@@ -44,6 +44,7 @@ from app.portal.routes import (
     tenant_return_path,
 )
 from app.templating import as_sentence, render, templates
+from app.urls import desk_url
 
 router = APIRouter(tags=["portal"])
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class PortalContext:
 
 
 def desk_home(settings: Settings, tenant_id: str, desk_id: str) -> str:
-    return f"{settings.base_path}/portal/{tenant_id}/{desk_id}"
+    return desk_url(settings.base_path, tenant_id, desk_id)
 
 
 def sign_in_redirect(

@@ -33,7 +33,7 @@ from app.observability import set_tenant
 from app.oidc import repository
 from app.oidc.metadata import MetadataCache
 from app.templating import render
-from app.urls import safe_return_path
+from app.urls import desk_url, portal_url, safe_return_path, signed_out_url
 
 router = APIRouter(tags=["portal"])
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def tenant_return_path(value: str | None, settings: Settings, tenant_id: str) ->
     """A return path the customer may be sent to: relative and inside this tenant's portal
     (a public path: under APP_BASE_URL's path prefix, if it has one)."""
     path = safe_return_path(value)
-    if path is None or not path.startswith(f"{settings.base_path}/portal/{tenant_id}/"):
+    if path is None or not path.startswith(portal_url(settings.base_path, tenant_id) + "/"):
         return None
     return path
 
@@ -146,7 +146,7 @@ async def start_customer_login(
             "idps": idps,
             "tenant": tenant,
             "desk_id": service_desk_id,
-            "desk_link": f"{settings.base_path}/portal/{tenant.id}/{service_desk_id}",
+            "desk_link": desk_url(settings.base_path, tenant.id, service_desk_id),
             "return_to": return_to or "",
             "routed": routed,
             "email": email or "",
@@ -168,8 +168,8 @@ async def logout(
 ) -> Response:
     tenant = await portal_tenant(request, tenant_id)
     ended = await end_session(session, tenant.id, read_session_cookie(request, settings, tenant.id))
-    signed_out_url = f"{settings.app_base_url}/portal/{tenant.id}/signed-out"
-    target = signed_out_url
+    signed_out = signed_out_url(settings.app_base_url, tenant.id)
+    target = signed_out
     if ended is not None:
         idp = await repository.get_idp(session, tenant.id, ended.idp_id)
         if idp is not None:
@@ -178,11 +178,11 @@ async def logout(
                     await idp_logout_url(
                         request,
                         idp,
-                        signed_out_url=signed_out_url,
+                        signed_out_url=signed_out,
                         id_token_encrypted=ended.id_token_encrypted,
                         box=box,
                     )
-                    or signed_out_url
+                    or signed_out
                 )
             except IdentityProviderError:
                 # Our session ends whatever the IdP's state: an unreachable discovery document

@@ -30,9 +30,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("app_token_expires_at", sa.DateTime(timezone=True), nullable=True)
         )
-        batch.add_column(
-            sa.Column("last_trigger_at", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch.add_column(sa.Column("last_trigger_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_unique_constraint(op.f("uq_tenants_cloud_id"), ["cloud_id"])
         batch.create_unique_constraint(op.f("uq_tenants_installation_id"), ["installation_id"])
     with op.batch_alter_table("tenants") as batch:

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import urls
 from app.crypto import SecretBox, same_secret
@@ -86,7 +87,7 @@ def request_scopes(idp: IdentityProvider, kind: str) -> str:
 
 
 async def start_login(
-    session: Any,
+    session: AsyncSession,
     *,
     tenant: Tenant,
     idp: IdentityProvider,
@@ -162,7 +163,7 @@ class RefusedStateError(LoginStateError):
 
 
 async def check_state(
-    session: Any,
+    session: AsyncSession,
     *,
     idp_id: str,
     state: str | None,

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from app.config import Settings
 from app.crypto import same_secret
@@ -141,7 +141,7 @@ class Once:
 
 @asynccontextmanager
 async def sent_once(
-    request: Request, session: AsyncSession, context: PortalContext, form: Any
+    request: Request, session: AsyncSession, context: PortalContext, form: FormData
 ) -> AsyncIterator[Once]:
     """Hold this post's form while Jira is asked. A form without a token (one shown before
     this version, or a client that sends none) goes ahead unguarded."""
@@ -316,7 +316,7 @@ async def _comment(
     context: PortalContext,
     key: str,
     page: str,
-    form: Any,
+    form: FormData,
 ) -> Response:
     body = str(form.get("body") or "").strip()
     item = await portal_api.customer_request(
@@ -392,7 +392,7 @@ def upload_limits() -> dict[str, int]:
     return {"files": MAX_UPLOAD_FILES, "megabytes": MAX_UPLOAD_BYTES // (1024 * 1024)}
 
 
-async def _read_files(form: Any, name: str) -> tuple[list[portal_api.Upload], str | None]:
+async def _read_files(form: FormData, name: str) -> tuple[list[portal_api.Upload], str | None]:
     """The files chosen in the form's ``name`` input, or why they cannot be sent."""
     chosen = [v for v in form.getlist(name) if isinstance(v, UploadFile) and v.filename]
     if len(chosen) > MAX_UPLOAD_FILES:
@@ -413,7 +413,7 @@ async def _read_files(form: Any, name: str) -> tuple[list[portal_api.Upload], st
 
 
 async def _uploads(
-    fields: list[FormField], form: Any, errors: dict[str, str]
+    fields: list[FormField], form: FormData, errors: dict[str, str]
 ) -> list[portal_api.Upload]:
     """The files chosen for the request type's attachment field, within the limits; an
     error next to the field otherwise."""
@@ -437,7 +437,7 @@ def _files_refused(error: JiraError) -> str:
     return "Jira did not accept the files: " + "; ".join(error.error_messages or [error.message])
 
 
-def _has_files(form: Any) -> bool:
+def _has_files(form: FormData) -> bool:
     return any(isinstance(v, UploadFile) and v.filename for _, v in form.multi_items())
 
 
@@ -523,7 +523,7 @@ async def _create(
     settings: Settings,
     request_type: portal_api.RequestType,
     fields: list[FormField],
-    form: Any,
+    form: FormData,
 ) -> Response:
     tenant_id, service_desk_id = context.tenant.id, context.desk.id
     submitted = {

@@ -10,6 +10,13 @@ from typing import Any
 
 from app.errors import JiraError, NotFoundError
 from app.jsm.client import JiraClient
+from app.jsm.schemas import (
+    CommentDTO,
+    CustomerRequestDTO,
+    SearchPageDTO,
+    StatusDTO,
+    parse,
+)
 
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,17}$")
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
@@ -220,31 +227,23 @@ async def my_requests(
     if page_token:
         body["nextPageToken"] = page_token
     result = await jira.post_json("/rest/api/3/search/jql", body, retry_safe=True)
-    requests = []
-    for issue in result.get("issues", []) if isinstance(result, dict) else []:
-        fields = issue.get("fields") or {}
-        status = fields.get("status") or {}
-        requests.append(
-            RequestSummary(
-                key=str(issue.get("key")),
-                summary=str(fields.get("summary") or ""),
-                status=str(status.get("name") or ""),
-                status_category=str((status.get("statusCategory") or {}).get("key") or ""),
-                created=str(fields.get("created") or "")[:10],
+    page = parse(SearchPageDTO, result, "a search result")
+    requests = [
+        RequestSummary(
+            key=issue.key,
+            summary=issue.fields.summary or "",
+            status=(issue.fields.status.name if issue.fields.status else None) or "",
+            status_category=(
+                issue.fields.status.status_category.key
+                if issue.fields.status and issue.fields.status.status_category
+                else None
             )
+            or "",
+            created=(issue.fields.created or "")[:10],
         )
-    next_token = (
-        result.get("nextPageToken")
-        if isinstance(result, dict) and not result.get("isLast")
-        else None
-    )
-    return requests, next_token if isinstance(next_token, str) else None
-
-
-def _date(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("friendly") or value.get("iso8601") or "")
-    return ""
+        for issue in page.issues
+    ]
+    return requests, None if page.is_last else page.next_page_token
 
 
 # Between a cascading select's two levels, as Jira's own pages show them (a single
@@ -279,42 +278,41 @@ async def customer_request(
         if e.jira_status in (403, 404):
             raise NotFoundError("we could not find that request") from e
         raise
-    reporter = (value.get("reporter") or {}).get("accountId")
-    if reporter != account_id or str(value.get("serviceDeskId")) != desk_id:
+    request = parse(CustomerRequestDTO, value, "a request")
+    reporter = request.reporter.account_id if request.reporter else None
+    if reporter != account_id or str(request.service_desk_id) != desk_id:
         raise NotFoundError("we could not find that request")
     comments: list[Comment] = []
-    async for comment in jira.paged(
+    async for raw in jira.paged(
         f"/rest/servicedeskapi/request/{key}/comment",
         params={"public": "true", "internal": "false"},
     ):
-        if comment.get("public") is True:  # defence in depth: never an internal note
+        comment = parse(CommentDTO, raw, "a comment")
+        if comment.public is True:  # defence in depth: never an internal note
             comments.append(
                 Comment(
-                    author=str((comment.get("author") or {}).get("displayName") or ""),
-                    body=readable_markup(str(comment.get("body") or "")),
-                    created=_date(comment.get("created")),
+                    author=(comment.author.display_name if comment.author else None) or "",
+                    body=readable_markup(comment.body or ""),
+                    created=comment.created.shown if comment.created else "",
                 )
             )
-    status = value.get("currentStatus") or {}
+    status = request.current_status or StatusDTO()
     fields = [
-        (str(item.get("label") or item.get("fieldId")), _field_text(item.get("value")))
-        for item in value.get("requestFieldValues") or []
-        if isinstance(item, dict) and item.get("fieldId") != "summary"
+        (item.label or item.field_id or "", _field_text(item.value))
+        for item in request.request_field_values
+        if item.field_id != "summary"
     ]
+    summary = next(
+        (_field_text(i.value) for i in request.request_field_values if i.field_id == "summary"),
+        request.summary or key,
+    )
     return CustomerRequest(
         key=key,
-        summary=next(
-            (
-                _field_text(i.get("value"))
-                for i in value.get("requestFieldValues") or []
-                if i.get("fieldId") == "summary"
-            ),
-            str(value.get("summary") or key),
-        ),
-        status=str(status.get("status") or ""),
-        status_category=str(status.get("statusCategory") or ""),
-        created=_date(value.get("createdDate")),
-        request_type=str((value.get("requestType") or {}).get("name") or ""),
+        summary=summary,
+        status=status.status or "",
+        status_category=status.status_category or "",
+        created=request.created_date.shown if request.created_date else "",
+        request_type=(request.request_type.name if request.request_type else None) or "",
         fields=[(label, text) for label, text in fields if text],
         comments=comments,
     )

@@ -136,6 +136,8 @@ class Settings(DatabaseSettings):
     # Atlassian's personal data reporting API; each account is still sent once per cycle.
     personal_data_report_interval_seconds: float = 3600.0
     uninstalled_retention_days: float = 30.0
+    # How often the tenant cache's LISTEN connection proves it is alive (PostgreSQL).
+    tenant_cache_heartbeat_seconds: float = 15.0
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     # Set by app.cli.serve for its workers (several processes): each worker writes its metrics
     # there and /metrics adds up all of them. Unset, /metrics shows this process's own.

@@ -48,7 +48,14 @@ def insert_for(session: AsyncSession) -> Callable[[Any], Any]:
     return sqlite_insert
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+# A server that accepts connections but does not answer (a failover, a full backlog) held
+# each request for asyncpg's default 60 s, or psycopg's 130 s; fail sooner with the 503 page.
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def create_engine(
+    database_url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
         _one_writer_at_a_time(engine)
@@ -71,7 +78,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         pool_recycle=1800,
         pool_size=10,
         max_overflow=10,
-        connect_args=_connect_timeout(make_url(database_url)),
+        connect_args=_connect_timeout(make_url(database_url), connect_timeout),
     )
 
     @event.listens_for(engine.sync_engine, "do_connect")
@@ -84,17 +91,12 @@ def create_engine(database_url: str) -> AsyncEngine:
     return engine
 
 
-# A server that accepts connections but does not answer (a failover, a full backlog) held
-# each request for asyncpg's default 60 s, or psycopg's 130 s; fail sooner with the 503 page.
-CONNECT_TIMEOUT_SECONDS = 10
-
-
-def _connect_timeout(url: URL) -> dict[str, Any]:
+def _connect_timeout(url: URL, seconds: float) -> dict[str, Any]:
     if url.get_driver_name() == "asyncpg":
-        return {"timeout": CONNECT_TIMEOUT_SECONDS}
+        return {"timeout": seconds}
     if "connect_timeout" in url.query:
         return {}  # the operator's own, in libpq's name
-    return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return {"connect_timeout": int(seconds)}
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")

@@ -132,7 +132,10 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
             timeout_seconds=settings.http_timeout_seconds, policy=policy
         ) as http:
             sessionmaker = create_sessionmaker(engine)
-            tenant_cache = TenantCache(distributed=engine.dialect.name == "postgresql")
+            tenant_cache = TenantCache(
+                distributed=engine.dialect.name == "postgresql",
+                heartbeat_seconds=settings.tenant_cache_heartbeat_seconds,
+            )
 
             async def cached_settings(session: AsyncSession, tenant_id: str) -> TenantSettings:
                 config = await load_tenant_config(tenant_cache, sessionmaker, tenant_id)

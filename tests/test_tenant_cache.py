@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.crypto import SecretBox
 from app.db import OpenSession, create_engine
 from app.tenants.cache import FAILURES_PER_LOG_LINE, TenantCache
@@ -143,8 +144,9 @@ async def _wait_until(condition: Callable[[], bool], *, seconds: float) -> None:
 
 
 @pytest.fixture
-def quick_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.tenants.cache.HEARTBEAT_SECONDS", 0.05)
+def settings(settings: Settings) -> Settings:
+    # A quick heartbeat: a lost listener connection is noticed within the test's patience.
+    return settings.model_copy(update={"tenant_cache_heartbeat_seconds": 0.05})
 
 
 async def _listener_pid(session: async_sessionmaker[AsyncSession]) -> int:
@@ -162,7 +164,6 @@ async def _listener_pid(session: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def test_a_lost_listener_stops_caching_until_it_is_back(
-    quick_heartbeat: None,
     app: FastAPI,
     tenant: InstalledTenant,
     session: async_sessionmaker[AsyncSession],
@@ -190,12 +191,11 @@ async def test_a_lost_listener_stops_caching_until_it_is_back(
 async def test_a_database_outage_logs_a_line_a_minute_not_a_trace_every_retry(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("app.tenants.cache.RECONNECT_SECONDS", 0.001)
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
         engine = create_engine(f"postgresql+asyncpg://u:p@127.0.0.1:{port}/db")
-        cache = TenantCache(distributed=True)
+        cache = TenantCache(distributed=True, reconnect_seconds=0.001)
         listener = asyncio.create_task(cache.listen_forever(engine))
         try:
             await _wait_until(lambda: cache.failed_attempts > 2 * FAILURES_PER_LOG_LINE, seconds=20)

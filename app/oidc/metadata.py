@@ -79,8 +79,11 @@ class MetadataCache:
     """Per-process cache of discovery documents and key sets (each instance fills its own;
     keys are public and refreshed on an unknown kid, so instances need not agree)."""
 
-    def __init__(self, http: httpx.AsyncClient, *, allow_http_loopback: bool) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, allow_http_loopback: bool, max_entries: int = MAX_ENTRIES
+    ) -> None:
         self._http = http
+        self._max_entries = max_entries
         self.allow_http_loopback = allow_http_loopback
         self._documents: dict[str, _Entry] = {}
         self._jwks: dict[str, _Entry] = {}
@@ -136,7 +139,7 @@ class MetadataCache:
             self._documents,
             url,
             _Entry(expires=time.monotonic() + CACHE_TTL_SECONDS, value=document),
-            max_entries=MAX_ENTRIES,
+            max_entries=self._max_entries,
         )
         return dict(document)
 
@@ -154,7 +157,7 @@ class MetadataCache:
                 self._forced,
                 jwks_uri,
                 (now + FORCED_REFRESH_INTERVAL,),
-                max_entries=MAX_ENTRIES,
+                max_entries=self._max_entries,
             )
         self.misses += 1
         document = await self._get_json(jwks_uri, "key set (JWKS)")
@@ -163,7 +166,7 @@ class MetadataCache:
             self._jwks,
             jwks_uri,
             _Entry(expires=now + CACHE_TTL_SECONDS, value=keys),
-            max_entries=MAX_ENTRIES,
+            max_entries=self._max_entries,
         )
         return list(keys)
 

@@ -49,7 +49,15 @@ T = TypeVar("T")
 
 
 class TenantCache:
-    def __init__(self, *, distributed: bool) -> None:
+    def __init__(
+        self,
+        *,
+        distributed: bool,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        reconnect_seconds: float = RECONNECT_SECONDS,
+    ) -> None:
+        self._heartbeat = heartbeat_seconds
+        self._reconnect = reconnect_seconds
         # On PostgreSQL other instances may write: cache only while listening.
         self._listening = not distributed
         self._entries: dict[str, tuple[float, Tenant]] = {}
@@ -206,8 +214,8 @@ class TenantCache:
         await driver.execute(f"LISTEN {CHANNEL}")
         self._start_serving()
         while True:
-            # The generator ends after HEARTBEAT_SECONDS; a lost connection raises here.
-            async for notification in driver.notifies(timeout=HEARTBEAT_SECONDS):
+            # The generator ends after a heartbeat; a lost connection raises here.
+            async for notification in driver.notifies(timeout=self._heartbeat):
                 self.evict_payload(notification.payload)
             # A silently dead connection would deliver no NOTIFY: prove it lives.
             async with asyncio.timeout(5):
@@ -222,7 +230,7 @@ class TenantCache:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the
             # cancellation that shutdown sends.
             with suppress(TimeoutError):
-                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                async with asyncio.timeout(self._heartbeat):
                     await closed.wait()
             if closed.is_set():
                 return
@@ -258,4 +266,4 @@ class TenantCache:
                         type(error).__name__,
                     )
                 self._failed_attempts += 1
-            await asyncio.sleep(RECONNECT_SECONDS)
+            await asyncio.sleep(self._reconnect)

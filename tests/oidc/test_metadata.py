@@ -150,12 +150,10 @@ async def test_a_forced_key_refresh_happens_at_most_once_per_interval(
     assert route.call_count == 2
 
 
-async def test_the_caches_keep_a_bounded_number_of_urls(
-    cache: MetadataCache, net: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_caches_keep_a_bounded_number_of_urls(net: respx.MockRouter) -> None:
     """Every IdP URL any site's admin saves or tests is fetched once and cached: a process
     that kept them all would grow for as long as it runs."""
-    monkeypatch.setattr("app.oidc.metadata.MAX_ENTRIES", 10)
+    cache = MetadataCache(httpx.AsyncClient(), allow_http_loopback=False, max_entries=10)
     for n in range(25):
         issuer = f"https://idp{n}.example.com"
         net.get(f"{issuer}/.well-known/openid-configuration").respond(

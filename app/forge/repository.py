@@ -9,7 +9,7 @@ verified invocation token; an id that was retired (``preUninstall``) never works
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,9 @@ from app.db import insert_for
 from app.errors import AuthenticationError
 from app.models import ForgeInstallation, Tenant, table_of, utcnow
 from app.tenants.changes import announce_config_change
+
+# A token is kept only when it expires this much later than the one stored.
+NEWER_BY = timedelta(minutes=1)
 
 
 class InstallationRetiredError(AuthenticationError):
@@ -121,13 +124,20 @@ async def store_app_token(
     expires_at: datetime,
 ) -> bool:
     """Keep the token if it expires later than the one stored (one statement: of two calls
-    racing, the later expiry wins whatever the order). Whether it was kept."""
+    racing, the later expiry wins whatever the order). Whether it was kept.
+
+    "Later" means by more than ``NEWER_BY``: every admin call brings a token a few seconds
+    younger than the last, and writing each one (with the announcement that evicts the site's
+    cached configuration on every instance) would turn each admin read into a write."""
     result = await session.execute(
         update(table_of(Tenant))
         .where(
             Tenant.id == tenant_id,
             Tenant.installed.is_(True),
-            or_(Tenant.app_token_expires_at.is_(None), Tenant.app_token_expires_at < expires_at),
+            or_(
+                Tenant.app_token_expires_at.is_(None),
+                Tenant.app_token_expires_at < expires_at - NEWER_BY,
+            ),
         )
         .values(app_token_encrypted=token_encrypted, app_token_expires_at=expires_at)
         .returning(table_of(Tenant).c.id)

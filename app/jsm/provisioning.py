@@ -156,6 +156,7 @@ async def add_to_desk(jira: JiraClient, account_id: str, desk_id: str) -> None:
 
 
 async def join_desk(
+    session: AsyncSession,
     open_session: OpenSession,
     jira: JiraClient,
     tenant_id: str,
@@ -166,20 +167,20 @@ async def join_desk(
     desk_id: str,
 ) -> None:
     """A signed-in customer opening another desk of the site (its own substitute link): add
-    them there once, as a login at that desk would have, and remember it in their link (in a
-    short transaction of its own, so the page's request holds no write while it goes on)."""
-    async with open_session() as session:
-        link = await repository.get_link(session, tenant_id, issuer, subject)
-        if link is None or desk_id in link.service_desk_ids:
-            return
+    them there once, as a login at that desk would have, and remember it in their link. The
+    check reads through the page's ``session``; the rare write has a short transaction of its
+    own (``open_session``), so the page's request holds no write while it goes on."""
+    link = await repository.get_link(session, tenant_id, issuer, subject)
+    if link is None or desk_id in link.service_desk_ids:
+        return
     await add_to_desk(jira, account_id, desk_id)
-    async with open_session() as session:
-        link = await repository.get_link(session, tenant_id, issuer, subject)
-        if link is None or desk_id in link.service_desk_ids:
+    async with open_session() as own:
+        fresh = await repository.get_link(own, tenant_id, issuer, subject)
+        if fresh is None or desk_id in fresh.service_desk_ids:
             return
-        link.service_desk_ids = [*link.service_desk_ids, desk_id]
-        await repository.save_link(session, link)
-        await session.commit()
+        fresh.service_desk_ids = [*fresh.service_desk_ids, desk_id]
+        await repository.save_link(own, fresh)
+        await own.commit()
 
 
 SettingsSource = Callable[[AsyncSession, str], Awaitable[TenantSettings]]

@@ -101,6 +101,7 @@ async def signed_in_context(
     jira = await directory.client(session, tenant)
     try:
         await join_desk(
+            session,
             services(request).get(async_sessionmaker),
             jira,
             tenant.id,

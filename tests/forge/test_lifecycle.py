@@ -298,3 +298,30 @@ async def test_an_uninstalled_forge_site_is_purged_after_the_retention_with_all_
     # A new installation on the same site starts afresh.
     fresh = ForgeSite(forge_tenant.site.cloud_id, new_site().installation_id, "https://x")
     assert (await send_install(client, forge, fresh)).status_code == 200
+
+
+async def test_admin_calls_a_few_seconds_apart_do_not_each_rewrite_the_token(
+    client: httpx.AsyncClient,
+    forge: FakeForge,
+    forge_tenant: ForgeTenant,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """Every invokeRemote call brings a token a little younger than the last; storing each
+    would make every admin read a write that evicts the site's cached configuration."""
+    site = forge_tenant.site
+    first = forge.app_token(site, lifetime=3600)
+    await client.post("/forge/token-refresh", json={}, headers=forge.headers(site, app_token=first))
+    stored = await tenant_row(session, forge_tenant.tenant_id)
+    nearly_same = forge.app_token(site, lifetime=3600 + 20)
+    await client.get(
+        "/api/admin/idps", headers=forge.headers(site, principal=ADMIN, app_token=nearly_same)
+    )
+    assert (await tenant_row(session, forge_tenant.tenant_id)).app_token_encrypted == (
+        stored.app_token_encrypted
+    )
+    later = forge.app_token(site, lifetime=3600 + 600)
+    await client.get(
+        "/api/admin/idps", headers=forge.headers(site, principal=ADMIN, app_token=later)
+    )
+    kept = await tenant_row(session, forge_tenant.tenant_id)
+    assert kept.app_token_expires_at > stored.app_token_expires_at  # type: ignore[operator]

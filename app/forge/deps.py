@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.crypto import SecretBox
 from app.deps import services
-from app.errors import NotFoundError
+from app.errors import NotFoundError, PermissionDeniedError
 from app.forge import repository
 from app.forge.keys import ForgeKeys
 from app.forge.tokens import (
@@ -33,6 +33,10 @@ from app.observability import set_tenant
 
 logger = logging.getLogger(__name__)
 APP_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
+# The admin page's modules in forge/manifest.yml. A FIT minted for them (an invokeRemote
+# call) carries an admin's session, and may reach the admin API only: the page's own user
+# could otherwise aim invokeRemote at an event endpoint and, say, retire the installation.
+ADMIN_MODULE_KEYS = frozenset({"portal-sso-admin", "admin-api"})
 # Atlassian: an app system token lives at most 4 hours (there is no refresh endpoint).
 MAX_APP_TOKEN_LIFETIME = timedelta(hours=4)
 
@@ -54,7 +58,22 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-async def verified_invocation(request: Request) -> Invocation:
+async def verified_invocation(request: Request, *, event: bool = False) -> Invocation:
+    """The verified FIT of this call; with ``event``, one that Forge minted for an event or a
+    trigger, not for the admin page."""
+    invocation = await _verified(request)
+    if event:
+        context = invocation.claims.get("context")
+        keys = {
+            invocation.module_key,
+            context.get("moduleKey") if isinstance(context, dict) else None,
+        }
+        if keys & ADMIN_MODULE_KEYS:
+            raise PermissionDeniedError("this token belongs to the admin page, not to an event")
+    return invocation
+
+
+async def _verified(request: Request) -> Invocation:
     settings: Settings = services(request).get(Settings)
     if settings.forge_app_id is None:
         raise NotFoundError("Not found.")
@@ -116,9 +135,12 @@ def app_token_expiry(token: str, *, now: datetime) -> datetime | None:
     return min(expires_at, now + MAX_APP_TOKEN_LIFETIME)
 
 
-async def forge_call(request: Request, session: AsyncSession, *, box: SecretBox) -> ForgeCall:
-    """A verified invocation of an installed tenant, with its app token kept."""
-    invocation = await verified_invocation(request)
+async def forge_call(
+    request: Request, session: AsyncSession, *, box: SecretBox, event: bool = False
+) -> ForgeCall:
+    """A verified invocation of an installed tenant, with its app token kept (``event``: see
+    ``verified_invocation``)."""
+    invocation = await verified_invocation(request, event=event)
     tenant = await repository.tenant_for(
         session, installation_id=invocation.installation_id, cloud_id=invocation.cloud_id
     )

@@ -70,7 +70,7 @@ async def lifecycle(
     box: SecretBoxDep,
     background: BackgroundTasks,
 ) -> dict[str, str]:
-    invocation = await verified_invocation(request)
+    invocation = await verified_invocation(request, event=True)
     event = await _event(request)
     if event.event_type == INSTALLED:
         tenant = await repository.install(
@@ -82,7 +82,7 @@ async def lifecycle(
         await keep_app_token(session, request, tenant, box=box)
         await repository.record_trigger(session, tenant.id, now=utcnow())
     else:
-        tenant = (await forge_call(request, session, box=box)).tenant
+        tenant = (await forge_call(request, session, box=box, event=True)).tenant
     if not tenant.base_url:
         background.add_task(learn_site_url, services(request), tenant.id)
     return {"status": "installed" if event.event_type == INSTALLED else "upgraded"}
@@ -92,7 +92,7 @@ async def lifecycle(
 async def token_refresh(
     request: Request, session: SessionDep, box: SecretBoxDep, background: BackgroundTasks
 ) -> dict[str, str]:
-    call = await forge_call(request, session, box=box)
+    call = await forge_call(request, session, box=box, event=True)
     await repository.record_trigger(session, call.tenant.id, now=utcnow())
     if not call.tenant.base_url:
         background.add_task(learn_site_url, services(request), call.tenant.id)
@@ -101,7 +101,7 @@ async def token_refresh(
 
 @router.post("/pre-uninstall")
 async def pre_uninstall(request: Request, session: SessionDep, box: SecretBoxDep) -> dict[str, str]:
-    call = await forge_call(request, session, box=box)
+    call = await forge_call(request, session, box=box, event=True)
     await repository.uninstall(session, call.tenant)
     services(request).get(JiraDirectory).forget(call.tenant.id)
     return {"status": "uninstalled"}

@@ -325,3 +325,27 @@ async def test_admin_calls_a_few_seconds_apart_do_not_each_rewrite_the_token(
     )
     kept = await tenant_row(session, forge_tenant.tenant_id)
     assert kept.app_token_expires_at > stored.app_token_expires_at  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "path", ["/forge/lifecycle", "/forge/token-refresh", "/forge/pre-uninstall"]
+)
+async def test_an_admin_page_token_cannot_reach_forges_event_endpoints(
+    client: httpx.AsyncClient,
+    forge: FakeForge,
+    forge_tenant: ForgeTenant,
+    session: async_sessionmaker[AsyncSession],
+    path: str,
+) -> None:
+    """The admin page's user could aim invokeRemote at any path of the remote: its FIT (the
+    admin page's module, a principal) is refused there, and nothing changes."""
+    before = await tenant_row(session, forge_tenant.tenant_id)
+    response = await client.post(
+        path, json=forge.lifecycle_event(forge_tenant.site), headers=forge_tenant.headers()
+    )
+    assert response.status_code == 403
+    assert response.json()["message"] == "this token belongs to the admin page, not to an event"
+    after = await tenant_row(session, forge_tenant.tenant_id)
+    assert after.installed
+    assert after.installation_id == before.installation_id
+    assert after.app_token_encrypted == before.app_token_encrypted

@@ -109,3 +109,11 @@ async def test_every_endpoint_the_manifest_names_demands_an_invocation_token(
     # The admin page's endpoint has no fixed route: its calls go to /api/admin/...
     response = await client.get("/api/admin/idps", headers={"Authorization": "Bearer x.y.z"})
     assert response.status_code == 401
+
+
+def test_the_admin_page_modules_the_event_routes_refuse_are_the_manifests() -> None:
+    from app.forge.deps import ADMIN_MODULE_KEYS
+
+    modules = manifest()["modules"]
+    [page] = modules["jira:adminPage"]
+    assert {page["key"], page["resolver"]["endpoint"]} == ADMIN_MODULE_KEYS

@@ -44,7 +44,7 @@ def test_a_good_token_names_the_installation_site_api_and_user(forge: FakeForge)
     assert invocation.cloud_id == site.cloud_id
     assert invocation.api_base_url == site.api_base_url
     assert invocation.principal == "557058:admin"
-    assert invocation.module_key == "admin-resolver"
+    assert invocation.module_key == "portal-sso-admin"
 
 
 def test_an_event_token_has_no_principal(forge: FakeForge) -> None:

@@ -106,9 +106,13 @@ class FakeForge:
         site: ForgeSite,
         *,
         principal: str | None = None,
-        module_key: str = "admin-resolver",
+        module_key: str | None = None,
         lifetime: float = 300,
     ) -> dict[str, Any]:
+        """Claims as Forge mints them: a UI invocation (with a principal) names the admin
+        page's module, an event or trigger its own (keys as in forge/manifest.yml)."""
+        if module_key is None:
+            module_key = "portal-sso-admin" if principal is not None else "lifecycle-events"
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": FIT_ISSUER,

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.db import DatabaseUnreachableError
+from app.deps import services
 from app.errors import AppError, InvalidInputError
 from app.observability import mark_logged
 from app.templating import page_path, render_error
@@ -136,11 +137,23 @@ def database_unavailable(error: DBAPIError) -> bool:
 UNAVAILABLE_TRACE_SECONDS = 60.0
 
 
+class OutageLog:
+    """When the last trace of an outage was logged; one per running app (the lifespan's)."""
+
+    def __init__(self, every_seconds: float = UNAVAILABLE_TRACE_SECONDS) -> None:
+        self.every_seconds = every_seconds
+        self._traced_at: float | None = None
+
+    def trace_due(self) -> bool:
+        now = time.monotonic()
+        if self._traced_at is not None and now - self._traced_at < self.every_seconds:
+            return False
+        self._traced_at = now
+        return True
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    now = time.monotonic()
-    last = getattr(request.app.state, "unavailable_traced_at", None)
-    if last is None or now - last >= UNAVAILABLE_TRACE_SECONDS:
-        request.app.state.unavailable_traced_at = now
+    if services(request).get(OutageLog).trace_due():
         logger.error("database unavailable", exc_info=exc)
     else:
         logger.error("database unavailable: %s", type(exc).__name__)

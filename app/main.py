@@ -34,7 +34,7 @@ from app.deps import Services
 from app.forge import routes as forge_routes
 from app.forge.auth import forge_access
 from app.forge.keys import ForgeKeys
-from app.handlers import register_error_handlers
+from app.handlers import OutageLog, register_error_handlers
 from app.jsm.auth import AppAccess, JiraAccess
 from app.jsm.directory import JiraDirectory
 from app.jsm.personal_data import report_forever as report_personal_data_forever
@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
                 sessionmaker,
                 http,
                 tenant_cache,
+                OutageLog(),
                 VerifiedTokens(),
                 metadata,
                 jira,

@@ -4,6 +4,7 @@ test with its lifespan running; Atlassian's install-key CDN faked with respx."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import uuid
@@ -19,12 +20,16 @@ from alembic import command
 from alembic.config import Config
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.crypto import SecretBox
 from app.main import create_app
 from app.models import Base
+from app.observability import Metrics
+from app.portal.pages import UploadSlots
 from app.tenants.cache import TenantCache
 from app.tenants.changes import CHANNEL
 from tests.support.connect_tokens import InstallSigner, tenant_token
@@ -75,15 +80,52 @@ def settings(database_url: str, encryption_key: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def built_apps() -> dict[str, FastAPI]:
+    """The apps built so far, by their settings."""
+    return {}
+
+
+def _settings_key(settings: Settings) -> str:
+    def plain(value: Any) -> str:
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    return json.dumps(settings.model_dump(), default=plain, sort_keys=True)
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-        await _clean_database(application.state.services.get(async_sessionmaker))
+async def app(settings: Settings, built_apps: dict[str, FastAPI]) -> AsyncIterator[FastAPI]:
+    """The app for these settings, built once per run, with its lifespan (engine, client,
+    caches: everything that holds state) started afresh for each test.
+
+    FastAPI analyses a route's dependencies on an app's first requests, which cost a third
+    of each test when every test built its own app. The services built with the app
+    (settings, secret box, metrics, upload slots) are put back after each test, in case the
+    test swapped in a double. Tests do not share rows: each test's rows are deleted after it
+    (see ``_clean_database`` for why not a rolled-back transaction)."""
+    key = _settings_key(settings)
+    application = built_apps.get(key) or built_apps.setdefault(key, create_app(settings))
+    services = application.state.services
+    built_with = [services.get(kind) for kind in (Settings, SecretBox, Metrics, UploadSlots)]
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+            await _clean_database(services.get(async_sessionmaker))
+    finally:
+        for service in built_with:
+            services.add(service)
 
 
 async def _clean_database(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Delete every row the test wrote.
+
+    CONVENTIONS asks for a transaction per test, rolled back. That fits tests of a service
+    called with one session; the app under test is not one: a request commits in several
+    sessions of its own (the form token's claim, the background tasks after the answer),
+    the tenant cache learns of changes from PostgreSQL's NOTIFY, which is only sent on a
+    real commit, and on SQLite writers queue for the write lock that a commit releases.
+    Joining them all into one outer transaction would test another program. The deletes
+    cost about 15 ms a test."""
     async with sessionmaker() as session:
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(delete(table))

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.connect.jwt import CONTEXT_QSH, query_string_hash
+from tests.support.keys import rsa_2048
 
 
 @dataclass
@@ -18,9 +19,7 @@ class InstallSigner:
     """Plays Atlassian's install-signing service: an RSA key published under a kid."""
 
     kid: str = "0e50fccb-239d-4991-a5db-dc850ba3f236"
-    private_key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    private_key: rsa.RSAPrivateKey = field(default_factory=rsa_2048)
 
     @property
     def public_pem(self) -> bytes:

@@ -34,6 +34,8 @@ import jwt
 import respx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.keys import rsa_2048
+
 FIT_ISSUER = "forge/invocation-token"
 JWKS_URL = "https://forge.cdn.example.test/.well-known/jwks.json"
 API = "https://api.atlassian.com/ex/jira"
@@ -65,9 +67,7 @@ def new_site(site_url: str = "https://acme.atlassian.net") -> ForgeSite:
 @dataclass
 class SigningKey:
     kid: str = field(default_factory=lambda: f"forge/{uuid.uuid4()}")
-    private: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    private: rsa.RSAPrivateKey = field(default_factory=rsa_2048)
 
     def jwk(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(

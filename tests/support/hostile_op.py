@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.oidc.validation import token_hash
+from tests.support.keys import rsa_2048
 
 
 def _b64(data: bytes) -> str:
@@ -32,9 +33,7 @@ def _b64(data: bytes) -> str:
 @dataclass
 class SigningKeyPair:
     kid: str | None
-    private_key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    private_key: rsa.RSAPrivateKey = field(default_factory=rsa_2048)
 
     def jwk(self) -> dict[str, Any]:
         data = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
@@ -277,6 +276,6 @@ class HostileOP:
             return f"{header}.{body}.{_b64(mac)}"
         signing_key = key.private_key
         if self.sign_with == "foreign-key":
-            signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            signing_key = rsa_2048()
         algorithm = "RS384" if self.sign_with == "rs384" else "RS256"
         return jwt.encode(claims, signing_key, algorithm=algorithm, headers=headers)

@@ -1,7 +1,7 @@
-"""CPU per outbound request of the app's httpx client, on httpcore's default network backend
-(anyio) and on ``app.outbound.AsyncioBackend``, with 1 and 16 requests in flight, against a
-minimal HTTP/1.1 server in another process (so only the client's CPU is counted). The
-request is a login's token call: a form POST answered by a small JSON body.
+"""CPU per outbound request of the app's shared client (``app.outbound.create_http_client``:
+the address policy, the bounded reads) against httpx as shipped, with 1 and 16 requests in
+flight, against a minimal HTTP/1.1 server in another process (so only the client's CPU is
+counted). The request is a login's token call: a form POST answered by a small JSON body.
 
     .venv/bin/python -m bench.outbound [--requests 3000] [--runs 5]
 """
@@ -17,7 +17,7 @@ import time
 import httpx
 import uvloop
 
-from app.outbound import use_asyncio_streams
+from app.outbound import AddressPolicy, create_http_client
 from tests.support.live_server import free_port
 
 TOKEN_RESPONSE = (
@@ -49,12 +49,12 @@ def serve(port: int) -> None:
     uvloop.run(main())
 
 
-async def cpu_per_request(
-    url: str, *, asyncio_streams: bool, requests: int, in_flight: int
-) -> float:
-    http = httpx.AsyncClient(timeout=10)
-    if asyncio_streams:
-        use_asyncio_streams(http)
+async def cpu_per_request(url: str, *, apps_client: bool, requests: int, in_flight: int) -> float:
+    http = (
+        create_http_client(timeout_seconds=10, policy=AddressPolicy(allow_loopback=True))
+        if apps_client
+        else httpx.AsyncClient(timeout=10)
+    )
     async with http:
 
         async def caller(work: object) -> None:
@@ -83,8 +83,8 @@ def main() -> None:
     try:
         for in_flight in (1, 16):
             results: dict[str, list[float]] = {
-                "anyio (httpcore default)": [],
-                "asyncio streams": [],
+                "httpx as shipped": [],
+                "the app's client": [],
             }
             for _ in range(args.runs):  # interleaved: the machine's speed drifts
                 for name in results:
@@ -92,7 +92,7 @@ def main() -> None:
                         uvloop.run(
                             cpu_per_request(
                                 url,
-                                asyncio_streams=name == "asyncio streams",
+                                apps_client=name == "the app's client",
                                 requests=args.requests,
                                 in_flight=in_flight,
                             )

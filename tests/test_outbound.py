@@ -34,12 +34,11 @@ from app.outbound import (
     DEFAULT_MAX_RESPONSE_BYTES,
     MAX_RESPONSE_BYTES,
     AddressPolicy,
-    AsyncioBackend,
     ResponseTooLargeError,
-    _interleaved,
+    check_addresses,
     create_http_client,
     first_to_connect,
-    use_asyncio_streams,
+    interleave_families,
 )
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -70,17 +69,16 @@ async def test_cookies_set_by_one_site_never_reach_another(
     assert len(http.cookies.jar) == 0  # nothing kept, so nothing grows either
 
 
-def test_the_apps_client_runs_on_asyncio_streams_with_the_address_policy(app: FastAPI) -> None:
+async def test_the_apps_client_keeps_to_the_address_policy(app: FastAPI) -> None:
     http: httpx.AsyncClient = app.state.services.get(httpx.AsyncClient)
-    backend = http._transport._pool._network_backend  # type: ignore[attr-defined]
-    assert isinstance(backend, AsyncioBackend)
-    assert backend.policy == AddressPolicy(allow_loopback=False, allow_private=False)
+    with pytest.raises(httpx.ConnectError, match="not on the public internet"):
+        await http.get("http://127.0.0.1:9/")
 
 
 def test_a_client_of_another_shape_stops_the_app_instead_of_losing_the_policy() -> None:
     other = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(200)))
     with pytest.raises(RuntimeError, match="changed shape"):
-        use_asyncio_streams(other)
+        check_addresses(other)
 
 
 @pytest.mark.parametrize(
@@ -252,12 +250,16 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.S
 LOOPBACK = AddressPolicy(allow_loopback=True)
 
 
+async def close_socket(sock: socket.socket) -> None:
+    sock.close()
+
+
 def client(*, verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx.AsyncClient:
     if verify is True:
         return create_http_client(timeout_seconds=timeout, policy=LOOPBACK)
     # httpx fixes the TLS context at construction: build one that trusts the test CA.
     http = httpx.AsyncClient(verify=verify, timeout=timeout)
-    use_asyncio_streams(http, LOOPBACK)
+    check_addresses(http, LOOPBACK)
     return http
 
 
@@ -532,7 +534,7 @@ def test_the_next_address_is_tried_when_one_hangs(
                 return sock
 
             async with asyncio.timeout(5):
-                sock = await first_to_connect([hangs, connects], delay=0.05)
+                sock = await first_to_connect([hangs, connects], delay=0.05, close=close_socket)
             sock.close()
             assert cancelled.is_set()  # the hanging attempt does not linger
             await asyncio.sleep(0.05)
@@ -556,7 +558,9 @@ def test_a_refused_address_moves_on_at_once_and_the_last_error_is_reported(
 
         async with asyncio.timeout(5):  # far less than the 60 s delay: no waiting after a refusal
             with pytest.raises(ConnectionRefusedError, match="second refused"):
-                await first_to_connect([refuses("first"), refuses("second")], delay=60)  # type: ignore[list-item]
+                await first_to_connect(
+                    [refuses("first"), refuses("second")], delay=60, close=close_socket
+                )
         assert tried == ["first", "second"]
 
     run_on(scenario())
@@ -574,7 +578,7 @@ def test_a_slow_only_address_still_connects_after_the_delay(run_on: Runner) -> N
                 return sock
 
             async with asyncio.timeout(5):
-                sock = await first_to_connect([slow], delay=0.01)
+                sock = await first_to_connect([slow], delay=0.01, close=close_socket)
             assert sock.getpeername() == ("127.0.0.1", port)
             sock.close()
 
@@ -584,7 +588,7 @@ def test_a_slow_only_address_still_connects_after_the_delay(run_on: Runner) -> N
 def test_addresses_alternate_between_families() -> None:
     v6, v4 = socket.AF_INET6, socket.AF_INET
     addresses = [(v6, "a"), (v6, "b"), (v6, "c"), (v4, "x")]
-    assert [a[1] for a in _interleaved(addresses)] == ["a", "x", "b", "c"]
+    assert [a[1] for a in interleave_families(addresses)] == ["a", "x", "b", "c"]
 
 
 def test_a_loopback_server_is_not_called_without_permission(run_on: Runner) -> None:

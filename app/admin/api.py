@@ -24,6 +24,7 @@ from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import InvalidInputError, JiraError, NotFoundError
 from app.forge.auth import link_problem
+from app.jsm import platform_api
 from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
@@ -255,15 +256,16 @@ async def verify_jira_connection(
     directory: JiraDirectory = services(request).get(JiraDirectory)
     jira = await directory.client(session, context.tenant)
     try:
-        me = await jira.get_json("/rest/api/3/myself")
+        me = await platform_api.myself(jira)
     except JiraError as e:
         return {"ok": False, "message": e.message}
-    account_id = me.get("accountId") if isinstance(me, dict) else None
-    admin = bool(account_id) and await directory.check_admin(jira, context.tenant, str(account_id))
+    admin = bool(me.account_id) and await directory.check_admin(
+        jira, context.tenant, str(me.account_id)
+    )
     return {
         "ok": True,
-        "account_id": account_id,
-        "display_name": me.get("displayName") if isinstance(me, dict) else None,
+        "account_id": me.account_id,
+        "display_name": me.display_name,
         "is_admin": admin,
     }
 

@@ -29,6 +29,7 @@ from app.deps import SecretBoxDep, Services, services
 from app.errors import AppError, InvalidInputError
 from app.forge import repository
 from app.forge.deps import forge_call, keep_app_token, verified_invocation
+from app.jsm import platform_api
 from app.jsm.directory import JiraDirectory
 from app.models import Tenant, utcnow
 from app.urls import host_allowed, secure_endpoint_error
@@ -119,9 +120,8 @@ async def learn_site_url(held: Services, tenant_id: str) -> None:
             if tenant is None or not tenant.installed:
                 return
             jira = held.get(JiraDirectory).app_client(tenant)
-            info = await jira.get_json("/rest/api/3/serverInfo")
-            base_url = info.get("baseUrl") if isinstance(info, dict) else None
-            if not isinstance(base_url, str) or not _site_url_allowed(base_url, settings):
+            base_url = (await platform_api.server_info(jira)).base_url
+            if base_url is None or not _site_url_allowed(base_url, settings):
                 logger.warning("Jira's serverInfo named no usable site URL; not kept")
                 return
             await repository.set_site_url(session, tenant_id, base_url.rstrip("/"))

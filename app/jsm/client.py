@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from app.errors import JiraError
+from app.jsm.schemas import M, parse
 from app.outbound import MAX_RESPONSE_BYTES
 
 logger = logging.getLogger(__name__)
@@ -219,9 +220,17 @@ class JiraClient:
         return _json(response) if response.content else None
 
     async def paged(
-        self, path: str, *, params: Mapping[str, Any] | None = None, limit: int = 50, **kwargs: Any
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every value of a JSM paged endpoint (``start``/``limit``/``isLastPage``)."""
+        self,
+        path: str,
+        model: type[M],
+        *,
+        what: str,
+        params: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        **kwargs: Any,
+    ) -> AsyncIterator[M]:
+        """Every value of a JSM paged endpoint (``start``/``limit``/``isLastPage``), each
+        parsed as ``model`` (``what`` names it in the error when one does not fit)."""
         start = 0
         while True:
             page = await self.get_json(
@@ -231,8 +240,7 @@ class JiraClient:
             if not isinstance(values, list):
                 raise JiraError("Jira returned an unexpected page")
             for value in values:
-                if isinstance(value, dict):
-                    yield value
+                yield parse(model, value, what)
             if page.get("isLastPage", True) or not values:
                 return
             start += len(values)

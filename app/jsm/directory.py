@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +16,7 @@ from app.errors import JiraError, JiraUnavailableError, NotFoundError
 from app.jsm import repository
 from app.jsm.auth import AppAccess, JiraAccess, ServiceAccountAuth
 from app.jsm.client import JiraClient, RetryPolicy
+from app.jsm.schemas import FirstPageDTO, PermissionsDTO, ServiceDeskDTO, parse
 from app.models import Tenant, TenantSettings
 
 DESK_TTL_SECONDS = 300.0
@@ -120,7 +120,9 @@ class JiraDirectory:
         if cached and not fresh and cached[0] > time.monotonic():
             return cached[1]
         desks: list[ServiceDesk] = []
-        async for value in jira.paged("/rest/servicedeskapi/servicedesk"):
+        async for value in jira.paged(
+            "/rest/servicedeskapi/servicedesk", ServiceDeskDTO, what="a service desk"
+        ):
             desks.append(await self.with_portal_id(jira, _desk(value)))
         put_bounded(
             self._desk_lists,
@@ -142,7 +144,13 @@ class JiraDirectory:
         else:
             jira = await self.client(session, tenant)
             try:
-                desk = _desk(await jira.get_json(f"/rest/servicedeskapi/servicedesk/{desk_id}"))
+                desk = _desk(
+                    parse(
+                        ServiceDeskDTO,
+                        await jira.get_json(f"/rest/servicedeskapi/servicedesk/{desk_id}"),
+                        "a service desk",
+                    )
+                )
                 put_bounded(
                     self._desks,
                     key,
@@ -172,9 +180,8 @@ class JiraDirectory:
         page = await jira.get_json(
             f"/rest/servicedeskapi/servicedesk/{desk.id}/requesttype", params={"limit": 1}
         )
-        first = next(iter(page.get("values") or []), None) if isinstance(page, dict) else None
-        portal_id = first.get("portalId") if isinstance(first, dict) else None
-        return replace(desk, portal_id=str(portal_id) if portal_id is not None else None)
+        first = next(iter(parse(FirstPageDTO, page, "a request type").values), None)
+        return replace(desk, portal_id=first.portal_id if first else None)
 
     async def is_admin(self, tenant: Tenant, account_id: str) -> bool:
         """Whether the account has Jira's global ADMINISTER permission (cached a few minutes).
@@ -193,7 +200,7 @@ class JiraDirectory:
             {"accountId": account_id, "globalPermissions": ["ADMINISTER"]},
             retry_safe=True,  # a read, even though it is a POST
         )
-        granted = isinstance(body, dict) and "ADMINISTER" in (body.get("globalPermissions") or [])
+        granted = "ADMINISTER" in parse(PermissionsDTO, body, "permissions").global_permissions
         put_bounded(
             self._admins,
             self._admin_key(tenant, account_id),
@@ -210,14 +217,11 @@ class JiraDirectory:
         return (tenant.id, installation, account_id)
 
 
-def _desk(value: Any) -> ServiceDesk:
-    if not isinstance(value, dict) or not value.get("id"):
-        raise JiraError("Jira returned a service desk without an id")
-    portal_id = value.get("portalId")
+def _desk(value: ServiceDeskDTO) -> ServiceDesk:
     return ServiceDesk(
-        id=str(value["id"]),
-        project_id=str(value.get("projectId", "")),
-        project_key=str(value.get("projectKey", "")),
-        name=str(value.get("projectName", "")),
-        portal_id=str(portal_id) if portal_id is not None else None,
+        id=value.id,
+        project_id=value.project_id,
+        project_key=value.project_key,
+        name=value.project_name,
+        portal_id=None,  # the desk listing does not carry it: see with_portal_id
     )

@@ -21,7 +21,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +31,7 @@ from app.errors import JiraError, JiraUnavailableError
 from app.jsm import repository
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory
+from app.jsm.schemas import PersonalDataReportDTO, parse
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,11 @@ async def report_batch(
     }
     try:
         response = await jira.request("POST", REPORT_PATH, json=body, ok=(200, 204))
-        answer: Any = response.json() if response.status_code == 200 else {}
+        answer = parse(
+            PersonalDataReportDTO,
+            response.json() if response.status_code == 200 else {},
+            "a personal data report",
+        )
     except (JiraError, ValueError):
         logger.warning("personal data report failed for a site; retrying later", exc_info=True)
         await repository.mark_reported(
@@ -94,11 +98,7 @@ async def report_batch(
         )
         result.failed = True
         return result
-    statuses = {
-        str(item.get("accountId")): item.get("status")
-        for item in (answer.get("accounts") if isinstance(answer, dict) else None) or []
-        if isinstance(item, dict)
-    }
+    statuses = {item.account_id: item.status for item in answer.accounts}
     closed = [a for a in accounts if statuses.get(a) == "closed"]
     for account_id in closed:
         await repository.erase_account(session, tenant_id, account_id)

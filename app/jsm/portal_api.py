@@ -12,9 +12,15 @@ from app.errors import JiraError, NotFoundError
 from app.jsm.client import JiraClient
 from app.jsm.schemas import (
     CommentDTO,
+    CreatedRequestDTO,
     CustomerRequestDTO,
+    RequestTypeDTO,
+    RequestTypeFieldDTO,
+    RequestTypeFieldsDTO,
+    RequestTypeGroupDTO,
     SearchPageDTO,
     StatusDTO,
+    TemporaryAttachmentsDTO,
     parse,
 )
 
@@ -66,30 +72,33 @@ class CustomerRequest:
     comments: list[Comment]
 
 
-def _request_type(value: dict[str, Any]) -> RequestType | None:
+def _request_type(value: RequestTypeDTO) -> RequestType | None:
     """The request type, if the JSM portal offers it to every customer: JSM hides one that is
     in no group from the portal, and shows a restricted one only to the people it names,
     which the app, asking as itself, cannot tell apart."""
-    group_ids = tuple(str(g) for g in value.get("groupIds") or [])
-    if not group_ids or value.get("restrictionStatus") == "RESTRICTED":
+    if not value.group_ids or value.restriction_status == "RESTRICTED":
         return None
     return RequestType(
-        id=str(value.get("id")),
-        name=str(value.get("name", "")),
-        description=str(value.get("description") or ""),
-        group_ids=group_ids,
+        id=value.id,
+        name=value.name,
+        description=value.description or "",
+        group_ids=tuple(value.group_ids),
     )
 
 
 async def request_type_groups(jira: JiraClient, desk_id: str) -> list[RequestTypeGroup]:
     """The request types the portal offers, grouped as the JSM portal groups them."""
     groups: dict[str, RequestTypeGroup] = {}
-    async for value in jira.paged(f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttypegroup"):
-        groups[str(value.get("id"))] = RequestTypeGroup(
-            str(value.get("id")), str(value.get("name", ""))
-        )
+    async for group in jira.paged(
+        f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttypegroup",
+        RequestTypeGroupDTO,
+        what="a request type group",
+    ):
+        groups[group.id] = RequestTypeGroup(group.id, group.name)
     async for value in jira.paged(
         f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype",
+        RequestTypeDTO,
+        what="a request type",
         params={"restrictionStatus": "open"},
     ):
         request_type = _request_type(value)
@@ -112,7 +121,7 @@ async def request_type(jira: JiraClient, desk_id: str, request_type_id: str) -> 
         if e.jira_status == 404:
             raise NotFoundError("this request type is no longer available") from e
         raise
-    found = _request_type(value) if isinstance(value, dict) else None
+    found = _request_type(parse(RequestTypeDTO, value, "a request type"))
     if found is None:
         raise NotFoundError("this request type is not available")
     return found
@@ -120,7 +129,8 @@ async def request_type(jira: JiraClient, desk_id: str, request_type_id: str) -> 
 
 async def request_type_fields(
     jira: JiraClient, desk_id: str, request_type_id: str
-) -> list[dict[str, Any]]:
+) -> list[RequestTypeFieldDTO]:
+    """The fields the portal shows for the request type."""
     try:
         meta = await jira.get_json(
             f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype/{request_type_id}/field"
@@ -129,8 +139,8 @@ async def request_type_fields(
         if e.jira_status == 404:
             raise NotFoundError("this request type is no longer available") from e
         raise
-    fields = meta.get("requestTypeFields") if isinstance(meta, dict) else None
-    return [f for f in fields or [] if isinstance(f, dict) and f.get("visible", True)]
+    fields = parse(RequestTypeFieldsDTO, meta, "request type fields").request_type_fields
+    return [f for f in fields if f.visible]
 
 
 async def create_request(
@@ -145,10 +155,9 @@ async def create_request(
             "raiseOnBehalfOf": account_id,
         },
     )
-    key = body.get("issueKey") if isinstance(body, dict) else None
-    if not isinstance(key, str):
+    if body is None:
         raise JiraError("Jira created the request but did not say which")
-    return key
+    return parse(CreatedRequestDTO, body, "a created request").issue_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +179,8 @@ async def upload_temporary_files(
         # A multipart POST passes Jira's XSRF check only with this header (JSM API docs).
         headers={"X-Atlassian-Token": "no-check"},
     )
-    items = body.get("temporaryAttachments") if isinstance(body, dict) else None
-    ids = [
-        str(item["temporaryAttachmentId"])
-        for item in items or []
-        if isinstance(item, dict) and item.get("temporaryAttachmentId")
-    ]
+    answer = parse(TemporaryAttachmentsDTO, body or {}, "temporary files")
+    ids = [item.temporary_attachment_id for item in answer.temporary_attachments]
     if len(ids) != len(uploads):
         raise JiraError("Jira did not take every file")
     return ids
@@ -283,11 +288,12 @@ async def customer_request(
     if reporter != account_id or str(request.service_desk_id) != desk_id:
         raise NotFoundError("we could not find that request")
     comments: list[Comment] = []
-    async for raw in jira.paged(
+    async for comment in jira.paged(
         f"/rest/servicedeskapi/request/{key}/comment",
+        CommentDTO,
+        what="a comment",
         params={"public": "true", "internal": "false"},
     ):
-        comment = parse(CommentDTO, raw, "a comment")
         if comment.public is True:  # defence in depth: never an internal note
             comments.append(
                 Comment(

@@ -25,6 +25,13 @@ from app.identity import MappedIdentity
 from app.jsm import repository
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory
+from app.jsm.schemas import (
+    CreatedCustomerDTO,
+    OrganizationDTO,
+    PlatformUserDTO,
+    parse,
+    parse_list,
+)
 from app.models import CustomerLink, IdentityProvider, Tenant, TenantSettings
 
 
@@ -56,14 +63,10 @@ async def find_account_by_email(jira: JiraClient, email: str) -> str | None:
         "/rest/api/3/user/search", params={"query": email, "maxResults": 50}
     )
     wanted = email.casefold()
-    candidates = users if isinstance(users, list) else []
     matches = {
-        str(user["accountId"])
-        for user in candidates
-        if isinstance(user, dict)
-        and isinstance(user.get("emailAddress"), str)
-        and user["emailAddress"].casefold() == wanted
-        and user.get("accountId")
+        user.account_id
+        for user in parse_list(PlatformUserDTO, users, "a user search")
+        if user.account_id and user.email_address and user.email_address.casefold() == wanted
     }
     if len(matches) > 1:
         raise LoginError(
@@ -88,10 +91,9 @@ async def create_customer(jira: JiraClient, identity: MappedIdentity) -> str:
         if account_id is None:
             raise
         return account_id
-    account_id = body.get("accountId") if isinstance(body, dict) else None
-    if not isinstance(account_id, str) or not account_id:
+    if body is None:
         raise JiraError("Jira created the customer but did not say which account it is")
-    return account_id
+    return parse(CreatedCustomerDTO, body, "a created customer").account_id
 
 
 async def sync_organizations(
@@ -112,9 +114,9 @@ async def sync_organizations(
         organization_id = managed.get(name)
         if organization_id is None:
             body = await jira.post_json("/rest/servicedeskapi/organization", {"name": name})
-            organization_id = str(body["id"]) if isinstance(body, dict) and "id" in body else None
-            if organization_id is None:
+            if body is None:
                 raise JiraError("Jira created an organization but did not say which")
+            organization_id = parse(OrganizationDTO, body, "a created organization").id
             organization_id = await repository.add_managed_organization(
                 session, tenant_id, name=name, organization_id=organization_id
             )

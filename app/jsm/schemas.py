@@ -5,9 +5,9 @@ fit becomes a ``JiraError`` (a clear 502), never an AttributeError deep in a pag
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from app.errors import JiraError
 
@@ -96,7 +96,153 @@ class SearchPageDTO(_Jira):
     is_last: bool | None = Field(default=None, alias="isLast")
 
 
+# --- service desks and request types (servicedeskapi) ----------------------------------------
+
+Id = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+"""An id, which JSM sends as a string and some of its older endpoints as a number."""
+
+
+class ServiceDeskDTO(_Jira):
+    """One of ``GET /rest/servicedeskapi/servicedesk``'s values."""
+
+    id: Id = Field(min_length=1)
+    project_id: Id = Field(default="", alias="projectId")
+    project_key: str = Field(default="", alias="projectKey")
+    project_name: str = Field(default="", alias="projectName")
+
+
+class RequestTypeDTO(_Jira):
+    """A request type (``.../servicedesk/{id}/requesttype`` and ``.../requesttype/{id}``)."""
+
+    id: Id = Field(min_length=1)
+    name: str = ""
+    description: str | None = None
+    group_ids: list[Id] = Field(default_factory=list, alias="groupIds")
+    portal_id: Id | None = Field(default=None, alias="portalId")
+    restriction_status: str | None = Field(default=None, alias="restrictionStatus")
+
+
+class RequestTypeGroupDTO(_Jira):
+    id: Id = Field(min_length=1)
+    name: str = ""
+
+
+class FirstPageDTO(_Jira):
+    """A paged answer's first page, for endpoints read for one value."""
+
+    values: list[RequestTypeDTO] = Field(default_factory=list)
+
+
+class JiraSchemaDTO(_Jira):
+    type: str | None = None
+    items: str | None = None
+    system: str | None = None
+    custom: str | None = None
+
+
+class ValidValueDTO(_Jira):
+    value: Id | None = None
+    label: str | None = None
+    children: list[ValidValueDTO] = Field(default_factory=list)
+
+
+class RequestTypeFieldDTO(_Jira):
+    field_id: str = Field(min_length=1, alias="fieldId")
+    name: str | None = None
+    description: str | None = None
+    required: bool = False
+    visible: bool = True
+    jira_schema: JiraSchemaDTO = Field(default_factory=JiraSchemaDTO, alias="jiraSchema")
+    valid_values: list[ValidValueDTO] = Field(default_factory=list, alias="validValues")
+
+
+class RequestTypeFieldsDTO(_Jira):
+    """``GET .../servicedesk/{id}/requesttype/{id}/field``."""
+
+    request_type_fields: list[RequestTypeFieldDTO] = Field(
+        default_factory=list, alias="requestTypeFields"
+    )
+
+
+class CreatedRequestDTO(_Jira):
+    """``POST /rest/servicedeskapi/request``'s answer."""
+
+    issue_key: str = Field(min_length=1, alias="issueKey")
+
+
+class TemporaryAttachmentDTO(_Jira):
+    temporary_attachment_id: Id = Field(min_length=1, alias="temporaryAttachmentId")
+
+
+class TemporaryAttachmentsDTO(_Jira):
+    """``POST .../servicedesk/{id}/attachTemporaryFile``'s answer."""
+
+    temporary_attachments: list[TemporaryAttachmentDTO] = Field(
+        default_factory=list, alias="temporaryAttachments"
+    )
+
+
+# --- customers, users, organizations, permissions --------------------------------------------
+
+
+class CreatedCustomerDTO(_Jira):
+    """``POST /rest/servicedeskapi/customer``'s answer."""
+
+    account_id: str = Field(min_length=1, alias="accountId")
+
+
+class OrganizationDTO(_Jira):
+    """``POST /rest/servicedeskapi/organization``'s answer."""
+
+    id: Id = Field(min_length=1)
+
+
+class PlatformUserDTO(_Jira):
+    """One of ``GET /rest/api/3/user/search``'s users (the email only where the user's
+    privacy settings or the app's access show it)."""
+
+    account_id: str | None = Field(default=None, alias="accountId")
+    email_address: str | None = Field(default=None, alias="emailAddress")
+
+
+class MyselfDTO(_Jira):
+    """``GET /rest/api/3/myself``."""
+
+    account_id: str | None = Field(default=None, alias="accountId")
+    display_name: str | None = Field(default=None, alias="displayName")
+
+
+class ServerInfoDTO(_Jira):
+    """``GET /rest/api/3/serverInfo``."""
+
+    base_url: str | None = Field(default=None, alias="baseUrl")
+
+
+class PermissionsDTO(_Jira):
+    """``POST /rest/api/3/permissions/check``'s answer."""
+
+    global_permissions: list[str] = Field(default_factory=list, alias="globalPermissions")
+
+
+class AccountStatusDTO(_Jira):
+    account_id: str | None = Field(default=None, alias="accountId")
+    status: str | None = None
+
+
+class PersonalDataReportDTO(_Jira):
+    """``POST /rest/atlassian-connect/latest/report/accounts``'s answer (200)."""
+
+    accounts: list[AccountStatusDTO] = Field(default_factory=list)
+
+
 M = TypeVar("M", bound=BaseModel)
+
+
+def parse_list(model: type[M], value: Any, what: str) -> list[M]:
+    """A JSON array of ``model``, or a ``JiraError``."""
+    if not isinstance(value, list):
+        raise JiraError(f"Jira returned {what} of an unexpected shape")
+    return [parse(model, item, what) for item in value]
 
 
 def parse(model: type[M], value: Any, what: str) -> M:

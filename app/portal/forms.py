@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from app.jsm.portal_api import CASCADE_SEPARATOR
+from app.jsm.schemas import RequestTypeFieldDTO, ValidValueDTO
 
 Widget = Literal[
     "text", "textarea", "select", "multiselect", "cascade", "date", "datetime", "number", "file"
@@ -16,6 +17,8 @@ Widget = Literal[
 # A cascading select's choice in one form value: "parent" alone, or "parent:child" (both are
 # option ids, which are numbers).
 _CHILD = ":"
+# Jira schema types whose widget has the type's name.
+_PLAIN_WIDGETS: dict[str, Widget] = {"date": "date", "datetime": "datetime", "number": "number"}
 _TEXTAREA_TYPES = {"com.atlassian.jira.plugin.system.customfieldtypes:textarea"}
 
 
@@ -29,14 +32,14 @@ class FormField:
     options: tuple[tuple[str, str], ...] = ()
 
 
-def form_fields(raw_fields: list[dict[str, Any]]) -> list[FormField]:
+def form_fields(jira_fields: list[RequestTypeFieldDTO]) -> list[FormField]:
     fields = []
-    for raw in raw_fields:
-        schema = raw.get("jiraSchema") or {}
-        kind, items, system = schema.get("type"), schema.get("items"), schema.get("system")
+    for jira_field in jira_fields:
+        schema = jira_field.jira_schema
+        kind, items = schema.type, schema.items
         widget: Widget | None
         if kind == "string":
-            multiline = system == "description" or schema.get("custom") in _TEXTAREA_TYPES
+            multiline = schema.system == "description" or schema.custom in _TEXTAREA_TYPES
             widget = "textarea" if multiline else "text"
         elif kind in ("option", "priority"):
             widget = "select"
@@ -46,17 +49,17 @@ def form_fields(raw_fields: list[dict[str, Any]]) -> list[FormField]:
             widget = "cascade"
         elif kind == "array" and items == "attachment":
             widget = "file"  # sent apart from the other values (see portal.attachments)
-        elif kind in ("date", "datetime", "number"):
-            widget = kind
+        elif kind is not None and kind in _PLAIN_WIDGETS:
+            widget = _PLAIN_WIDGETS[kind]
         else:
             widget = None
-        options = _options(raw.get("validValues"), cascade=widget == "cascade")
+        options = _options(jira_field.valid_values, cascade=widget == "cascade")
         fields.append(
             FormField(
-                id=str(raw.get("fieldId")),
-                name=str(raw.get("name") or raw.get("fieldId")),
-                description=str(raw.get("description") or ""),
-                required=bool(raw.get("required")),
+                id=jira_field.field_id,
+                name=jira_field.name or jira_field.field_id,
+                description=jira_field.description or "",
+                required=jira_field.required,
                 widget=widget,
                 options=options,
             )
@@ -64,23 +67,23 @@ def form_fields(raw_fields: list[dict[str, Any]]) -> list[FormField]:
     return fields
 
 
-def _options(valid: Any, *, cascade: bool) -> tuple[tuple[str, str], ...]:
+def _options(valid: list[ValidValueDTO], *, cascade: bool) -> tuple[tuple[str, str], ...]:
     """(value, label) pairs. A cascading select's are flattened into one list, each parent
     followed by its children as "Parent, separator, Child": one native select, which keyboards and
     screen readers handle, and no script to keep two lists in step."""
     options: list[tuple[str, str]] = []
-    for parent in valid if isinstance(valid, list) else []:
-        if not isinstance(parent, dict) or parent.get("value") is None:
+    for parent in valid:
+        if parent.value is None:
             continue
-        value, label = str(parent["value"]), str(parent.get("label") or parent["value"])
+        value, label = parent.value, parent.label or parent.value
         options.append((value, label))
         if not cascade:
             continue
-        for child in parent.get("children") or []:
-            if isinstance(child, dict) and child.get("value") is not None:
-                child_label = str(child.get("label") or child["value"])
+        for child in parent.children:
+            if child.value is not None:
+                child_label = child.label or child.value
                 options.append(
-                    (f"{value}{_CHILD}{child['value']}", f"{label}{CASCADE_SEPARATOR}{child_label}")
+                    (f"{value}{_CHILD}{child.value}", f"{label}{CASCADE_SEPARATOR}{child_label}")
                 )
     return tuple(options)
 

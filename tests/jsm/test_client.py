@@ -12,6 +12,7 @@ import respx
 from app.errors import JiraError
 from app.jsm.auth import ServiceAccountAuth
 from app.jsm.client import JiraClient, RetryPolicy, retry_after_seconds
+from app.jsm.schemas import ServiceDeskDTO
 
 BASE = "https://acme.atlassian.net"
 
@@ -162,9 +163,12 @@ async def test_paging_follows_to_the_last_page(http: httpx.AsyncClient) -> None:
             side_effect=[httpx.Response(200, json=page) for page in pages]
         )
         values = [
-            v async for v in make(http, Sleeps()).paged("/rest/servicedeskapi/servicedesk", limit=2)
+            v
+            async for v in make(http, Sleeps()).paged(
+                "/rest/servicedeskapi/servicedesk", ServiceDeskDTO, what="a desk", limit=2
+            )
         ]
-    assert [v["id"] for v in values] == [1, 2, 3, 4, 5]
+    assert [v.id for v in values] == ["1", "2", "3", "4", "5"]
     assert [call.request.url.params["start"] for call in route.calls] == ["0", "2", "4"]
 
 
@@ -219,7 +223,9 @@ async def test_a_page_jira_should_not_send_fails_clearly(
     with respx.mock(assert_all_mocked=True) as router:
         router.get(f"{BASE}/rest/servicedeskapi/servicedesk").mock(return_value=answer)
         with pytest.raises(JiraError, match=reason):
-            async for _ in make(http, Sleeps()).paged("/rest/servicedeskapi/servicedesk"):
+            async for _ in make(http, Sleeps()).paged(
+                "/rest/servicedeskapi/servicedesk", ServiceDeskDTO, what="a desk"
+            ):
                 pass
 
 

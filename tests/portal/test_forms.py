@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from app.jsm.schemas import RequestTypeFieldDTO
 from app.portal.forms import FormField, field_values, form_fields, unsupported_required
+
+
+def fields_from_jira(*fields: dict[str, Any]) -> list[RequestTypeFieldDTO]:
+    """Fields as Jira's answer carries them, parsed as the app parses it."""
+    return [RequestTypeFieldDTO.model_validate(f) for f in fields]
 
 
 def field(widget: str, *, required: bool = False, options: tuple[str, ...] = ()) -> FormField:
@@ -70,7 +78,7 @@ def test_a_required_field_left_blank_is_refused_and_an_optional_one_skipped() ->
 
 def test_a_cascading_select_lists_each_parent_then_its_children() -> None:
     [location] = form_fields(
-        [
+        fields_from_jira(
             {
                 "fieldId": "customfield_1",
                 "name": "Location",
@@ -85,7 +93,7 @@ def test_a_cascading_select_lists_each_parent_then_its_children() -> None:
                     {"value": "22", "label": "Paris", "children": []},
                 ],
             }
-        ]
+        )
     )
     assert location.widget == "cascade"
     assert location.options == (
@@ -97,7 +105,7 @@ def test_a_cascading_select_lists_each_parent_then_its_children() -> None:
 
 def test_an_attachment_field_is_a_file_input_sent_apart_from_the_values() -> None:
     [attachment] = form_fields(
-        [
+        fields_from_jira(
             {
                 "fieldId": "attachment",
                 "name": "Attachment",
@@ -105,7 +113,7 @@ def test_an_attachment_field_is_a_file_input_sent_apart_from_the_values() -> Non
                 "jiraSchema": {"type": "array", "items": "attachment", "system": "attachment"},
                 "validValues": [],
             }
-        ]
+        )
     )
     assert attachment.widget == "file"
     assert unsupported_required([attachment]) == []

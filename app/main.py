@@ -64,7 +64,7 @@ from app.tenants.changes import watch as watch_tenant_changes
 logger = logging.getLogger(__name__)
 
 
-async def _stop(tasks: list[asyncio.Task[None]], *, grace_seconds: float = 10.0) -> None:
+async def stop_tasks(tasks: list[asyncio.Task[None]], *, grace_seconds: float = 10.0) -> None:
     """Cancel the background tasks and wait a bounded time: shutdown must not hang on one."""
     for task in tasks:
         task.cancel()
@@ -214,7 +214,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
             finally:
                 if purge is not None:
                     background.append(purge)
-                await _stop(background)
+                await stop_tasks(background)
                 await engine.dispose()
 
     app = PortalSSO(

@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from app.main import _stop
+from app.main import stop_tasks
 
 
 async def test_cancelled_tasks_are_awaited() -> None:
     task = asyncio.create_task(asyncio.sleep(3600))
-    await _stop([task])
+    await stop_tasks([task])
     assert task.cancelled()
 
 
@@ -29,7 +29,7 @@ async def test_a_task_that_will_not_stop_does_not_hang_shutdown(
 
     task = asyncio.create_task(stubborn())
     await asyncio.sleep(0)
-    await asyncio.wait_for(_stop([task], grace_seconds=0.05), 5)
+    await asyncio.wait_for(stop_tasks([task], grace_seconds=0.05), 5)
     assert "1 background task(s) did not stop" in caplog.text
     release.set()
     task.cancel()
@@ -42,6 +42,6 @@ async def test_a_task_that_failed_is_logged(caplog: pytest.LogCaptureFixture) ->
 
     task = asyncio.create_task(broken())
     await asyncio.sleep(0)
-    await _stop([task])
+    await stop_tasks([task])
     assert "background task failed" in caplog.text
     assert "listener crashed" in caplog.text

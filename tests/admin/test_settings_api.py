@@ -144,9 +144,8 @@ async def test_a_revoked_service_account_token_does_not_lock_admins_out(
     )
     assert first.status_code == 200
     jira.service_account = ("bot@acme.com", "token-two")  # token-one expired
-    app.state.services.get(
-        JiraDirectory
-    )._admins.clear()  # the admin answers cached a few minutes have expired too
+    # What the app cached a few minutes (the admin answers among it) has expired too.
+    app.state.services.get(JiraDirectory).forget(tenant.tenant_id)
     assert (await client.get("/api/admin/settings", headers=headers)).status_code == 200
     broken = await client.post("/api/admin/settings/verify", headers=headers)
     assert broken.json()["ok"] is False

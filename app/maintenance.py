@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import DATABASE_FAILURES
+from app.idps import repository as idp_repository
 from app.login.audit import purge_old_events
 from app.login.sessions import purge_expired_sessions
-from app.oidc import repository as oidc_repository
 from app.portal import submissions
 from app.tenants import repository as tenants
 
@@ -37,7 +37,7 @@ async def purge_expired(
     uninstalled for longer than the retention (with everything they own); each statement is
     its table's repository's."""
     now = now or datetime.now(UTC)
-    counts = await oidc_repository.purge_expired_flows(session, now=now)
+    counts = await idp_repository.purge_expired_flows(session, now=now)
     counts["portal_sessions"] = await purge_expired_sessions(session, now=now)
     counts["form_submissions"] = await submissions.purge_expired(session, now=now)
     counts["login_events"] = await purge_old_events(

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import create_engine, create_sessionmaker, get_session
 from app.deps import HttpDep, Services, services
-from app.oidc.repository import digest
+from app.idps.repository import digest
 from app.outbound import AddressPolicy, create_http_client
 
 metadata = MetaData()

@@ -49,7 +49,7 @@ async def test_a_customer_sees_a_plain_page(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr("app.oidc.repository.save_login_state", a_bug)
+    monkeypatch.setattr("app.idps.repository.save_login_state", a_bug)
     response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("text/html")
@@ -87,7 +87,7 @@ async def test_an_os_error_outside_the_database_is_a_bug_not_an_outage(
     def broken(*_args: Any, **_kwargs: Any) -> NoReturn:
         raise failure
 
-    monkeypatch.setattr("app.oidc.repository.save_login_state", broken)
+    monkeypatch.setattr("app.idps.repository.save_login_state", broken)
     response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
     assert response.status_code == 500
     assert "Something went wrong on our side." in response.text
@@ -112,7 +112,7 @@ async def test_a_customer_is_asked_to_try_again_while_the_database_is_unavailabl
     def unavailable(*_args: Any, **_kwargs: Any) -> NoReturn:
         raise failure
 
-    monkeypatch.setattr("app.oidc.repository.save_login_state", unavailable)
+    monkeypatch.setattr("app.idps.repository.save_login_state", unavailable)
     page = f"/portal/{tenant.tenant_id}/7"
     response = await raw_client.get(page)
     assert response.status_code == 503
@@ -130,7 +130,7 @@ async def test_an_outage_logs_one_trace_a_minute_not_one_per_request(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr("app.oidc.repository.save_login_state", database_down)
+    monkeypatch.setattr("app.idps.repository.save_login_state", database_down)
     for _ in range(3):
         assert (await raw_client.get(f"/portal/{tenant.tenant_id}/7")).status_code == 503
     lines = [r for r in caplog.records if r.getMessage().startswith("database unavailable")]
@@ -177,7 +177,7 @@ async def test_a_restarting_or_full_postgresql_gives_a_503_with_either_driver(
     def unavailable(*_args: Any, **_kwargs: Any) -> NoReturn:
         raise failure
 
-    monkeypatch.setattr("app.oidc.repository.save_login_state", unavailable)
+    monkeypatch.setattr("app.idps.repository.save_login_state", unavailable)
     response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
@@ -192,7 +192,7 @@ async def test_a_database_error_that_is_not_an_outage_is_still_a_bug(
     def broken(*_args: Any, **_kwargs: Any) -> NoReturn:
         raise failure
 
-    monkeypatch.setattr("app.oidc.repository.save_login_state", broken)
+    monkeypatch.setattr("app.idps.repository.save_login_state", broken)
     response = await raw_client.get(f"/portal/{tenant.tenant_id}/7")
     assert response.status_code == 500
     assert "Something went wrong on our side." in response.text
@@ -246,7 +246,7 @@ async def test_the_server_does_not_log_a_bug_the_app_has_logged(
 ) -> None:
     """Starlette hands the error on to the server after the page is sent; uvicorn would log
     its trace a second time, without the request id."""
-    monkeypatch.setattr("app.oidc.repository.save_login_state", a_bug)
+    monkeypatch.setattr("app.idps.repository.save_login_state", a_bug)
     # As uvicorn runs it: the error the app re-raises after answering reaches the server.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url=APP_BASE_URL) as http:

@@ -24,12 +24,12 @@ from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import InvalidInputError, JiraError, NotFoundError
 from app.forge.auth import link_problem
+from app.idps import repository
 from app.jsm import platform_api
 from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
 from app.login.audit import recent_logins
-from app.oidc import repository
 from app.oidc.presets import PRESETS
 from app.oidc.providers import (
     MAX_DOMAINS,

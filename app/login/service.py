@@ -23,13 +23,13 @@ from app.config import Settings
 from app.crypto import SecretBox, same_secret
 from app.errors import AppError, LoginError, NotFoundError
 from app.identity import MappedIdentity
+from app.idps import repository
 from app.login.audit import record_login
 from app.login.provisioner import CustomerProvisioner
 from app.login.sessions import create_session
 from app.login.tenant_config import TenantConfig
 from app.models import IdentityProvider, LoginState, Tenant
 from app.observability import Metrics, set_tenant
-from app.oidc import repository
 from app.oidc.flow import (
     CompletedLogin,
     FlowStart,

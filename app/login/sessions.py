@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.crypto import same_secret
 from app.db import OpenSession
 from app.identity import MappedIdentity
+from app.idps.repository import digest
 from app.models import IdentityProvider, PortalSession, table_of
-from app.oidc.repository import digest
 
 # Writing last_seen_at on every page view would make every read a write; a minute is enough.
 _TOUCH_INTERVAL = timedelta(minutes=1)

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import OpenSession
 from app.deps import services
+from app.idps import repository as idp_repository
 from app.jsm import repository as jsm_repository
 from app.models import IdentityProvider, Tenant, TenantSettings
-from app.oidc import repository as oidc_repository
 from app.tenants import repository as tenants
 from app.tenants.cache import TenantCache
 
@@ -41,7 +41,7 @@ async def _load(session: AsyncSession, *, tenant_id: str) -> tuple[str | None, T
     tenant = await tenants.get_by_id(session, tenant_id)
     if tenant is None:
         return None
-    idps = await oidc_repository.list_idps(session, tenant_id)
+    idps = await idp_repository.list_idps(session, tenant_id)
     settings = await jsm_repository.get_settings(session, tenant_id)
     return tenant.client_key, TenantConfig(tenant, tuple(idps), settings)
 

@@ -32,8 +32,8 @@ from app import urls
 from app.crypto import SecretBox, same_secret
 from app.errors import IdentityProviderError, LoginError, LoginStateError
 from app.identity import MappedIdentity
+from app.idps import repository
 from app.models import IdentityProvider, LoginState, Tenant
-from app.oidc import repository
 from app.oidc.mapping import effective_mapping, map_identity
 from app.oidc.metadata import MetadataCache, ProviderMetadata, unreachable
 from app.oidc.presets import COGNITO_ISSUER, PRESETS, ROUTING_FIELD, cognito_region

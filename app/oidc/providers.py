@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import new_opaque_id
 from app.crypto import SecretBox
 from app.errors import InvalidInputError, NotFoundError
+from app.idps import repository
 from app.models import IdentityProvider, TestTicket
-from app.oidc import repository
 from app.oidc.mapping import MAPPABLE, effective_mapping
 from app.oidc.presets import (
     DEFAULT_SCOPES,

@@ -23,6 +23,7 @@ from app.crypto import SecretBox
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import IdentityProviderError, NotFoundError
+from app.idps import repository
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import email_domain_allowed
 from app.login.routes import begin_login
@@ -30,7 +31,6 @@ from app.login.sessions import end_session, load_session, touch_session
 from app.login.tenant_config import TenantConfig, tenant_config
 from app.models import IdentityProvider, PortalSession, Tenant
 from app.observability import set_tenant
-from app.oidc import repository
 from app.oidc.metadata import MetadataCache
 from app.templating import render
 from app.urls import desk_url, portal_url, safe_return_path, signed_out_url

@@ -17,8 +17,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import OpenSession, insert_for
+from app.idps.repository import digest
 from app.models import FormSubmission, table_of
-from app.oidc.repository import digest
 
 ABANDONED_AFTER = timedelta(minutes=2)  # far beyond what Jira's calls may take (see jsm/)
 KEPT_FOR = timedelta(days=1)

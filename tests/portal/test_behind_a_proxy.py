@@ -160,7 +160,7 @@ async def test_the_page_for_an_unexpected_error_keeps_its_assets_under_the_prefi
     def a_bug(*_args: Any, **_kwargs: Any) -> NoReturn:
         raise KeyError("code_verifier")
 
-    monkeypatch.setattr("app.oidc.repository.save_login_state", a_bug)
+    monkeypatch.setattr("app.idps.repository.save_login_state", a_bug)
     page = await follow(client, f"{PREFIX}/portal/{tenant.tenant_id}/{DESK_ID}")
     assert page.status_code == 500
     assert "Something went wrong on our side." in page.text

@@ -10,6 +10,15 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.admin.deps import AdminJWT
+from app.admin.providers import (
+    MAX_DOMAINS,
+    DomainName,
+    IdpInput,
+    create_test_ticket,
+    describe_idp,
+    require_idp,
+    save_idp,
+)
 from app.admin.schemas import (
     IdpView,
     LoginsPage,
@@ -25,21 +34,12 @@ from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import InvalidInputError, JiraError, NotFoundError
 from app.forge.auth import link_problem
 from app.idps import repository
+from app.idps.presets import PRESETS
 from app.jsm import platform_api
 from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
 from app.login.audit import recent_logins
-from app.oidc.presets import PRESETS
-from app.oidc.providers import (
-    MAX_DOMAINS,
-    DomainName,
-    IdpInput,
-    create_test_ticket,
-    describe_idp,
-    require_idp,
-    save_idp,
-)
 from app.urls import desk_url, test_login_url
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])

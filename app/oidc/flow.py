@@ -33,10 +33,10 @@ from app.crypto import SecretBox, same_secret
 from app.errors import IdentityProviderError, LoginError, LoginStateError
 from app.identity import MappedIdentity
 from app.idps import repository
+from app.idps.mapping import effective_mapping, map_identity
+from app.idps.presets import COGNITO_ISSUER, PRESETS, ROUTING_FIELD, cognito_region
 from app.models import IdentityProvider, LoginState, Tenant
-from app.oidc.mapping import effective_mapping, map_identity
 from app.oidc.metadata import MetadataCache, ProviderMetadata, unreachable
-from app.oidc.presets import COGNITO_ISSUER, PRESETS, ROUTING_FIELD, cognito_region
 from app.oidc.validation import IdTokenError, UnknownSigningKeyError, validate_id_token
 
 STATE_LIFETIME = timedelta(minutes=10)

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from app.bounded import put_bounded
 from app.crypto import MIN_RSA_KEY_BITS
 from app.errors import IdentityProviderError
+from app.idps.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer, endpoint_origin
 from app.models import IdentityProvider
-from app.oidc.presets import DISCOVERY_SUFFIX, PRESETS, cognito_issuer, endpoint_origin
 from app.outbound import ResponseTooLargeError, refused_address
 from app.urls import secure_endpoint_error
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.admin.providers import MAX_IDPS_PER_TENANT
 from app.models import IdentityProvider
-from app.oidc.providers import MAX_IDPS_PER_TENANT
 from tests.conftest import InstalledTenant
 
 COGNITO = {
@@ -261,7 +261,7 @@ async def test_a_field_the_response_model_does_not_declare_never_reaches_the_pag
 ) -> None:
     """The API's answers go through response models: a field added to the description by
     mistake (a secret's ciphertext, say) is dropped, not sent."""
-    from app.oidc import providers
+    from app.admin import providers
 
     real = providers.describe_idp
 

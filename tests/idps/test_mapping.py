@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from app.errors import LoginError
-from app.oidc.mapping import effective_mapping, is_verified, map_identity
-from app.oidc.presets import PRESETS
+from app.idps.mapping import effective_mapping, is_verified, map_identity
+from app.idps.presets import PRESETS
 
 COGNITO = effective_mapping(PRESETS["cognito"].default_mapping, None)
 

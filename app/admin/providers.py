@@ -14,15 +14,15 @@ from app.config import new_opaque_id
 from app.crypto import SecretBox
 from app.errors import InvalidInputError, NotFoundError
 from app.idps import repository
-from app.models import IdentityProvider, TestTicket
-from app.oidc.mapping import MAPPABLE, effective_mapping
-from app.oidc.presets import (
+from app.idps.mapping import MAPPABLE, effective_mapping
+from app.idps.presets import (
     DEFAULT_SCOPES,
     PRESETS,
     ROUTING_FIELD,
     field_error,
     normalise_issuer,
 )
+from app.models import IdentityProvider, TestTicket
 from app.urls import callback_url, secure_endpoint_error, signed_out_url
 
 TEST_TICKET_LIFETIME = timedelta(minutes=5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.oidc.presets import PRESETS, cognito_issuer
+from app.idps.presets import PRESETS, cognito_issuer
 
 GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 

@@ -24,6 +24,7 @@ from app.crypto import SecretBox, same_secret
 from app.errors import AppError, LoginError, NotFoundError
 from app.identity import MappedIdentity
 from app.idps import repository
+from app.idps.states import RefusedStateError, check_state
 from app.login.audit import record_login
 from app.login.provisioner import CustomerProvisioner
 from app.login.sessions import create_session
@@ -33,8 +34,6 @@ from app.observability import Metrics, set_tenant
 from app.oidc.flow import (
     CompletedLogin,
     FlowStart,
-    RefusedStateError,
-    check_state,
     complete_login,
     start_login,
 )

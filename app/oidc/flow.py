@@ -20,8 +20,8 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -29,18 +29,15 @@ import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import urls
-from app.crypto import SecretBox, same_secret
-from app.errors import IdentityProviderError, LoginError, LoginStateError
+from app.crypto import SecretBox
+from app.errors import IdentityProviderError, LoginError
 from app.identity import MappedIdentity
-from app.idps import repository
 from app.idps.mapping import effective_mapping, map_identity
 from app.idps.presets import COGNITO_ISSUER, PRESETS, ROUTING_FIELD, cognito_region
+from app.idps.states import Purpose, create_state
 from app.models import IdentityProvider, LoginState, Tenant
 from app.oidc.metadata import MetadataCache, ProviderMetadata, unreachable
 from app.oidc.validation import IdTokenError, UnknownSigningKeyError, validate_id_token
-
-STATE_LIFETIME = timedelta(minutes=10)
-Purpose = Literal["login", "test"]
 
 
 class IssuerNotPinnedError(LoginError):
@@ -110,25 +107,21 @@ async def start_login(
             "this sign-in option is not ready yet: an administrator must run Test connection "
             "for it first"
         )
-    now = now or datetime.now(UTC)
-    browser_id = browser_id or secrets.token_urlsafe(32)
-    state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48)
-    await repository.save_login_state(
+    created = await create_state(
         session,
-        state_hash=repository.digest(state),
         tenant_id=tenant.id,
         idp_id=idp.id,
         purpose=purpose,
+        browser_id=browser_id,
         service_desk_id=service_desk_id,
         return_path=return_path,
-        browser_hash=repository.digest(browser_id),
         nonce=nonce,
         code_verifier_encrypted=box.encrypt(verifier),
-        created_at=now,
-        expires_at=now + STATE_LIFETIME,
+        now=now,
     )
+    state, browser_id = created.state, created.browser_id
     params = {
         "response_type": "code",
         "client_id": idp.client_id,
@@ -152,57 +145,6 @@ async def start_login(
         authorize_url=f"{metadata.authorization_endpoint}{separator}{urlencode(params)}",
         browser_id=browser_id,
     )
-
-
-class RefusedStateError(LoginStateError):
-    """A state of ours, refused: it names the login (tenant, desk) it belonged to."""
-
-    def __init__(self, message: str, *, state: LoginState) -> None:
-        super().__init__(message)
-        self.state = state
-
-
-async def check_state(
-    session: AsyncSession,
-    *,
-    idp_id: str,
-    state: str | None,
-    browser_id: str | None,
-    now: datetime,
-) -> LoginState:
-    """Step 1: the state must be ours, fresh, unused, from this browser and for this IdP.
-
-    The happy path is one conditional UPDATE; only a refused state is read again, to say why.
-    """
-    if not state:
-        raise LoginStateError("the sign-in response carries no state")
-    if browser_id:
-        spent = await repository.consume_login_state(
-            session,
-            repository.digest(state),
-            idp_id=idp_id,
-            browser_hash=repository.digest(browser_id),
-            now=now,
-        )
-        if spent is not None:
-            return spent
-    row = await repository.get_login_state(session, state)
-    if row is None:
-        raise LoginStateError("this sign-in link is unknown or has already been cleaned up")
-    if row.used_at is not None:
-        # Typically the browser's Back button after signing in: the IdP, still signed in,
-        # sends the old state again. The page then offers a fresh start at the same desk.
-        raise RefusedStateError("this sign-in response has already been used", state=row)
-    if row.expires_at <= now:
-        raise RefusedStateError("this sign-in took too long and has expired", state=row)
-    if not browser_id or not same_secret(row.browser_hash, repository.digest(browser_id)):
-        raise RefusedStateError("this sign-in was started in another browser", state=row)
-    if row.idp_id != idp_id:
-        raise RefusedStateError(
-            "this sign-in response came back to the wrong identity provider", state=row
-        )
-    # Every condition held when read again: another request spent it in between.
-    raise RefusedStateError("this sign-in response has already been used", state=row)
 
 
 def check_authorization_response(params: Mapping[str, str], *, metadata: ProviderMetadata) -> str:

@@ -55,7 +55,8 @@ def set_flow_cookie(response: Response, settings: Settings, value: str) -> None:
         flow_cookie_name(settings),
         value,
         max_age=FLOW_MAX_AGE,
-        path=_path(settings, "/oidc"),
+        # Both protocols' answers come back under the app's path: /oidc/... and /saml/...
+        path=_path(settings, "/"),
         secure=settings.secure_cookies,
         httponly=True,
         samesite="lax",

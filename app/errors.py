@@ -23,6 +23,8 @@ from __future__ import annotations
 class AppError(Exception):
     status_code = 500
     code = "internal_error"
+    # What the admin's login activity records, when it says more than the customer's page.
+    audit_detail: str | None = None
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)

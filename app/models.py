@@ -193,6 +193,19 @@ class LoginState(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SeenAssertion(Base):
+    """A SAML Assertion ID this service accepted, until the Assertion expires: the same
+    Assertion posted again (a replay) is refused on every instance."""
+
+    __tablename__ = "saml_seen_assertions"
+    __table_args__ = (Index("ix_saml_seen_assertions_expires_at", "expires_at"),)
+
+    # sha256 of the IdP id and the Assertion's ID.
+    assertion_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idp_id: Mapped[str] = mapped_column(ForeignKey("identity_providers.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class TestTicket(Base):
     """A one-time URL an admin opens to test an IdP (created through the admin API)."""
 

@@ -41,6 +41,16 @@ def callback_url(base: str, idp_id: str) -> str:
     return f"{base}/oidc/{idp_id}/callback"
 
 
+def saml_sp_entity_id(base: str, idp_id: str) -> str:
+    """Our SAML entity id for one IdP configuration: the URL of our metadata for it."""
+    return f"{base}/saml/{idp_id}/metadata"
+
+
+def saml_acs_url(base: str, idp_id: str) -> str:
+    """Where that IdP posts its Responses (HTTP-POST binding)."""
+    return f"{base}/saml/{idp_id}/acs"
+
+
 def test_login_url(base: str, ticket: str) -> str:
     return f"{base}/oidc/test/{ticket}"
 

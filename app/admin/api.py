@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -30,7 +31,7 @@ from app.admin.schemas import (
     VerifyView,
 )
 from app.db import SessionDep
-from app.deps import SecretBoxDep, SettingsDep, services
+from app.deps import HttpDep, SecretBoxDep, SettingsDep, services
 from app.errors import InvalidInputError, JiraError, NotFoundError
 from app.forge.auth import link_problem
 from app.idps import repository
@@ -40,6 +41,7 @@ from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
 from app.login.audit import recent_logins
+from app.saml.metadata import fetch_metadata
 from app.urls import desk_url, test_login_url
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -59,6 +61,8 @@ def _describe_presets() -> list[dict[str, Any]]:
                     "required": f.required,
                     "help": f.help,
                     "default": f.default,
+                    "kind": f.kind,
+                    "choices": [{"value": v, "label": label} for v, label in f.choices],
                 }
                 for f in preset.fields
             ],
@@ -104,6 +108,7 @@ async def create_idp(
     session: SessionDep,
     settings: SettingsDep,
     box: SecretBoxDep,
+    http: HttpDep,
 ) -> dict[str, Any]:
     idp = await save_idp(
         session,
@@ -111,6 +116,7 @@ async def create_idp(
         body,
         box=box,
         allow_http_loopback=settings.dev_allow_http_loopback,
+        fetch_metadata=partial(fetch_metadata, http),
     )
     return describe_idp(idp, app_base_url=settings.app_base_url)
 
@@ -131,6 +137,7 @@ async def update_idp(
     session: SessionDep,
     settings: SettingsDep,
     box: SecretBoxDep,
+    http: HttpDep,
 ) -> dict[str, Any]:
     idp = await require_idp(session, context.tenant.id, idp_id)
     idp = await save_idp(
@@ -140,6 +147,7 @@ async def update_idp(
         box=box,
         allow_http_loopback=settings.dev_allow_http_loopback,
         idp=idp,
+        fetch_metadata=partial(fetch_metadata, http),
     )
     return describe_idp(idp, app_base_url=settings.app_base_url)
 

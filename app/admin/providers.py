@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,10 +22,15 @@ from app.idps.presets import (
     DEFAULT_SCOPES,
     PRESETS,
     ROUTING_FIELD,
+    SHA1_FIELD,
+    SIGNED_FIELD,
     field_error,
     normalise_issuer,
 )
 from app.models import IdentityProvider, TestTicket
+from app.saml.login import METADATA_KEY, service_provider
+from app.saml.metadata import MetadataError, SigningCertificate, parse_metadata
+from app.saml.xml import MAX_DOCUMENT_BYTES, UnsafeXmlError
 from app.urls import callback_url, secure_endpoint_error, signed_out_url
 
 TEST_TICKET_LIFETIME = timedelta(minutes=5)
@@ -38,6 +46,12 @@ PRESET_FIELDS = (
     "token_endpoint",
     "userinfo_endpoint",
     ROUTING_FIELD,
+    "metadata_url",
+    "metadata_xml",
+    "name_id_format",
+    "entity_id",
+    SIGNED_FIELD,
+    SHA1_FIELD,
 )
 # RFC 6749 3.3 scope-token characters.
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -81,6 +95,13 @@ class IdpInput(BaseModel):
     token_endpoint: str | None = Field(default=None, max_length=1000)
     userinfo_endpoint: str | None = Field(default=None, max_length=1000)
     identity_provider: str | None = Field(default=None, max_length=100)
+    # SAML 2.0: the IdP's metadata (a URL, or the document pasted) and the signature rules.
+    metadata_url: str | None = Field(default=None, max_length=1000)
+    metadata_xml: str | None = Field(default=None, max_length=MAX_DOCUMENT_BYTES)
+    entity_id: str | None = Field(default=None, max_length=1000)
+    name_id_format: str | None = Field(default=None, max_length=20)
+    signed: str | None = Field(default=None, max_length=20)
+    sha1: str | None = Field(default=None, max_length=20)
 
 
 def _validate(
@@ -97,9 +118,16 @@ def _validate(
     if preset is None:
         errors["preset"] = "choose one of: " + ", ".join(PRESETS)
         return errors
-    if not values.get("client_id"):
+    if preset.kind == "saml":
+        if bool(values["settings"].get("metadata_url")) == bool(
+            values["settings"].get("metadata_xml")
+        ):
+            errors["metadata_url"] = (
+                "give the metadata URL, or paste the metadata XML (one of them)"
+            )
+    elif not values.get("client_id"):
         errors["client_id"] = "enter the client (application) ID from your identity provider"
-    if not has_secret:
+    if preset.kind != "saml" and not has_secret:
         # Confidential clients only: the secret proves to the IdP that the code is redeemed
         # by this app (PKCE is used as well).
         errors["client_secret"] = "enter the client secret of a confidential app client"  # noqa: S105
@@ -160,6 +188,9 @@ def _merged(idp: IdentityProvider | None, data: IdpInput) -> dict[str, Any]:
     # read back as if it did.
     preset = PRESETS.get(base["preset"] or "")
     known = {spec.name for spec in preset.fields} if preset else set(PRESET_FIELDS)
+    if preset is not None and preset.kind == "saml":
+        known.add(METADATA_KEY)  # what the metadata said, read when it was last given
+        base["client_id"] = ""
     base["settings"] = {k: v for k, v in settings.items() if v and k in known}
     base["attribute_mapping"] = base["attribute_mapping"] or {}  # null: the preset's defaults
     base["email_domains"] = [d.strip().lower() for d in base["email_domains"] or [] if d.strip()]
@@ -173,6 +204,9 @@ def _identity(settings: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (settings or {}).items() if k != ROUTING_FIELD}
 
 
+FetchMetadata = Callable[[str], Awaitable[bytes]]
+
+
 async def save_idp(
     session: AsyncSession,
     tenant_id: str,
@@ -181,6 +215,7 @@ async def save_idp(
     box: SecretBox,
     allow_http_loopback: bool,
     idp: IdentityProvider | None = None,
+    fetch_metadata: FetchMetadata | None = None,
 ) -> IdentityProvider:
     values = _merged(idp, data)
     secret = data.client_secret.get_secret_value() if data.client_secret else ""
@@ -188,6 +223,9 @@ async def save_idp(
     errors = _validate(values, has_secret=has_secret, allow_http_loopback=allow_http_loopback)
     if errors:
         raise InvalidInputError("some fields need attention", fields=errors)
+    if PRESETS[values["preset"]].kind == "saml":
+        await _read_saml_metadata(values, idp, fetch_metadata)
+        secret = ""
     if idp is None:
         if await repository.count_idps(session, tenant_id) >= MAX_IDPS_PER_TENANT:
             raise InvalidInputError(
@@ -227,6 +265,73 @@ async def save_idp(
     return idp
 
 
+SAML_SOURCE_FIELDS = ("metadata_url", "metadata_xml", "entity_id")
+
+
+async def _read_saml_metadata(
+    values: dict[str, Any], idp: IdentityProvider | None, fetch: FetchMetadata | None
+) -> None:
+    """Read the IdP's metadata into ``values["settings"]`` when its source changed (or was
+    never read); a metadata URL is fetched now, so a wrong one is caught while the admin is
+    still on the form."""
+    settings = values["settings"]
+    before = idp.settings if idp is not None else {}
+    unchanged = all(before.get(f) == settings.get(f) for f in SAML_SOURCE_FIELDS)
+    if unchanged and isinstance(settings.get(METADATA_KEY), dict):
+        return
+    source = "metadata_url" if settings.get("metadata_url") else "metadata_xml"
+    try:
+        if source == "metadata_url":
+            if fetch is None:
+                raise MetadataError("the metadata URL cannot be read from here")
+            document = await fetch(settings["metadata_url"])
+        else:
+            document = str(settings["metadata_xml"]).encode()
+        metadata = parse_metadata(document, entity_id=settings.get("entity_id") or None)
+    except (MetadataError, UnsafeXmlError) as e:
+        raise InvalidInputError("some fields need attention", fields={source: e.message}) from e
+    settings[METADATA_KEY] = {
+        "entity_id": metadata.entity_id,
+        "sso_url": metadata.sso_url,
+        "slo_url": metadata.slo_url,
+        "want_authn_requests_signed": metadata.want_authn_requests_signed,
+        "certificates": [
+            c.certificate.public_bytes(serialization.Encoding.PEM).decode()
+            for c in metadata.signing_certificates
+        ],
+        "read_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def describe_saml(idp: IdentityProvider, *, app_base_url: str) -> dict[str, Any]:
+    """What the admin page shows of a SAML IdP: what we read from its metadata (certificate
+    expiry flagged 30 days ahead) and what to import into it."""
+    sp = service_provider(app_base_url, idp.id)
+    described: dict[str, Any] = {
+        "sp_entity_id": sp.entity_id,
+        "acs_url": sp.acs_url,
+        "sp_metadata_url": sp.entity_id,
+    }
+    stored = idp.settings.get(METADATA_KEY)
+    if isinstance(stored, dict):
+        now = datetime.now(UTC)
+        certificates = [
+            SigningCertificate(x509.load_pem_x509_certificate(pem.encode()))
+            for pem in stored.get("certificates", [])
+        ]
+        described["idp_entity_id"] = stored.get("entity_id")
+        described["idp_sso_url"] = stored.get("sso_url")
+        described["idp_certificates"] = [
+            {
+                "subject": c.subject,
+                "not_after": c.not_after.isoformat(),
+                "expires_soon": c.expires_soon(now=now),
+            }
+            for c in certificates
+        ]
+    return described
+
+
 async def require_idp(session: AsyncSession, tenant_id: str, idp_id: str) -> IdentityProvider:
     idp = await repository.get_idp(session, tenant_id, idp_id)
     if idp is None:
@@ -240,6 +345,7 @@ def describe_idp(idp: IdentityProvider, *, app_base_url: str) -> dict[str, Any]:
     ready = preset.kind != "cognito" or bool(
         idp.pinned_issuer or idp.settings.get("issuer") or idp.settings.get("user_pool_id")
     )
+    saml = describe_saml(idp, app_base_url=app_base_url) if preset.kind == "saml" else {}
     return {
         "id": idp.id,
         "name": idp.name,
@@ -262,6 +368,9 @@ def describe_idp(idp: IdentityProvider, *, app_base_url: str) -> dict[str, Any]:
         "ready": ready,
         "last_tested_at": idp.last_tested_at.isoformat() if idp.last_tested_at else None,
         "last_test_claim_names": sorted(idp.last_test_claims or {}),
+        # A SAML IdP answers at the ACS, which the contract calls its callback URL too.
+        **saml,
+        **({"callback_url": saml["acs_url"]} if saml else {}),
     }
 
 

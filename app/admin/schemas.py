@@ -15,12 +15,19 @@ class _View(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class ChoiceView(_View):
+    value: str
+    label: str
+
+
 class PresetFieldView(_View):
     name: str
     label: str
     required: bool
     help: str | None
     default: str | None
+    kind: str
+    choices: list[ChoiceView]
 
 
 class PresetView(_View):
@@ -35,6 +42,12 @@ class SiteView(_View):
     site_url: str | None
     platform: Literal["connect", "forge"]
     warning: str | None
+
+
+class CertificateView(_View):
+    subject: str
+    not_after: str
+    expires_soon: bool
 
 
 class IdpView(_View):
@@ -70,6 +83,20 @@ class IdpView(_View):
     token_endpoint: str | None = None
     userinfo_endpoint: str | None = None
     identity_provider: str | None = None
+    # SAML 2.0 IdPs: the metadata's source and the signature rules, what the metadata said,
+    # and what the IdP's admin imports from us.
+    metadata_url: str | None = None
+    metadata_xml: str | None = None
+    entity_id: str | None = None
+    name_id_format: str | None = None
+    signed: str | None = None
+    sha1: str | None = None
+    idp_entity_id: str | None = None
+    idp_sso_url: str | None = None
+    idp_certificates: list[CertificateView] | None = None
+    sp_entity_id: str | None = None
+    acs_url: str | None = None
+    sp_metadata_url: str | None = None
 
 
 class TestLinkView(_View):

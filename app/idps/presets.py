@@ -7,6 +7,8 @@ follows from them, and the default attribute mapping. ``kind`` picks the protoco
 * ``cognito``: fixed endpoints on the Cognito domain (it serves no discovery); the issuer comes
   from the user-pool id or issuer URL, or is learned during the admin's test login.
 * ``oauth2``: explicit endpoints, no ID token; identity from the userinfo endpoint over TLS.
+* ``saml``: SAML 2.0 Web Browser SSO; the IdP is described by its metadata (a URL or the
+  pasted XML), and its attribute names are read through ``SAML_ATTRIBUTE_NAMES``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-Kind = Literal["oidc", "cognito", "oauth2"]
+Kind = Literal["oidc", "cognito", "oauth2", "saml"]
 DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 DEFAULT_SCOPES = "openid profile email"
 
@@ -42,7 +44,15 @@ COGNITO_PROVIDER_NAME = re.compile(r"^[^\s_]\S{0,31}$")
 _NAME = re.compile(r"^\S{1,100}$")
 
 FieldKind = Literal[
-    "host", "url", "text", "guid", "name", "cognito_pool_id", "cognito_provider_name"
+    "host",
+    "url",
+    "text",
+    "guid",
+    "name",
+    "cognito_pool_id",
+    "cognito_provider_name",
+    "xml",  # a pasted document (the admin page shows a text area)
+    "choice",  # one of ``choices`` (a select)
 ]
 
 
@@ -54,6 +64,8 @@ class PresetField:
     required: bool = True
     help: str = ""
     default: str | None = None
+    # (value, label) pairs of a "choice" field.
+    choices: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,9 @@ def cognito_region(domain: str) -> str | None:
 
 
 DOMAIN = "domain"
+SIGNED_FIELD = "signed"
+SHA1_FIELD = "sha1"
+NAME_ID_FORMAT_FIELD = "name_id_format"
 PRESETS: dict[str, Preset] = {
     preset.key: preset
     for preset in (
@@ -337,7 +352,121 @@ PRESETS: dict[str, Preset] = {
             ),
             default_mapping=BASE_MAPPING | {"subject": "sub"},
         ),
+        Preset(
+            key="saml",
+            label="SAML 2.0 (AD FS, Entra ID, Okta, Shibboleth, ...)",
+            kind="saml",
+            fields=(
+                PresetField(
+                    "metadata_url",
+                    "IdP metadata URL",
+                    "url",
+                    required=False,
+                    help="Where your IdP publishes its SAML metadata (HTTPS); or paste the "
+                    "XML below instead.",
+                ),
+                PresetField(
+                    "metadata_xml",
+                    "IdP metadata XML",
+                    "xml",
+                    required=False,
+                    help="The metadata document itself, when your IdP has no metadata URL.",
+                ),
+                PresetField(
+                    "entity_id",
+                    "IdP entity ID",
+                    "text",
+                    required=False,
+                    help="Only for a federation's metadata, which describes many IdPs.",
+                ),
+                PresetField(
+                    NAME_ID_FORMAT_FIELD,
+                    "NameID format to ask for",
+                    "choice",
+                    required=False,
+                    default="unspecified",
+                    choices=(
+                        ("unspecified", "Whatever the IdP sends (unspecified)"),
+                        ("persistent", "Persistent (a stable, opaque id: recommended)"),
+                        ("emailAddress", "Email address"),
+                    ),
+                    help="A persistent NameID ties each customer to their IdP account even "
+                    "when their email address changes.",
+                ),
+                PresetField(
+                    SIGNED_FIELD,
+                    "What must be signed",
+                    "choice",
+                    required=False,
+                    default="either",
+                    choices=(
+                        ("either", "The Assertion or the whole Response (recommended)"),
+                        ("assertion", "The Assertion"),
+                        ("response", "The whole Response"),
+                        ("both", "Both"),
+                    ),
+                ),
+                PresetField(
+                    SHA1_FIELD,
+                    "SHA-1 signatures",
+                    "choice",
+                    required=False,
+                    default="refuse",
+                    choices=(
+                        ("refuse", "Refuse (recommended)"),
+                        ("accept", "Accept, for an IdP that cannot sign with SHA-256 yet"),
+                    ),
+                ),
+            ),
+            issuer=lambda _values: None,  # the entity id, read from the metadata
+            default_mapping=BASE_MAPPING | {"groups": "groups"},
+            help="Import the service provider metadata shown after saving into your IdP.",
+        ),
     )
+}
+
+# What SAML IdPs call the attributes the mapping reads: AD FS and Entra ID claim URIs,
+# Shibboleth's and other federations' urn:oid names (eduPerson, inetOrgPerson), and the
+# short names Okta, Google and SimpleSAMLphp send. A SAML login offers each attribute under
+# its own name and, when the mapping's name is absent, under these.
+SAML_ATTRIBUTE_NAMES: dict[str, tuple[str, ...]] = {
+    "email": (
+        "mail",
+        "emailAddress",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "urn:oid:0.9.2342.19200300.100.1.3",
+        "User.Email",
+    ),
+    "name": (
+        "displayName",
+        "http://schemas.microsoft.com/identity/claims/displayname",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        "urn:oid:2.16.840.1.113730.3.1.241",
+        "cn",
+        "urn:oid:2.5.4.3",
+    ),
+    "given_name": (
+        "givenName",
+        "firstName",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+        "urn:oid:2.5.4.42",
+        "User.FirstName",
+    ),
+    "family_name": (
+        "sn",
+        "surname",
+        "lastName",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+        "urn:oid:2.5.4.4",
+        "User.LastName",
+    ),
+    "groups": (
+        "memberOf",
+        "isMemberOf",
+        "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+        "http://schemas.xmlsoap.org/claims/Group",
+        "urn:oid:1.3.6.1.4.1.5923.1.5.1.1",
+    ),
 }
 
 
@@ -361,6 +490,8 @@ def field_error(
     elif spec.kind == "guid":
         if not _GUID.fullmatch(value.lower()):
             return "must be a GUID such as 00000000-0000-0000-0000-000000000000"
+    elif spec.kind == "choice" and value not in {choice for choice, _ in spec.choices}:
+        return "choose one of: " + ", ".join(choice for choice, _ in spec.choices)
     elif spec.kind == "cognito_pool_id" and not COGNITO_POOL_ID.fullmatch(value):
         return "must look like eu-west-1_AbCdEf123"
     elif spec.kind == "cognito_provider_name" and not (

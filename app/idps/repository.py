@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import IdentityProvider, LoginState, TestTicket, table_of
+from app.db import insert_for
+from app.models import IdentityProvider, LoginState, SeenAssertion, TestTicket, table_of
 from app.tenants.changes import announce_config_change
 
 
@@ -137,10 +138,30 @@ async def consume_test_ticket(
 
 
 async def purge_expired_flows(session: AsyncSession, *, now: datetime) -> dict[str, int]:
-    """Login states and test tickets past their expiry."""
+    """Login states, test tickets and remembered SAML Assertions past their expiry."""
     states = await session.execute(delete(LoginState).where(LoginState.expires_at < now))
     tickets = await session.execute(delete(TestTicket).where(TestTicket.expires_at < now))
+    seen = await session.execute(delete(SeenAssertion).where(SeenAssertion.expires_at < now))
     return {
         "login_states": int(states.rowcount or 0),  # type: ignore[attr-defined]
         "test_tickets": int(tickets.rowcount or 0),  # type: ignore[attr-defined]
+        "saml_seen_assertions": int(seen.rowcount or 0),  # type: ignore[attr-defined]
     }
+
+
+async def remember_assertion(
+    session: AsyncSession, *, idp_id: str, assertion_id: str, expires_at: datetime
+) -> bool:
+    """Record a SAML Assertion as accepted; False when it was accepted before (a replay).
+    One statement, so two instances receiving the same Assertion at once cannot both win."""
+    insert_for_dialect = insert_for(session)
+    result = await session.execute(
+        insert_for_dialect(SeenAssertion)
+        .values(
+            assertion_hash=digest(f"{idp_id}\n{assertion_id}"),
+            idp_id=idp_id,
+            expires_at=expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["assertion_hash"])
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

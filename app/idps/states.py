@@ -8,17 +8,42 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import same_secret
-from app.errors import LoginStateError
+from app.errors import LoginError, LoginStateError
+from app.identity import MappedIdentity
 from app.idps import repository
 from app.models import LoginState
 
 STATE_LIFETIME = timedelta(minutes=10)
 Purpose = Literal["login", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStart:
+    """Where to send the browser, and the flow cookie it must keep."""
+
+    authorize_url: str
+    browser_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedLogin:
+    """What a protocol hands the login use case once the IdP's answer is verified."""
+
+    purpose: Purpose
+    state: LoginState
+    identity: MappedIdentity | None
+    mapping_error: LoginError | None
+    claims: dict[str, Any]
+    id_token: str | None
+    # Set when a Cognito test login learned the issuer (to pin on the IdP).
+    learned_issuer: str | None = None
+    learned_jwks_uri: str | None = None
+    userinfo_used: bool = False
 
 
 @dataclass(frozen=True, slots=True)

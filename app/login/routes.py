@@ -13,10 +13,24 @@ from app.config import Settings
 from app.cookies import read_flow_cookie, set_flow_cookie, set_session_cookie
 from app.db import SessionDep
 from app.deps import SettingsDep, services
-from app.login.service import Client, LoginService, Refused, Returning, SignedIn, explain
+from app.errors import NotFoundError
+from app.idps import repository
+from app.idps.presets import PRESETS
+from app.idps.states import FlowStart
+from app.login.service import (
+    Client,
+    LoginService,
+    Outcome,
+    Refused,
+    Returning,
+    SignedIn,
+    explain,
+)
 from app.models import IdentityProvider, Tenant
-from app.oidc.flow import FlowStart
+from app.saml.login import service_provider
+from app.saml.sp_metadata import sp_metadata
 from app.templating import as_sentence, render, render_error
+from app.tenants import repository as tenants
 
 router = APIRouter(tags=["login"])
 
@@ -93,6 +107,78 @@ async def callback(
         browser_id=read_flow_cookie(request, settings),
         client=client_of(request),
     )
+    return _answer(request, outcome, settings)
+
+
+@router.get("/saml/{idp_id}/metadata", include_in_schema=False)
+async def saml_metadata(idp_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """Our SAML metadata for one IdP configuration, for that IdP's admin to import."""
+    idp = await repository.get_idp_for_callback(session, idp_id)
+    tenant = await tenants.get_by_id(session, idp.tenant_id) if idp is not None else None
+    if idp is None or tenant is None or not tenant.active or PRESETS[idp.preset].kind != "saml":
+        raise NotFoundError("no SAML identity provider is configured here")
+    sp = service_provider(settings.app_base_url, idp.id)
+    return Response(
+        sp_metadata(entity_id=sp.entity_id, acs_url=sp.acs_url, signing_certificates=()),
+        media_type="application/samlmetadata+xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="portal-sso-sp-{idp.id}.xml"',
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+MAX_RELAY_STATE = 80
+
+# The form the ACS re-posts to itself when the browser left our flow cookie behind.
+RESENT_FIELD = "resent"
+
+
+@router.post("/saml/{idp_id}/acs", include_in_schema=False)
+async def assertion_consumer(
+    idp_id: str, request: Request, session: SessionDep, settings: SettingsDep, login: LoginDep
+) -> Response:
+    """The SAML IdP's answer (HTTP-POST binding).
+
+    The IdP's page posts here from its own site, and browsers do not send a SameSite=Lax
+    cookie with a cross-site POST: our flow cookie, which binds the answer to the browser
+    that started the sign-in, is missing then. The answer is posted once more, from a page of
+    ours (a same-site POST, which carries the cookie); it is checked only then."""
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if len(fields.get("RelayState", "")) > MAX_RELAY_STATE:
+        # Ours are 43 characters; SAML Bindings 3.4.3 caps it at 80 bytes.
+        fields.pop("RelayState")
+    browser_id = read_flow_cookie(request, settings)
+    if browser_id is None and RESENT_FIELD not in fields:
+        return render(
+            request,
+            "saml/continue.html",
+            {
+                "title": "Signing you in",
+                "action": request.url.path,
+                "fields": {
+                    name: fields[name] for name in ("SAMLResponse", "RelayState") if name in fields
+                },
+                "resent_field": RESENT_FIELD,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+    outcome = await login.complete(
+        session,
+        idp_id=idp_id,
+        params={
+            "state": fields.get("RelayState", ""),
+            "SAMLResponse": fields.get("SAMLResponse", ""),
+        },
+        browser_id=browser_id,
+        client=client_of(request),
+    )
+    return _answer(request, outcome, settings)
+
+
+def _answer(request: Request, outcome: Outcome, settings: Settings) -> Response:
+    """The page or redirect for a completed sign-in, whatever the protocol."""
     if isinstance(outcome, Refused):
         return render_error(
             request,

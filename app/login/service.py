@@ -24,21 +24,18 @@ from app.crypto import SecretBox, same_secret
 from app.errors import AppError, LoginError, NotFoundError
 from app.identity import MappedIdentity
 from app.idps import repository
-from app.idps.states import RefusedStateError, check_state
+from app.idps.presets import PRESETS
+from app.idps.states import CompletedLogin, FlowStart, RefusedStateError, check_state
 from app.login.audit import record_login
 from app.login.provisioner import CustomerProvisioner
 from app.login.sessions import create_session
 from app.login.tenant_config import TenantConfig
 from app.models import IdentityProvider, LoginState, Tenant
 from app.observability import Metrics, set_tenant
-from app.oidc.flow import (
-    CompletedLogin,
-    FlowStart,
-    complete_login,
-    start_login,
-)
+from app.oidc.flow import complete_login, start_login
 from app.oidc.metadata import MetadataCache
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
+from app.saml.login import complete_saml_login, start_saml_login
 from app.tenants import repository as tenants
 from app.urls import desk_url
 
@@ -159,6 +156,17 @@ class LoginService:
             self._check_rate(
                 client, tenant.id, self.login_limiter, self.metrics.login_starts_limited
             )
+        if PRESETS[idp.preset].kind == "saml":
+            return await start_saml_login(
+                session,
+                tenant=tenant,
+                idp=idp,
+                purpose="test" if purpose == "test" else "login",
+                app_base_url=self.settings.app_base_url,
+                browser_id=browser_id,
+                service_desk_id=service_desk_id,
+                return_path=return_path,
+            )
         metadata = await self.metadata.metadata(idp)
         return await start_login(
             session,
@@ -232,15 +240,8 @@ class LoginService:
                 session, error=error, tenant_id=tenant.id, idp=idp, state=state
             )
         try:
-            completed = await complete_login(
-                idp=idp,
-                state=state,
-                params=params,
-                http=self.http,
-                cache=self.metadata,
-                box=self.box,
-                app_base_url=self.settings.app_base_url,
-                now=now,
+            completed = await self._verify_answer(
+                session, idp=idp, state=state, params=params, now=now
             )
         except AppError as e:
             return await self._refuse(session, error=e, tenant_id=tenant.id, idp=idp, state=state)
@@ -270,6 +271,46 @@ class LoginService:
             identity=identity,
             account_id=account_id,
             id_token=completed.id_token,
+            now=now,
+        )
+
+    async def _verify_answer(
+        self,
+        session: AsyncSession,
+        *,
+        idp: IdentityProvider,
+        state: LoginState,
+        params: dict[str, str],
+        now: datetime,
+    ) -> CompletedLogin:
+        """The protocol's part: the IdP's answer, verified into claims and an identity."""
+        if PRESETS[idp.preset].kind != "saml":
+            return await complete_login(
+                idp=idp,
+                state=state,
+                params=params,
+                http=self.http,
+                cache=self.metadata,
+                box=self.box,
+                app_base_url=self.settings.app_base_url,
+                now=now,
+            )
+
+        async def remember(assertion_id: str, until: datetime) -> bool:
+            # Committed at once, like the spent state: an Assertion accepted once stays
+            # spent even when provisioning fails later.
+            fresh = await repository.remember_assertion(
+                session, idp_id=idp.id, assertion_id=assertion_id, expires_at=until
+            )
+            await session.commit()
+            return fresh
+
+        return await complete_saml_login(
+            idp=idp,
+            state=state,
+            params=params,
+            app_base_url=self.settings.app_base_url,
+            remember=remember,
             now=now,
         )
 
@@ -373,7 +414,7 @@ class LoginService:
             idp_id=idp_id,
             idp_name=idp_name,
             outcome="failure",
-            reason=error.message,
+            reason=error.audit_detail or error.message,
             email=identity.email if identity else None,
             subject=identity.subject if identity else None,
             purpose=purpose,

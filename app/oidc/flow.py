@@ -19,7 +19,6 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -34,7 +33,7 @@ from app.errors import IdentityProviderError, LoginError
 from app.identity import MappedIdentity
 from app.idps.mapping import effective_mapping, map_identity
 from app.idps.presets import COGNITO_ISSUER, PRESETS, ROUTING_FIELD, cognito_region
-from app.idps.states import Purpose, create_state
+from app.idps.states import CompletedLogin, FlowStart, Purpose, create_state
 from app.models import IdentityProvider, LoginState, Tenant
 from app.oidc.metadata import MetadataCache, ProviderMetadata, unreachable
 from app.oidc.validation import IdTokenError, UnknownSigningKeyError, validate_id_token
@@ -42,26 +41,6 @@ from app.oidc.validation import IdTokenError, UnknownSigningKeyError, validate_i
 
 class IssuerNotPinnedError(LoginError):
     code = "issuer_not_pinned"
-
-
-@dataclass(frozen=True, slots=True)
-class FlowStart:
-    authorize_url: str
-    browser_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CompletedLogin:
-    purpose: Purpose
-    state: LoginState
-    identity: MappedIdentity | None
-    mapping_error: LoginError | None
-    claims: dict[str, Any]
-    id_token: str | None
-    # Set when a Cognito test login learned the issuer (to pin on the IdP).
-    learned_issuer: str | None = None
-    learned_jwks_uri: str | None = None
-    userinfo_used: bool = False
 
 
 def callback_url(app_base_url: str, idp_id: str) -> str:

@@ -24,6 +24,7 @@ from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import IdentityProviderError, NotFoundError
 from app.idps import repository
+from app.idps.presets import PRESETS
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import email_domain_allowed
 from app.login.routes import begin_login
@@ -159,7 +160,15 @@ async def start_customer_login(
 @router.get("/portal/{tenant_id}/signed-out", response_class=HTMLResponse, include_in_schema=False)
 async def signed_out(tenant_id: str, request: Request) -> HTMLResponse:
     tenant = await portal_tenant(request, tenant_id)
-    return render(request, "portal/signed_out.html", {"title": "Signed out", "tenant": tenant})
+    return render(
+        request,
+        "portal/signed_out.html",
+        {
+            "title": "Signed out",
+            "tenant": tenant,
+            "idp_session_kept": request.query_params.get("idp_session") == "kept",
+        },
+    )
 
 
 @router.get("/portal/{tenant_id}/logout", include_in_schema=False)
@@ -172,7 +181,11 @@ async def logout(
     target = signed_out
     if ended is not None:
         idp = await repository.get_idp(session, tenant.id, ended.idp_id)
-        if idp is not None:
+        if idp is not None and PRESETS[idp.preset].kind == "saml":
+            # No SAML Single Logout yet: our session ends, the IdP's may not, and the page
+            # says so.
+            target = f"{signed_out}?idp_session=kept"
+        elif idp is not None:
             try:
                 target = (
                     await idp_logout_url(

@@ -23,6 +23,11 @@ SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 UNSPECIFIED_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+NAME_ID_FORMATS = {
+    "unspecified": UNSPECIFIED_NAME_ID,
+    "persistent": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    "emailAddress": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +42,13 @@ def new_request_id() -> str:
 
 
 def authn_request(
-    *, request_id: str, sp_entity_id: str, acs_url: str, sso_url: str, now: datetime
+    *,
+    request_id: str,
+    sp_entity_id: str,
+    acs_url: str,
+    sso_url: str,
+    now: datetime,
+    name_id_format: str = UNSPECIFIED_NAME_ID,
 ) -> bytes:
     root = etree.Element(f"{{{SAMLP}}}AuthnRequest", nsmap={"samlp": SAMLP, "saml": SAML})
     root.set("ID", request_id)
@@ -48,7 +59,7 @@ def authn_request(
     root.set("ProtocolBinding", POST_BINDING)
     etree.SubElement(root, f"{{{SAML}}}Issuer").text = sp_entity_id
     policy = etree.SubElement(root, f"{{{SAMLP}}}NameIDPolicy")
-    policy.set("Format", UNSPECIFIED_NAME_ID)
+    policy.set("Format", name_id_format)
     policy.set("AllowCreate", "true")
     return etree.tostring(root)
 
@@ -60,16 +71,20 @@ def redirect(
     sso_url: str,
     relay_state: str | None,
     signing_key: rsa.RSAPrivateKey | None,
+    request_id: str | None = None,
+    name_id_format: str = UNSPECIFIED_NAME_ID,
     now: datetime | None = None,
 ) -> AuthnRedirect:
-    """The URL that sends the browser to the IdP with a fresh AuthnRequest."""
-    request_id = new_request_id()
+    """The URL that sends the browser to the IdP with an AuthnRequest (``request_id``, or a
+    fresh one)."""
+    request_id = request_id or new_request_id()
     document = authn_request(
         request_id=request_id,
         sp_entity_id=sp_entity_id,
         acs_url=acs_url,
         sso_url=sso_url,
         now=now or datetime.now(UTC),
+        name_id_format=name_id_format,
     )
     compressor = zlib.compressobj(wbits=-15)  # raw DEFLATE (RFC 1951), no zlib header
     deflated = compressor.compress(document) + compressor.flush()

@@ -12,6 +12,7 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from cryptography import x509
 from lxml import etree
 from pydantic import TypeAdapter, ValidationError
@@ -69,6 +70,18 @@ class IdpMetadata:
         """When metadata fetched at ``fetched_at`` should be fetched again."""
         due = fetched_at + (self.cache_duration or DEFAULT_CACHE)
         return min(due, self.valid_until) if self.valid_until else due
+
+
+async def fetch_metadata(http: httpx.AsyncClient, url: str) -> bytes:
+    """The document at an IdP's metadata URL (through the shared client: its address policy,
+    size and time limits), or ``MetadataError`` saying why not."""
+    try:
+        response = await http.get(url, headers={"Accept": "application/samlmetadata+xml, */*"})
+    except httpx.HTTPError as e:
+        raise MetadataError("the metadata URL could not be reached") from e
+    if response.status_code != 200:
+        raise MetadataError(f"the metadata URL answered HTTP {response.status_code}")
+    return response.content
 
 
 def parse_metadata(

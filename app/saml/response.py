@@ -64,9 +64,12 @@ class SamlResponseError(LoginError):
     """The Response was refused. ``reason`` is for the login activity and the logs; the
     message is what the customer's page says (the same for every forgery)."""
 
+    code = "saml_response_refused"
+
     def __init__(self, reason: str, message: str = "the sign-in answer could not be verified"):
         super().__init__(message)
         self.reason = reason
+        self.audit_detail = f"{message} ({reason})"
 
 
 class SamlStatusError(LoginError):
@@ -236,6 +239,7 @@ def _verified(document: etree._Element, location: str, tag: str, idp: TrustedIdp
     holder = document if location == "./" else document.find(location.rstrip("/")[2:])
     if holder is None or not holder.get("ID"):
         raise SamlResponseError("signed_element_without_id")
+    _check_algorithms(holder.find("ds:Signature", NS))
     config = SignatureConfiguration(
         location=location,
         expect_references=1,
@@ -267,6 +271,29 @@ def _verified(document: etree._Element, location: str, tag: str, idp: TrustedIdp
             raise SamlResponseError("signature_covers_another_element")
         return signed
     raise SamlResponseError("bad_signature") from failure
+
+
+# SAML's profile of XML Signature (SAML Core 5.4.3, 5.4.4): exclusive c14n, the enveloped
+# signature transform, nothing else. Checked before signxml runs: XPath, XSLT and other
+# transforms are never evaluated, however signxml would treat them.
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ALLOWED_C14N = frozenset({EXC_C14N, EXC_C14N + "WithComments"})
+ALLOWED_TRANSFORMS = ALLOWED_C14N | {"http://www.w3.org/2000/09/xmldsig#enveloped-signature"}
+
+
+def _check_algorithms(signature: etree._Element | None) -> None:
+    if signature is None:
+        raise SamlResponseError("not_signed_as_required")
+    method = signature.find("ds:SignedInfo/ds:CanonicalizationMethod", NS)
+    if method is None:
+        raise SamlResponseError("bad_signature")  # not a signature at all
+    if method.get("Algorithm") not in ALLOWED_C14N:
+        raise SamlResponseError("unexpected_transform")
+    for transform in signature.iterfind(
+        "ds:SignedInfo/ds:Reference/ds:Transforms/ds:Transform", NS
+    ):
+        if transform.get("Algorithm") not in ALLOWED_TRANSFORMS:
+            raise SamlResponseError("unexpected_transform")
 
 
 def _check_issuer(element: etree._Element, idp: TrustedIdp, *, required: bool) -> None:

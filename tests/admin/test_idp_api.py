@@ -49,7 +49,7 @@ async def test_create_returns_callback_url_and_never_the_secret(
         ({"client_id": ""}, "client_id"),
         ({"client_secret": ""}, "client_secret"),
         ({"name": ""}, "name"),
-        ({"preset": "saml"}, "preset"),
+        ({"preset": "ldap"}, "preset"),
         ({"user_pool_id": "not a pool"}, "user_pool_id"),
         ({"issuer": "http://cognito-idp.example.com/x"}, "issuer"),
         ({"logout_url": "javascript:alert(1)"}, "logout_url"),
@@ -229,9 +229,16 @@ async def test_presets_list_cognito_first_with_field_help(
         "salesforce",
         "oidc",
         "oauth2",
+        "saml",
     }
     domain = next(f for f in presets[0]["fields"] if f["name"] == "domain")
     assert "amazoncognito.com" in domain["help"]
+    saml = next(p for p in presets if p["key"] == "saml")
+    assert saml["kind"] == "saml"
+    signed = next(f for f in saml["fields"] if f["name"] == "signed")
+    assert signed["kind"] == "choice"
+    assert signed["default"] == "either"
+    assert [c["value"] for c in signed["choices"]] == ["either", "assertion", "response", "both"]
 
 
 async def test_a_site_has_a_bounded_number_of_identity_providers(

@@ -412,3 +412,21 @@ def test_a_status_other_than_success_is_explained(idp: SigningIdp) -> None:
     with pytest.raises(SamlStatusError) as error:
         verify(document, idp)
     assert "did not sign you in (Responder)" in error.value.message
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        "http://www.w3.org/TR/1999/REC-xpath-19991116",
+        "http://www.w3.org/TR/1999/REC-xslt-19991116",
+        "http://www.w3.org/2006/12/xml-c14n11",
+    ],
+)
+def test_a_transform_saml_does_not_use_is_refused_before_verifying(
+    idp: SigningIdp, algorithm: str
+) -> None:
+    root = etree.fromstring(idp.signed_response(**fields()))
+    transform = root.find(f".//{q(DS, 'Transform')}")
+    assert transform is not None
+    transform.set("Algorithm", algorithm)
+    refused("unexpected_transform", etree.tostring(root), idp)

@@ -41,6 +41,11 @@ def available() -> bool:
 @dataclass(frozen=True)
 class SimpleSamlPhp:
     base_url: str
+    config_dir: Path
+
+    def register_sp(self, *, entity_id: str, acs_url: str) -> None:
+        """Trust one more SP (SimpleSAMLphp reads its metadata files on every request)."""
+        _register_sp(self.config_dir, entity_id=entity_id, acs_url=acs_url)
 
     @property
     def entity_id(self) -> str:
@@ -72,6 +77,22 @@ def _php(value: object) -> str:
 
 def _write(path: Path, variable: str, value: object) -> None:
     path.write_text(f"<?php\n${variable} = {_php(value)};\n")
+
+
+_REGISTERED: dict[Path, dict[str, object]] = {}
+
+
+def _register_sp(config: Path, *, entity_id: str, acs_url: str) -> None:
+    known = _REGISTERED.setdefault(config, {})
+    known[entity_id] = {
+        "AssertionConsumerService": acs_url,
+        "NameIDFormat": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        "simplesaml.nameidattribute": "uid",
+    }
+    lines = ["<?php"] + [
+        f"$metadata[{_php(name)}] = {_php(values)};" for name, values in known.items()
+    ]
+    (config / "metadata" / "saml20-sp-remote.php").write_text("\n".join(lines) + "\n")
 
 
 def start_simplesamlphp(
@@ -154,15 +175,7 @@ def start_simplesamlphp(
             "simplesaml.nameidattribute": "uid",
         },
     )
-    _write(
-        config / "metadata" / "saml20-sp-remote.php",
-        f"metadata[{_php(sp_entity_id)}]",
-        {
-            "AssertionConsumerService": acs_url,
-            "NameIDFormat": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-            "simplesaml.nameidattribute": "uid",
-        },
-    )
+    _register_sp(config, entity_id=sp_entity_id, acs_url=acs_url)
     environment = os.environ | {"SIMPLESAMLPHP_CONFIG_DIR": str(config)}
     log = (folder / "php.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - fixed command, no shell
@@ -184,7 +197,7 @@ def start_simplesamlphp(
                     "SimpleSAMLphp did not start: " + (folder / "php.log").read_text()[-2000:]
                 )
             time.sleep(0.1)
-        yield SimpleSamlPhp(base_url)
+        yield SimpleSamlPhp(base_url, config)
     finally:
         process.terminate()
         process.wait(timeout=10)

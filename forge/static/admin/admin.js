@@ -169,14 +169,26 @@
     var preset = presetOf(presetKey);
     if (!preset) return;
     preset.fields.forEach(function (f) {
+      var input;
+      if (f.kind === "choice") {
+        input = el("select", { id: "f-" + f.name, name: f.name, "data-preset-field": "1" },
+          f.choices.map(function (c) { return el("option", { value: c.value, text: c.label }); }));
+      } else if (f.kind === "xml") {
+        input = el("textarea", { id: "f-" + f.name, name: f.name, "data-preset-field": "1", rows: "6", spellcheck: "false" });
+      } else {
+        input = el("input", { id: "f-" + f.name, name: f.name, "data-preset-field": "1", placeholder: f.default || "" });
+      }
       box.appendChild(el("div", { "class": "field" }, [
-        el("label", { "for": "f-" + f.name, text: f.label + (f.required ? "" : " (optional)") }),
-        el("input", { id: "f-" + f.name, name: f.name, "data-preset-field": "1", placeholder: f.default || "" }),
+        el("label", { "for": "f-" + f.name, text: f.label + (f.required || f.kind === "choice" ? "" : " (optional)") }),
+        input,
         f.help ? el("p", { "class": "help", text: f.help }) : null,
         el("p", { "class": "error", "data-error": f.name })
       ]));
-      $("#f-" + f.name).value = (values && values[f.name]) || "";
+      input.value = (values && values[f.name]) || (f.kind === "choice" ? f.default : "") || "";
     });
+    var saml = preset.kind === "saml";
+    $$("[data-oauth]").forEach(function (field) { field.hidden = saml; });
+    $("#client_id").required = !saml;
     $('[data-help="client_id"]').textContent = CLIENT_HELP[presetKey] || "From your identity provider's app registration.";
     $("#signout-line").hidden = presetKey !== "cognito";
   }
@@ -200,6 +212,7 @@
     } else {
       $("#secret-help").textContent = "Stored encrypted; never shown again.";
       $("#callback-box").hidden = true;
+      $("#saml-box").hidden = true;
     }
     form.hidden = false;
     $("#add-idp").hidden = true;
@@ -207,6 +220,23 @@
   }
 
   function showCallback(idp) {
+    var saml = idp.preset === "saml";
+    $("#saml-box").hidden = !saml;
+    if (saml) {
+      $("#sp-entity-id").textContent = idp.sp_entity_id;
+      $("#acs-url").textContent = idp.acs_url;
+      $("#sp-metadata-link").href = idp.sp_metadata_url;
+      $("#idp-summary").textContent = (idp.idp_entity_id || "") + " — sign-in at " + (idp.idp_sso_url || "");
+      var list = $("#idp-certificates");
+      list.textContent = "";
+      (idp.idp_certificates || []).forEach(function (c) {
+        list.appendChild(el("li", { "class": c.expires_soon ? "warning" : "",
+          text: "Signing certificate " + c.subject + ", valid until " + c.not_after.slice(0, 10) +
+            (c.expires_soon ? " — expires within 30 days: add the new certificate to the IdP's metadata" : "") }));
+      });
+      $("#callback-box").hidden = true;
+      return;
+    }
     $("#callback-url").textContent = idp.callback_url;
     $("#signout-url").textContent = idp.signed_out_url;
     $("#signout-line").hidden = idp.preset !== "cognito";

@@ -6,8 +6,8 @@ The rules, each failing with its own ``SamlResponseError`` code (and test):
 * Parsed by ``app.saml.xml`` (no DOCTYPE, entities, network; size and depth bounded).
 * A ``samlp:Response`` of version 2.0 whose ``StatusCode`` is Success; any other status is a
   ``SamlStatusError`` whose message the customer's page shows.
-* Exactly one ``saml:Assertion`` in the whole document, a child of the Response; anything
-  encrypted is refused for now.
+* Exactly one ``saml:Assertion`` (or one ``saml:EncryptedAssertion``, decrypted with our
+  keys by ``app.saml.encryption``) in the whole document, a child of the Response.
 * Signatures verified by signxml against the certificates of the IdP configuration the ACS
   URL names, never a certificate from the message's ``KeyInfo``. The signature must be a
   child of the element it signs and reference that element's ``ID``; what is read afterwards
@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from signxml import (  # type: ignore[attr-defined]
     DigestAlgorithm,
@@ -44,6 +45,7 @@ from signxml import (  # type: ignore[attr-defined]
 from signxml.exceptions import InvalidCertificate, InvalidDigest
 
 from app.errors import LoginError
+from app.saml.encryption import DecryptionError, decrypt_assertion
 from app.saml.xml import MAX_DOCUMENT_BYTES, UnsafeXmlError, parse_untrusted, text_of, xs_datetime
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -135,6 +137,7 @@ def verify_response(
     sp: ServiceProvider,
     idp: TrustedIdp,
     expected_request_id: str | None,
+    decryption_keys: Sequence[rsa.RSAPrivateKey] = (),
     now: datetime | None = None,
 ) -> SamlIdentity:
     """The identity in ``document`` (a decoded Response), or ``SamlResponseError``.
@@ -149,15 +152,16 @@ def verify_response(
     if root.tag != f"{{{SAMLP}}}Response" or root.get("Version") != "2.0":
         raise SamlResponseError("not_a_response")
     _check_status(root)
-    if len(root.findall(".//saml:EncryptedAssertion", NS)):
-        raise SamlResponseError("encrypted_assertion_unsupported")
-    if (
-        len(root.findall(".//saml:Assertion", NS)) != 1
-        or len(root.findall("saml:Assertion", NS)) != 1
-    ):
-        raise SamlResponseError("not_one_assertion")
-
-    response, assertion = _signed_parts(root, idp)
+    encrypted = root.findall(".//saml:EncryptedAssertion", NS)
+    plain = root.findall(".//saml:Assertion", NS)
+    if encrypted:
+        if len(encrypted) != 1 or plain or root.find("saml:EncryptedAssertion", NS) is None:
+            raise SamlResponseError("not_one_assertion")
+        response, assertion = _decrypted_parts(root, idp, decryption_keys)
+    else:
+        if len(plain) != 1 or len(root.findall("saml:Assertion", NS)) != 1:
+            raise SamlResponseError("not_one_assertion")
+        response, assertion = _signed_parts(root, idp)
 
     _check_issuer(response, idp, required=False)
     destination = response.get("Destination")
@@ -231,6 +235,41 @@ def _signed_parts(root: etree._Element, idp: TrustedIdp) -> tuple[etree._Element
     # Only the Assertion is signed: the Response around it is read as sent (its Destination
     # and InResponseTo are checked, but nothing about the customer is taken from it).
     return root, _verified(root, f"./{{{SAML}}}Assertion/", f"{{{SAML}}}Assertion", idp)
+
+
+def _decrypted_parts(
+    root: etree._Element, idp: TrustedIdp, keys: Sequence[rsa.RSAPrivateKey]
+) -> tuple[etree._Element, etree._Element]:
+    """(Response, Assertion) for an encrypted Assertion: the Response's signature checked on
+    what was sent (it covers the ciphertext), then the Assertion decrypted with our keys and
+    its own signature checked on the plaintext."""
+    response_signed = root.find("ds:Signature", NS) is not None
+    response = _verified(root, "./", f"{{{SAMLP}}}Response", idp) if response_signed else root
+    encrypted = response.findall("saml:EncryptedAssertion", NS)
+    if len(encrypted) != 1:
+        raise SamlResponseError("not_one_assertion")
+    if not keys:
+        raise DecryptionError("no_service_provider_key")
+    try:
+        assertion_root = parse_untrusted(decrypt_assertion(encrypted[0], keys))
+    except UnsafeXmlError as e:
+        raise DecryptionError("decryption_failed") from e
+    if assertion_root.tag != f"{{{SAML}}}Assertion" or assertion_root.findall(
+        ".//saml:Assertion", NS
+    ):
+        raise SamlResponseError("not_one_assertion")
+    assertion_signed = assertion_root.find("ds:Signature", NS) is not None
+    needed = {
+        "response": response_signed,
+        "assertion": assertion_signed,
+        "both": response_signed and assertion_signed,
+        "either": response_signed or assertion_signed,
+    }[idp.require]
+    if not needed:
+        raise SamlResponseError("not_signed_as_required")
+    if assertion_signed:
+        return response, _verified(assertion_root, "./", f"{{{SAML}}}Assertion", idp)
+    return response, assertion_root
 
 
 def _verified(document: etree._Element, location: str, tag: str, idp: TrustedIdp) -> etree._Element:

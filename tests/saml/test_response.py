@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
+from app.saml.encryption import DecryptionError
 from app.saml.response import (
     SamlIdentity,
     SamlResponseError,
@@ -354,14 +355,6 @@ def test_a_processing_instruction_inside_an_attribute_is_never_read_around(
     refused("bad_signature", etree.tostring(idp.sign(assertion_of(tree))), idp)
 
 
-def test_an_encrypted_assertion_is_refused_for_now(idp: SigningIdp) -> None:
-    root = etree.fromstring(idp.signed_response(**fields()))
-    assertion = assertion_of(root)
-    encrypted = etree.Element(q(SAML, "EncryptedAssertion"))
-    root.replace(assertion, encrypted)
-    refused("encrypted_assertion_unsupported", etree.tostring(root), idp)
-
-
 # --- the profile's checks ---------------------------------------------------------------------
 
 
@@ -430,3 +423,79 @@ def test_a_transform_saml_does_not_use_is_refused_before_verifying(
     assert transform is not None
     transform.set("Algorithm", algorithm)
     refused("unexpected_transform", etree.tostring(root), idp)
+
+
+# --- encrypted assertions ---------------------------------------------------------------------
+
+SP_KEY = rsa_2048()
+SP_CERTIFICATE = self_signed(SP_KEY, "sp")
+
+
+def verify_encrypted(document: bytes, idp: SigningIdp, **trust: object) -> SamlIdentity:
+    return verify_response(
+        document,
+        sp=SP,
+        idp=trusted(idp, **trust),
+        expected_request_id=REQUEST_ID,
+        decryption_keys=[rsa_2048(), SP_KEY],  # the old key first: each is tried
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "signed"),
+    [
+        ("aes128-gcm", "assertion"),
+        ("aes256-gcm", "response"),
+        ("aes256-cbc", "assertion"),
+        ("aes128-cbc", "both"),
+    ],
+)
+def test_an_encrypted_assertion_is_decrypted_with_our_key(
+    idp: SigningIdp, content: str, signed: str
+) -> None:
+    document = idp.encrypted_response(SP_CERTIFICATE, sign=signed, content=content, **fields())
+    identity = verify_encrypted(document, idp)
+    assert identity.name_id == "user-1"
+    assert identity.attributes == {"mail": ["ann@example.com"]}
+
+
+def decryption_refused(reason: str, document: bytes, idp: SigningIdp) -> None:
+    with pytest.raises(DecryptionError) as error:
+        verify_encrypted(document, idp)
+    assert error.value.reason == reason
+    assert error.value.message == "the sign-in answer could not be verified"
+
+
+def test_rsa_1_5_key_transport_is_refused(idp: SigningIdp) -> None:
+    document = idp.encrypted_response(SP_CERTIFICATE, key_transport="rsa-1_5", **fields())
+    decryption_refused("rsa_1_5_refused", document, idp)
+
+
+@pytest.mark.parametrize("content", ["aes256-gcm", "aes256-cbc"])
+def test_a_tampered_ciphertext_gets_the_one_uniform_answer(idp: SigningIdp, content: str) -> None:
+    document = idp.encrypted_response(SP_CERTIFICATE, content=content, tamper=True, **fields())
+    with pytest.raises((DecryptionError, SamlResponseError)) as error:
+        verify_encrypted(document, idp)
+    assert error.value.message == "the sign-in answer could not be verified"
+
+
+def test_an_assertion_encrypted_for_someone_else_is_refused(idp: SigningIdp) -> None:
+    other = self_signed(rsa_2048(), "someone else")
+    decryption_refused("decryption_failed", idp.encrypted_response(other, **fields()), idp)
+
+
+def test_an_unsigned_encrypted_assertion_in_an_unsigned_response_is_refused(
+    idp: SigningIdp,
+) -> None:
+    """Encryption is not authentication: anyone can encrypt for our public key."""
+    document = idp.encrypted_response(SP_CERTIFICATE, sign="none", **fields())
+    with pytest.raises(SamlResponseError) as error:
+        verify_encrypted(document, idp)
+    assert error.value.reason == "not_signed_as_required"
+
+
+def test_without_a_key_of_ours_an_encrypted_assertion_cannot_be_read(idp: SigningIdp) -> None:
+    document = idp.encrypted_response(SP_CERTIFICATE, **fields())
+    with pytest.raises(DecryptionError) as error:
+        verify(document, idp)
+    assert error.value.reason == "no_service_provider_key"

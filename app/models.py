@@ -206,6 +206,23 @@ class SeenAssertion(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SpKey(Base):
+    """One of a site's SAML service-provider keys: it signs our AuthnRequests and decrypts
+    the Assertions IdPs encrypt for us. Every active key is published in our metadata (a
+    rotation publishes the new one beside the old until the admin retires the old); the
+    newest signs."""
+
+    __tablename__ = "saml_sp_keys"
+    __table_args__ = (Index("ix_saml_sp_keys_tenant", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class TestTicket(Base):
     """A one-time URL an admin opens to test an IdP (created through the admin API)."""
 

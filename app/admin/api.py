@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
+from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -27,6 +29,7 @@ from app.admin.schemas import (
     PresetView,
     SettingsView,
     SiteView,
+    SpKeyView,
     TestLinkView,
     VerifyView,
 )
@@ -41,6 +44,7 @@ from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
 from app.login.audit import recent_logins
+from app.saml import sp_keys
 from app.saml.metadata import fetch_metadata
 from app.urls import desk_url, test_login_url
 
@@ -150,6 +154,52 @@ async def update_idp(
         fetch_metadata=partial(fetch_metadata, http),
     )
     return describe_idp(idp, app_base_url=settings.app_base_url)
+
+
+def _describe_keys(keys: list[sp_keys.ActiveKey]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": key.id,
+            "subject": key.certificate.subject.rfc4514_string(),
+            "not_after": key.certificate.not_valid_after_utc.isoformat(),
+            "created_at": key.created_at.isoformat(),
+            "signing": index == 0,
+            "certificate_pem": key.certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        }
+        for index, key in enumerate(keys)
+    ]
+
+
+@router.get("/saml/sp-keys", response_model=list[SpKeyView])
+async def list_sp_keys(
+    context: AdminJWT, session: SessionDep, box: SecretBoxDep
+) -> list[dict[str, Any]]:
+    """The site's SAML service-provider keys, the signing one first (none until a SAML IdP
+    is added)."""
+    return _describe_keys(
+        await sp_keys.active_keys(session, context.tenant.id, box=box, create=False)
+    )
+
+
+@router.post("/saml/sp-keys", response_model=list[SpKeyView], status_code=201)
+async def add_sp_key(
+    context: AdminJWT, session: SessionDep, box: SecretBoxDep
+) -> list[dict[str, Any]]:
+    """Rotate: a new key signs from now on; the others stay published until retired, so the
+    IdPs can import the new certificate first."""
+    await sp_keys.rotate(session, context.tenant.id, box=box)
+    return _describe_keys(await sp_keys.active_keys(session, context.tenant.id, box=box))
+
+
+@router.delete("/saml/sp-keys/{key_id}", response_model=list[SpKeyView])
+async def retire_sp_key(
+    key_id: str, context: AdminJWT, session: SessionDep, box: SecretBoxDep
+) -> list[dict[str, Any]]:
+    """Retire an older key once every IdP uses the new certificate."""
+    await sp_keys.retire(session, context.tenant.id, key_id, now=datetime.now(UTC))
+    return _describe_keys(
+        await sp_keys.active_keys(session, context.tenant.id, box=box, create=False)
+    )
 
 
 @router.delete("/idps/{idp_id}", status_code=204)

@@ -28,6 +28,7 @@ from app.idps.presets import (
     normalise_issuer,
 )
 from app.models import IdentityProvider, TestTicket
+from app.saml import sp_keys
 from app.saml.login import METADATA_KEY, service_provider
 from app.saml.metadata import MetadataError, SigningCertificate, parse_metadata
 from app.saml.xml import MAX_DOCUMENT_BYTES, UnsafeXmlError
@@ -226,6 +227,8 @@ async def save_idp(
     if PRESETS[values["preset"]].kind == "saml":
         await _read_saml_metadata(values, idp, fetch_metadata)
         secret = ""
+        # The site's SP key, made now: the metadata the IdP's admin downloads names it.
+        await sp_keys.active_keys(session, tenant_id, box=box)
     if idp is None:
         if await repository.count_idps(session, tenant_id) >= MAX_IDPS_PER_TENANT:
             raise InvalidInputError(

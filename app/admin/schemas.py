@@ -50,6 +50,17 @@ class CertificateView(_View):
     expires_soon: bool
 
 
+class SpKeyView(_View):
+    """One of the site's SAML service-provider keys (its certificate; never the key)."""
+
+    id: str
+    subject: str
+    not_after: str
+    created_at: str
+    signing: bool  # the newest: it signs AuthnRequests; every active key decrypts
+    certificate_pem: str
+
+
 class IdpView(_View):
     id: str
     name: str

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from app.config import Settings
 from app.cookies import read_flow_cookie, set_flow_cookie, set_session_cookie
 from app.db import SessionDep
-from app.deps import SettingsDep, services
+from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import NotFoundError
 from app.idps import repository
 from app.idps.presets import PRESETS
@@ -27,6 +27,7 @@ from app.login.service import (
     explain,
 )
 from app.models import IdentityProvider, Tenant
+from app.saml import sp_keys
 from app.saml.login import service_provider
 from app.saml.sp_metadata import sp_metadata
 from app.templating import as_sentence, render, render_error
@@ -111,15 +112,24 @@ async def callback(
 
 
 @router.get("/saml/{idp_id}/metadata", include_in_schema=False)
-async def saml_metadata(idp_id: str, session: SessionDep, settings: SettingsDep) -> Response:
+async def saml_metadata(
+    idp_id: str, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
+) -> Response:
     """Our SAML metadata for one IdP configuration, for that IdP's admin to import."""
     idp = await repository.get_idp_for_callback(session, idp_id)
     tenant = await tenants.get_by_id(session, idp.tenant_id) if idp is not None else None
     if idp is None or tenant is None or not tenant.active or PRESETS[idp.preset].kind != "saml":
         raise NotFoundError("no SAML identity provider is configured here")
     sp = service_provider(settings.app_base_url, idp.id)
+    keys = await sp_keys.active_keys(session, tenant.id, box=box, create=False)
+    certificates = [key.certificate for key in keys]
     return Response(
-        sp_metadata(entity_id=sp.entity_id, acs_url=sp.acs_url, signing_certificates=()),
+        sp_metadata(
+            entity_id=sp.entity_id,
+            acs_url=sp.acs_url,
+            signing_certificates=certificates,
+            encryption_certificates=certificates,
+        ),
         media_type="application/samlmetadata+xml",
         headers={
             "Content-Disposition": f'attachment; filename="portal-sso-sp-{idp.id}.xml"',

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import Counter as PromCounter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +36,7 @@ from app.observability import Metrics, set_tenant
 from app.oidc.flow import complete_login, start_login
 from app.oidc.metadata import MetadataCache
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
+from app.saml import sp_keys
 from app.saml.login import complete_saml_login, start_saml_login
 from app.tenants import repository as tenants
 from app.urls import desk_url
@@ -163,6 +165,7 @@ class LoginService:
                 idp=idp,
                 purpose="test" if purpose == "test" else "login",
                 app_base_url=self.settings.app_base_url,
+                box=self.box,
                 browser_id=browser_id,
                 service_desk_id=service_desk_id,
                 return_path=return_path,
@@ -305,12 +308,17 @@ class LoginService:
             await session.commit()
             return fresh
 
+        async def decryption_keys() -> list[rsa.RSAPrivateKey]:
+            keys = await sp_keys.active_keys(session, idp.tenant_id, box=self.box, create=False)
+            return [key.private_key for key in keys]
+
         return await complete_saml_login(
             idp=idp,
             state=state,
             params=params,
             app_base_url=self.settings.app_base_url,
             remember=remember,
+            decryption_keys=decryption_keys,
             now=now,
         )
 

@@ -15,15 +15,17 @@ the email, which counts only where the admin trusts the IdP's addresses (``trust
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import urls
+from app.crypto import SecretBox
 from app.errors import LoginError
 from app.idps.mapping import effective_mapping, map_identity
 from app.idps.presets import (
@@ -35,7 +37,7 @@ from app.idps.presets import (
 )
 from app.idps.states import CompletedLogin, FlowStart, Purpose, create_state
 from app.models import IdentityProvider, LoginState, Tenant
-from app.saml import authn
+from app.saml import authn, sp_keys
 from app.saml.response import (
     SamlIdentity,
     SamlResponseError,
@@ -51,6 +53,7 @@ EMAIL_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 METADATA_KEY = "idp_metadata"
 
 RememberAssertion = Callable[[str, datetime], Awaitable[bool]]
+DecryptionKeys = Callable[[], Awaitable[Sequence[rsa.RSAPrivateKey]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +106,16 @@ async def start_saml_login(
     idp: IdentityProvider,
     purpose: Purpose,
     app_base_url: str,
+    box: SecretBox,
     browser_id: str | None,
     service_desk_id: str | None = None,
     return_path: str | None = None,
     now: datetime | None = None,
 ) -> FlowStart:
     config = saml_config(idp)
+    signing_key = None
     if config.want_authn_requests_signed:
-        raise LoginError(
-            "this identity provider accepts only signed sign-in requests, which this service "
-            "cannot send yet; ask your administrator to allow unsigned AuthnRequests for it"
-        )
+        signing_key = (await sp_keys.active_keys(session, tenant.id, box=box))[0].private_key
     created = await create_state(
         session,
         tenant_id=tenant.id,
@@ -130,7 +132,7 @@ async def start_saml_login(
         acs_url=sp.acs_url,
         sso_url=config.sso_url,
         relay_state=created.state,
-        signing_key=None,
+        signing_key=signing_key,
         request_id=request_id_for(created.state),
         name_id_format=authn.NAME_ID_FORMATS.get(
             str(idp.settings.get(NAME_ID_FORMAT_FIELD) or ""), authn.UNSPECIFIED_NAME_ID
@@ -147,14 +149,18 @@ async def complete_saml_login(
     params: dict[str, str],
     app_base_url: str,
     remember: RememberAssertion,
+    decryption_keys: DecryptionKeys,
     now: datetime | None = None,
 ) -> CompletedLogin:
     """Verify the posted Response for this (already spent) state; ``params`` holds the
-    form's ``SAMLResponse`` and the state it came back with."""
+    form's ``SAMLResponse`` and the state it came back with. Our keys are loaded only for a
+    Response that carries an encrypted Assertion."""
     now = now or datetime.now(UTC)
     config = saml_config(idp)
+    document = decode_post(params.get("SAMLResponse", ""))
+    keys = await decryption_keys() if b"EncryptedAssertion" in document else ()
     verified = verify_response(
-        decode_post(params.get("SAMLResponse", "")),
+        document,
         sp=service_provider(app_base_url, idp.id),
         idp=TrustedIdp(
             config.entity_id,
@@ -163,6 +169,7 @@ async def complete_saml_login(
             allow_sha1=config.allow_sha1,
         ),
         expected_request_id=request_id_for(params.get("state", "")),
+        decryption_keys=keys,
         now=now,
     )
     if not await remember(verified.assertion_id, verified.not_on_or_after):

@@ -1,4 +1,5 @@
-"""saml: the Assertion IDs already accepted (replay cache shared by instances)
+"""saml: the Assertion IDs already accepted (replay cache shared by instances), and each
+site's service-provider keys
 
 Revision ID: 0007
 Revises: 0006
@@ -38,6 +39,29 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "saml_sp_keys",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("private_key_encrypted", sa.Text(), nullable=False),
+        sa.Column("certificate_pem", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_saml_sp_keys_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_saml_sp_keys")),
+    )
+    op.create_index(
+        "ix_saml_sp_keys_tenant", "saml_sp_keys", ["tenant_id", "created_at"], unique=False
+    )
+
+
 def downgrade() -> None:
+    op.drop_index("ix_saml_sp_keys_tenant", table_name="saml_sp_keys")
+    op.drop_table("saml_sp_keys")
     op.drop_index("ix_saml_seen_assertions_expires_at", table_name="saml_seen_assertions")
     op.drop_table("saml_seen_assertions")

@@ -15,6 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import respx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi import FastAPI
 from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -403,3 +406,96 @@ async def test_signing_out_ends_our_session_and_says_the_idps_may_remain(
     assert await sessions(session) == 0
     page = await client.get(urlsplit(out.headers["location"]).path + "?idp_session=kept")
     assert "still be signed in at your organisation" in page.text
+
+
+def sp_certificates(metadata: bytes, use: str) -> list[x509.Certificate]:
+    root = etree.fromstring(metadata)
+    return [
+        x509.load_der_x509_certificate(base64.b64decode(text.text or ""))
+        for key in root.iter("{urn:oasis:names:tc:SAML:2.0:metadata}KeyDescriptor")
+        if key.get("use") == use
+        for text in key.iter("{http://www.w3.org/2000/09/xmldsig#}X509Certificate")
+    ]
+
+
+async def our_metadata(client: httpx.AsyncClient, configured: dict[str, Any]) -> bytes:
+    response = await client.get(urlsplit(configured["sp_metadata_url"]).path)
+    assert response.status_code == 200
+    return response.content
+
+
+async def test_an_assertion_encrypted_for_our_published_certificate_signs_in(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    saml_idp: SigningIdp,
+    configured: dict[str, Any],
+    provisioner: RecordingProvisioner,
+) -> None:
+    [certificate] = sp_certificates(await our_metadata(client, configured), "encryption")
+    request_id, relay_state = request_of(await start(client, tenant))
+    document = saml_idp.encrypted_response(
+        certificate,
+        acs_url=configured["acs_url"],
+        audience=configured["sp_entity_id"],
+        in_response_to=request_id,
+        attributes={"mail": ["ann@example.com"]},
+    )
+    response = await post_to_acs(client, configured["acs_url"], document, relay_state)
+    assert response.status_code == 303, response.text
+    assert [i.email for i in provisioner.calls] == ["ann@example.com"]
+
+
+async def test_keys_rotate_with_old_and_new_published_until_the_old_is_retired(
+    client: httpx.AsyncClient, tenant: InstalledTenant, configured: dict[str, Any]
+) -> None:
+    headers = tenant.admin_headers()
+    [first] = (await client.get("/api/admin/saml/sp-keys", headers=headers)).json()
+    assert first["signing"] is True
+    assert "PRIVATE" not in str(first)
+    rotated = await client.post("/api/admin/saml/sp-keys", headers=headers)
+    assert rotated.status_code == 201
+    new, old = rotated.json()
+    assert (new["signing"], old["id"]) == (True, first["id"])
+    assert len(sp_certificates(await our_metadata(client, configured), "signing")) == 2
+    refused = await client.delete(f"/api/admin/saml/sp-keys/{new['id']}", headers=headers)
+    assert refused.status_code == 422
+    assert "signs now" in refused.json()["message"]
+    retired = await client.delete(f"/api/admin/saml/sp-keys/{old['id']}", headers=headers)
+    assert [k["id"] for k in retired.json()] == [new["id"]]
+    [published] = sp_certificates(await our_metadata(client, configured), "signing")
+    assert published.public_bytes(serialization.Encoding.PEM).decode() == new["certificate_pem"]
+
+
+async def test_another_sites_keys_are_not_reachable(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    other_tenant: InstalledTenant,
+    configured: dict[str, Any],
+) -> None:
+    [key] = (await client.get("/api/admin/saml/sp-keys", headers=tenant.admin_headers())).json()
+    theirs = await client.delete(
+        f"/api/admin/saml/sp-keys/{key['id']}", headers=other_tenant.admin_headers()
+    )
+    assert theirs.status_code == 404
+    assert (
+        await client.get("/api/admin/saml/sp-keys", headers=other_tenant.admin_headers())
+    ).json() == []
+
+
+async def test_an_idp_that_wants_signed_requests_gets_them(
+    client: httpx.AsyncClient, tenant: InstalledTenant, saml_idp: SigningIdp
+) -> None:
+    metadata = saml_idp.metadata().replace(
+        b"<md:IDPSSODescriptor ", b'<md:IDPSSODescriptor WantAuthnRequestsSigned="true" '
+    )
+    created = await create_idp(
+        client, tenant, name="Strict", preset="saml", metadata_xml=metadata.decode()
+    )
+    [certificate] = sp_certificates(await our_metadata(client, created), "signing")
+    location = await start(client, tenant)
+    query = urlsplit(location).query
+    signed_part, _, _ = query.rpartition("&Signature=")
+    signature = base64.b64decode(parse_qs(query)["Signature"][0])
+    public_key = certificate.public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    public_key.verify(signature, signed_part.encode(), padding.PKCS1v15(), hashes.SHA256())

@@ -31,6 +31,7 @@ def test_every_encrypted_column_is_found() -> None:
         "login_states.code_verifier_encrypted",
         "portal_sessions.id_token_encrypted",
         "tenant_settings.service_account_token_encrypted",
+        "saml_sp_keys.private_key_encrypted",
     }
 
 

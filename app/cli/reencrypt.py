@@ -57,7 +57,13 @@ async def reencrypt_secrets(
         done = failed = 0
         last = None
         while True:
-            query = select(key, column).where(column.is_not(None)).order_by(key).limit(batch_size)
+            # Empty: nothing was encrypted (a SAML flow state has no code verifier).
+            query = (
+                select(key, column)
+                .where(column.is_not(None), column != "")
+                .order_by(key)
+                .limit(batch_size)
+            )
             if last is not None:
                 query = query.where(key > last)
             async with sessionmaker() as session:

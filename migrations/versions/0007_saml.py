@@ -38,7 +38,6 @@ def upgrade() -> None:
         unique=False,
     )
 
-
     op.create_table(
         "saml_sp_keys",
         sa.Column("id", sa.String(length=32), nullable=False),

@@ -57,6 +57,7 @@ from app.outbound import AddressPolicy, create_http_client
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.portal.pages import CONCURRENT_UPLOADS, UploadSlots
+from app.saml.login import refresh_all_metadata_forever
 from app.templating import STATIC_DIR
 from app.tenants.cache import TenantCache
 from app.tenants.changes import watch as watch_tenant_changes
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
             background = []
             if engine.dialect.name == "postgresql":
                 background.append(asyncio.create_task(tenant_cache.listen_forever(engine)))
+            background.append(asyncio.create_task(refresh_all_metadata_forever(sessionmaker, http)))
             if settings.personal_data_report_interval_seconds > 0:
                 background.append(
                     asyncio.create_task(

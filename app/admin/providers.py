@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +28,7 @@ from app.idps.presets import (
 )
 from app.models import IdentityProvider, TestTicket
 from app.saml import sp_keys
-from app.saml.login import METADATA_KEY, service_provider
+from app.saml.login import METADATA_KEY, service_provider, stored_metadata
 from app.saml.metadata import MetadataError, SigningCertificate, parse_metadata
 from app.saml.xml import MAX_DOCUMENT_BYTES, UnsafeXmlError
 from app.urls import callback_url, secure_endpoint_error, signed_out_url
@@ -293,17 +292,7 @@ async def _read_saml_metadata(
         metadata = parse_metadata(document, entity_id=settings.get("entity_id") or None)
     except (MetadataError, UnsafeXmlError) as e:
         raise InvalidInputError("some fields need attention", fields={source: e.message}) from e
-    settings[METADATA_KEY] = {
-        "entity_id": metadata.entity_id,
-        "sso_url": metadata.sso_url,
-        "slo_url": metadata.slo_url,
-        "want_authn_requests_signed": metadata.want_authn_requests_signed,
-        "certificates": [
-            c.certificate.public_bytes(serialization.Encoding.PEM).decode()
-            for c in metadata.signing_certificates
-        ],
-        "read_at": datetime.now(UTC).isoformat(),
-    }
+    settings[METADATA_KEY] = stored_metadata(metadata, read_at=datetime.now(UTC))
 
 
 def describe_saml(idp: IdentityProvider, *, app_base_url: str) -> dict[str, Any]:

@@ -37,6 +37,14 @@ async def list_idps(
     return result.all()
 
 
+async def idps_of_preset(session: AsyncSession, preset: str) -> Sequence[IdentityProvider]:
+    """Every site's IdPs of one preset (for the background refresh of SAML metadata)."""
+    result = await session.scalars(
+        select(IdentityProvider).where(IdentityProvider.preset == preset)
+    )
+    return result.all()
+
+
 async def get_idp(session: AsyncSession, tenant_id: str, idp_id: str) -> IdentityProvider | None:
     return await session.scalar(
         select(IdentityProvider).where(

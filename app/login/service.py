@@ -37,7 +37,7 @@ from app.oidc.flow import complete_login, start_login
 from app.oidc.metadata import MetadataCache
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
 from app.saml import sp_keys
-from app.saml.login import complete_saml_login, start_saml_login
+from app.saml.login import complete_saml_login, refresh_metadata, start_saml_login
 from app.tenants import repository as tenants
 from app.urls import desk_url
 
@@ -312,6 +312,14 @@ class LoginService:
             keys = await sp_keys.active_keys(session, idp.tenant_id, box=self.box, create=False)
             return [key.private_key for key in keys]
 
+        async def refresh() -> IdentityProvider | None:
+            row = await repository.get_idp(session, idp.tenant_id, idp.id)
+            if row is None:
+                return None
+            fresh = await refresh_metadata(row, self.http, now=now, force=True)
+            await session.commit()  # what was read (or the attempt) stays, whatever follows
+            return row if fresh else None
+
         return await complete_saml_login(
             idp=idp,
             state=state,
@@ -319,6 +327,7 @@ class LoginService:
             app_base_url=self.settings.app_base_url,
             remember=remember,
             decryption_keys=decryption_keys,
+            refresh=refresh,
             now=now,
         )
 

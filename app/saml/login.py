@@ -15,17 +15,22 @@ the email, which counts only where the admin trusts the IdP's addresses (``trust
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import httpx
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import urls
 from app.crypto import SecretBox
+from app.db import DATABASE_FAILURES
 from app.errors import LoginError
 from app.idps.mapping import effective_mapping, map_identity
 from app.idps.presets import (
@@ -35,9 +40,11 @@ from app.idps.presets import (
     SHA1_FIELD,
     SIGNED_FIELD,
 )
+from app.idps.repository import get_idp, idps_of_preset
 from app.idps.states import CompletedLogin, FlowStart, Purpose, create_state
 from app.models import IdentityProvider, LoginState, Tenant
 from app.saml import authn, sp_keys
+from app.saml.metadata import IdpMetadata, MetadataError, fetch_metadata, parse_metadata
 from app.saml.response import (
     SamlIdentity,
     SamlResponseError,
@@ -47,13 +54,19 @@ from app.saml.response import (
     decode_post,
     verify_response,
 )
+from app.saml.xml import UnsafeXmlError
 
 EMAIL_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 # Where an IdP configuration keeps what its metadata said (read when the admin saved it).
 METADATA_KEY = "idp_metadata"
 
+logger = logging.getLogger(__name__)
+
 RememberAssertion = Callable[[str, datetime], Awaitable[bool]]
 DecryptionKeys = Callable[[], Awaitable[Sequence[rsa.RSAPrivateKey]]]
+# Reads the IdP's metadata URL again; the configuration as it is now, or None when nothing
+# new could be read.
+RefreshMetadata = Callable[[], Awaitable[IdentityProvider | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,87 @@ def saml_config(idp: IdentityProvider) -> SamlIdpConfig:
         ),
         allow_sha1=idp.settings.get(SHA1_FIELD) == "accept",
     )
+
+
+# An IdP's metadata URL is read again at most this often when a signature fails to verify
+# (a rotated certificate), and on the schedule its validUntil/cacheDuration set.
+MIN_REFETCH = timedelta(minutes=1)
+REFRESH_CHECK_SECONDS = 15 * 60
+
+
+def stored_metadata(metadata: IdpMetadata, *, read_at: datetime) -> dict[str, Any]:
+    """What an IdP configuration keeps of its metadata (``METADATA_KEY``)."""
+    return {
+        "entity_id": metadata.entity_id,
+        "sso_url": metadata.sso_url,
+        "slo_url": metadata.slo_url,
+        "want_authn_requests_signed": metadata.want_authn_requests_signed,
+        "certificates": [
+            c.certificate.public_bytes(serialization.Encoding.PEM).decode()
+            for c in metadata.signing_certificates
+        ],
+        "read_at": read_at.isoformat(),
+        "refresh_after": metadata.refresh_after(fetched_at=read_at).isoformat(),
+    }
+
+
+async def refresh_metadata(
+    idp: IdentityProvider, http: httpx.AsyncClient, *, now: datetime, force: bool = False
+) -> bool:
+    """Read the IdP's metadata URL again into ``idp.settings`` (the caller flushes); False
+    when it has no URL, was tried less than ``MIN_REFETCH`` ago, is not due (unless
+    ``force``), or cannot be read now (what was read before stays)."""
+    url = idp.settings.get("metadata_url")
+    if not url:
+        return False
+    stored = idp.settings.get(METADATA_KEY) or {}
+    last_try = _instant(stored.get("tried_at")) or _instant(stored.get("read_at"))
+    if last_try is not None and now - last_try < MIN_REFETCH:
+        return False
+    due = _instant(stored.get("refresh_after"))
+    if not force and due is not None and due > now:
+        return False
+    try:
+        metadata = parse_metadata(
+            await fetch_metadata(http, str(url)),
+            entity_id=idp.settings.get("entity_id") or None,
+            now=now,
+        )
+    except (MetadataError, UnsafeXmlError) as e:
+        logger.warning("SAML metadata of IdP %s not refreshed: %s", idp.id, e.message)
+        idp.settings = {**idp.settings, METADATA_KEY: {**stored, "tried_at": now.isoformat()}}
+        return False
+    idp.settings = {**idp.settings, METADATA_KEY: stored_metadata(metadata, read_at=now)}
+    return True
+
+
+async def refresh_all_metadata_forever(
+    sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+) -> None:
+    """The background task: every quarter of an hour, the SAML IdPs whose metadata is due
+    (each in its own transaction, so one slow IdP delays only itself)."""
+    while True:
+        await asyncio.sleep(REFRESH_CHECK_SECONDS)
+        try:
+            async with sessionmaker() as session:
+                ids = [(i.tenant_id, i.id) for i in await idps_of_preset(session, "saml")]
+            for tenant_id, idp_id in ids:
+                async with sessionmaker() as session:
+                    idp = await get_idp(session, tenant_id, idp_id)
+                    if idp is not None:
+                        await refresh_metadata(idp, http, now=datetime.now(UTC))
+                        await session.commit()
+        except DATABASE_FAILURES:
+            logger.warning("SAML metadata refresh failed; retrying later", exc_info=True)
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def service_provider(app_base_url: str, idp_id: str) -> ServiceProvider:
@@ -150,6 +244,7 @@ async def complete_saml_login(
     app_base_url: str,
     remember: RememberAssertion,
     decryption_keys: DecryptionKeys,
+    refresh: RefreshMetadata,
     now: datetime | None = None,
 ) -> CompletedLogin:
     """Verify the posted Response for this (already spent) state; ``params`` holds the
@@ -159,19 +254,30 @@ async def complete_saml_login(
     config = saml_config(idp)
     document = decode_post(params.get("SAMLResponse", ""))
     keys = await decryption_keys() if b"EncryptedAssertion" in document else ()
-    verified = verify_response(
-        document,
-        sp=service_provider(app_base_url, idp.id),
-        idp=TrustedIdp(
-            config.entity_id,
-            config.certificates,
-            require=config.signed,
-            allow_sha1=config.allow_sha1,
-        ),
-        expected_request_id=request_id_for(params.get("state", "")),
-        decryption_keys=keys,
-        now=now,
-    )
+
+    def verify(config: SamlIdpConfig) -> SamlIdentity:
+        return verify_response(
+            document,
+            sp=service_provider(app_base_url, idp.id),
+            idp=TrustedIdp(
+                config.entity_id,
+                config.certificates,
+                require=config.signed,
+                allow_sha1=config.allow_sha1,
+            ),
+            expected_request_id=request_id_for(params.get("state", "")),
+            decryption_keys=keys,
+            now=now,
+        )
+
+    try:
+        verified = verify(config)
+    except SamlResponseError as e:
+        # The IdP may have rolled its certificate over: read its metadata again (at most
+        # once a minute) and try once more with what it says now.
+        if e.reason != "bad_signature" or (refreshed := await refresh()) is None:
+            raise
+        verified = verify(saml_config(refreshed))
     if not await remember(verified.assertion_id, verified.not_on_or_after):
         raise SamlResponseError("replayed_assertion")
     claims = saml_claims(verified)

@@ -26,6 +26,7 @@ from app.config import Settings
 from app.cookies import flow_cookie_name
 from app.idps import repository
 from app.saml.authn import inflate
+from app.saml.login import refresh_metadata
 from tests.conftest import InstalledTenant
 from tests.support.login_fixtures import (
     RecordingProvisioner,
@@ -499,3 +500,79 @@ async def test_an_idp_that_wants_signed_requests_gets_them(
     public_key = certificate.public_key()
     assert isinstance(public_key, rsa.RSAPublicKey)
     public_key.verify(signature, signed_part.encode(), padding.PKCS1v15(), hashes.SHA256())
+
+
+METADATA_URL = "https://idp.example.test/saml/metadata.xml"
+
+
+async def test_a_rolled_over_certificate_is_learned_from_the_metadata_url(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    tenant: InstalledTenant,
+    saml_idp: SigningIdp,
+    network: respx.MockRouter,
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """The IdP signs with a new key and publishes it: the first Response it signs fails with
+    the stored certificate, the metadata is read again (at most once a minute) and the
+    Response passes. A forgery right after does not make us fetch again."""
+    published = network.get(METADATA_URL).respond(200, content=saml_idp.metadata())
+    created = await create_idp(
+        client, tenant, name="By URL", preset="saml", metadata_url=METADATA_URL, trust_email=True
+    )
+    async with session() as s:  # the admin saved it a while ago
+        idp = await repository.get_idp(s, tenant.tenant_id, created["id"])
+        assert idp is not None
+        stored = dict(idp.settings["idp_metadata"])
+        stored["read_at"] = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+        idp.settings = {**idp.settings, "idp_metadata": stored}
+        await s.commit()
+    rolled = SigningIdp(entity_id=saml_idp.entity_id)
+    published = network.get(METADATA_URL).respond(200, content=rolled.metadata())
+    published.reset()
+    request_id, relay_state = request_of(await start(client, tenant))
+    response = await post_to_acs(
+        client, created["acs_url"], answer(rolled, created, request_id), relay_state
+    )
+    assert response.status_code == 303, response.text
+    assert published.call_count == 1
+    assert len(provisioner.calls) == 1
+
+    forger = SigningIdp(entity_id=saml_idp.entity_id)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as other:
+        request_id, relay_state = request_of(await start(other, tenant))
+        refused = await post_to_acs(
+            other, created["acs_url"], answer(forger, created, request_id), relay_state
+        )
+    assert refused.status_code == 400
+    assert published.call_count == 1  # within the minute: not fetched again
+    assert any("bad_signature" in f for f in await failures(session))
+
+
+async def test_metadata_is_read_again_when_it_is_due(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    saml_idp: SigningIdp,
+    network: respx.MockRouter,
+    app: FastAPI,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    route = network.get(METADATA_URL).respond(200, content=saml_idp.metadata())
+    created = await create_idp(
+        client, tenant, name="By URL", preset="saml", metadata_url=METADATA_URL
+    )
+    http = app.state.services.get(httpx.AsyncClient)
+    async with session() as s:
+        idp = await repository.get_idp(s, tenant.tenant_id, created["id"])
+        assert idp is not None
+        soon = datetime.now(UTC) + timedelta(hours=1)
+        assert not await refresh_metadata(idp, http, now=soon)  # daily by default: not due
+        later = datetime.now(UTC) + timedelta(hours=25)
+        assert await refresh_metadata(idp, http, now=later)
+        assert route.call_count == 2
+        network.get(METADATA_URL).respond(500)
+        much_later = later + timedelta(days=2)
+        assert not await refresh_metadata(idp, http, now=much_later)  # kept what it had
+        assert idp.settings["idp_metadata"]["entity_id"] == saml_idp.entity_id

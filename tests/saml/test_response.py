@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from app.saml.encryption import DecryptionError
@@ -427,7 +428,9 @@ def test_a_transform_saml_does_not_use_is_refused_before_verifying(
 
 # --- encrypted assertions ---------------------------------------------------------------------
 
-SP_KEY = rsa_2048()
+# Made here, not from the shared pool: these tests need keys no other fixture holds.
+SP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OLD_SP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 SP_CERTIFICATE = self_signed(SP_KEY, "sp")
 
 
@@ -437,7 +440,7 @@ def verify_encrypted(document: bytes, idp: SigningIdp, **trust: object) -> SamlI
         sp=SP,
         idp=trusted(idp, **trust),
         expected_request_id=REQUEST_ID,
-        decryption_keys=[rsa_2048(), SP_KEY],  # the old key first: each is tried
+        decryption_keys=[OLD_SP_KEY, SP_KEY],  # the old key first: each is tried
     )
 
 
@@ -480,7 +483,9 @@ def test_a_tampered_ciphertext_gets_the_one_uniform_answer(idp: SigningIdp, cont
 
 
 def test_an_assertion_encrypted_for_someone_else_is_refused(idp: SigningIdp) -> None:
-    other = self_signed(rsa_2048(), "someone else")
+    other = self_signed(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048), "someone else"
+    )
     decryption_refused("decryption_failed", idp.encrypted_response(other, **fields()), idp)
 
 

@@ -1,15 +1,15 @@
 """A minimal keep-alive HTTP/1.1 client with a cookie jar, to play browsers in the benchmarks.
 
 httpx costs about a millisecond of CPU per request on a small machine; the benchmark's
-browsers share the cores with the app they measure, so they use this instead (GET only,
-responses with a Content-Length, which is all the app's login responses are).
+browsers share the cores with the app they measure, so they use this instead (GET, and
+POST of a form; responses with a Content-Length, which is all the app's login responses are).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 
 @dataclass
@@ -27,15 +27,27 @@ class Browser:
     _writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> Page:
+        return await self._send("GET", path, b"")
+
+    async def post_form(self, path: str, fields: dict[str, str]) -> Page:
+        """A form POST, as a browser submits the auto-posting form a SAML IdP answers with."""
+        return await self._send("POST", path, urlencode(fields).encode())
+
+    async def _send(self, method: str, path: str, body: bytes) -> Page:
         if self._writer is None or self._writer.is_closing():
             parts = urlsplit(self.origin)
             self._reader, self._writer = await asyncio.open_connection(parts.hostname, parts.port)
         assert self._reader is not None
         host = urlsplit(self.origin).netloc
-        lines = [f"GET {path} HTTP/1.1", f"Host: {host}"]
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+        if method == "POST":
+            lines += [
+                "Content-Type: application/x-www-form-urlencoded",
+                f"Content-Length: {len(body)}",
+            ]
         if self.cookies:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
-        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         headers: dict[str, str] = {}

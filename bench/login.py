@@ -1,4 +1,5 @@
-"""Complete logins per second: substitute link -> IdP -> callback -> portal redirect.
+"""Complete logins per second: substitute link -> IdP -> callback -> portal redirect, over
+OpenID Connect and over SAML 2.0 (``--protocol``; both by default, in the same run).
 
 The app runs in uvicorn worker processes; the IdP (token, JWKS, discovery, userinfo) and Jira
 are zero-latency fakes served over loopback by this process, on the same event loop as the
@@ -6,7 +7,9 @@ browsers (a minimal HTTP client, ``bench/browser.py``; the IdP's authorize step 
 in-process). Prints logins/s, p50/p99 latency of the two app requests of a login, outbound
 calls per login, CPU per login of the app and of this harness (they share the machine's
 cores), and worker memory. Returning customers are also measured with 2 logins in flight,
-for latency below saturation.
+for latency below saturation. For SAML, the IdP is this process too: it signs each Response
+(signxml, RSA-SHA256) as SimpleSAMLphp or AD FS would, and the browser posts it to the ACS;
+the IdP's signing is the harness's CPU, the verification the app's.
 
     .venv/bin/python -m bench.login [--logins 1500] [--concurrency 16]
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import subprocess
 import tempfile
@@ -22,9 +26,12 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from lxml import etree
 
+from app.saml.authn import inflate
 from bench.browser import Browser
 from bench.common import (
     app_processes,
@@ -46,6 +53,7 @@ from tests.support.fake_jira import FakeJira
 from tests.support.fake_jira_server import FakeAtlassian
 from tests.support.hostile_op import HostileOP
 from tests.support.live_server import free_port
+from tests.support.saml_idp import SigningIdp
 
 
 @dataclass
@@ -73,6 +81,7 @@ async def run_phase(
     subjects: list[str],
     logins: int,
     concurrency: int,
+    saml: SamlBench | None = None,
 ) -> Phase:
     latencies: list[float] = []
     counter = iter(range(logins))
@@ -88,7 +97,12 @@ async def run_phase(
                 started = time.perf_counter()
                 first = await browser.get(f"/portal/{tenant_id}/7")
                 assert first.status == 303, first.body[:300]
-                done = await browser.get(sign_in_at_op(op, subject, first.headers["location"]))
+                if saml is None:
+                    done = await browser.get(sign_in_at_op(op, subject, first.headers["location"]))
+                else:
+                    done = await browser.post_form(
+                        saml.acs_path, saml.sign_in(subject, first.headers["location"])
+                    )
                 assert done.status == 303, done.body[:300]
                 latencies.append((time.perf_counter() - started) * 1000)
         finally:
@@ -120,7 +134,37 @@ async def run_phase(
     )
 
 
-async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase], list[float]]:
+@dataclass
+class SamlBench:
+    """The zero-latency SAML IdP: reads our AuthnRequest, answers with a signed Response."""
+
+    idp: SigningIdp
+    acs_url: str
+    entity_id: str
+
+    @property
+    def acs_path(self) -> str:
+        return urlsplit(self.acs_url).path
+
+    def sign_in(self, subject: str, redirect_url: str) -> dict[str, str]:
+        query = parse_qs(urlsplit(redirect_url).query)
+        request = etree.fromstring(inflate(base64.b64decode(query["SAMLRequest"][0])))
+        document = self.idp.signed_response(
+            acs_url=self.acs_url,
+            audience=self.entity_id,
+            in_response_to=request.get("ID"),
+            name_id=subject,
+            attributes={"mail": [f"{subject}@example.com"], "displayName": [subject]},
+        )
+        return {
+            "SAMLResponse": base64.b64encode(document).decode(),
+            "RelayState": query["RelayState"][0],
+        }
+
+
+async def bench(
+    workers: int, logins: int, concurrency: int, protocol: str
+) -> tuple[list[Phase], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url(Path(tmp))
         await asyncio.to_thread(migrate, url)
@@ -151,20 +195,29 @@ async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase
                 admin = {
                     "Authorization": f"JWT {tenant_token(client_key=client_key, secret=secret)}"
                 }
+                saml = None
+                if protocol == "saml":
+                    saml_idp = SigningIdp()
+                    body = {
+                        "name": "Bench",
+                        "preset": "saml",
+                        "metadata_xml": saml_idp.metadata().decode(),
+                        "trust_email": True,
+                    }
+                else:
+                    body = {
+                        "name": "Bench",
+                        "preset": "oidc",
+                        "issuer": op.issuer,
+                        "client_id": op.client_id,
+                        "client_secret": op.client_secret,
+                    }
                 async with httpx.AsyncClient() as http:
                     idp = (
-                        await http.post(
-                            f"{app}/api/admin/idps",
-                            headers=admin,
-                            json={
-                                "name": "Bench",
-                                "preset": "oidc",
-                                "issuer": op.issuer,
-                                "client_id": op.client_id,
-                                "client_secret": op.client_secret,
-                            },
-                        )
+                        await http.post(f"{app}/api/admin/idps", headers=admin, json=body)
                     ).json()
+                if protocol == "saml":
+                    saml = SamlBench(saml_idp, idp["acs_url"], idp["sp_entity_id"])
                 tenant_id = idp["signed_out_url"].split("/portal/")[1].split("/")[0]
                 returning = [f"returning-{n}" for n in range(200)]
 
@@ -181,6 +234,7 @@ async def bench(workers: int, logins: int, concurrency: int) -> tuple[list[Phase
                         subjects=subjects,
                         logins=logins,
                         concurrency=concurrency,
+                        saml=saml,
                     )
 
                 # Warm up: first logins for the returning population (also fills caches).
@@ -205,14 +259,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--logins", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--protocol", choices=("oidc", "saml", "both"), default="both")
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     args = parser.parse_args()
     print(
         f"database: {os.environ.get('BENCH_DATABASE_URL', 'sqlite').split(':')[0]}; "
         f"{args.concurrency} concurrent browsers"
     )
     cores = os.cpu_count() or 1
-    for workers in (1, 2):
-        phases, rss = asyncio.run(bench(workers, args.logins, args.concurrency))
+    protocols = ("oidc", "saml") if args.protocol == "both" else (args.protocol,)
+    for workers, protocol in [(w, p) for w in args.workers for p in protocols]:
+        phases, rss = asyncio.run(bench(workers, args.logins, args.concurrency, protocol))
         for phase in phases:
             database = (
                 f", {phase.database_cpu_ms:.1f} ms PostgreSQL"
@@ -220,7 +277,8 @@ def main() -> None:
                 else ""
             )
             print(
-                f"{workers} worker(s), {phase.name:22}: {phase.logins_per_second:7.1f} logins/s  "
+                f"{protocol:4} {workers} worker(s), {phase.name:22}: "
+                f"{phase.logins_per_second:7.1f} logins/s  "
                 f"p50 {phase.p50_ms:6.1f} ms  p99 {phase.p99_ms:6.1f} ms  per login: "
                 f"{phase.token_calls:.2f} IdP token, {phase.other_idp_calls:.2f} other IdP, {phase.jira_calls:.2f} Jira calls; "
                 f"CPU {phase.app_cpu_ms:.1f} ms app{database}, {phase.harness_cpu_ms:.1f} ms fakes+browsers"

@@ -264,7 +264,8 @@
     var request = editing ? api("PUT", "/idps/" + editing.id, idpBody(form)) : api("POST", "/idps", idpBody(form));
     request.then(function (idp) {
       showErrors(form, null);
-      flash(editing ? "Saved." : "Saved. Paste the callback URL into your provider, then run Test connection.");
+      var next = idp.preset === "saml" ? "Import the SP metadata into your IdP" : "Paste the callback URL into your provider";
+      flash(editing ? "Saved." : "Saved. " + next + ", then run Test connection.");
       editing = idp;
       $("#idp-form-title").textContent = "Edit " + idp.name;
       $("#preset").disabled = true;

@@ -49,6 +49,7 @@ PRESET_FIELDS = (
     "metadata_url",
     "metadata_xml",
     "name_id_format",
+    "idp_initiated",
     "entity_id",
     SIGNED_FIELD,
     SHA1_FIELD,
@@ -100,6 +101,7 @@ class IdpInput(BaseModel):
     metadata_xml: str | None = Field(default=None, max_length=MAX_DOCUMENT_BYTES)
     entity_id: str | None = Field(default=None, max_length=1000)
     name_id_format: str | None = Field(default=None, max_length=20)
+    idp_initiated: str | None = Field(default=None, max_length=20)
     signed: str | None = Field(default=None, max_length=20)
     sha1: str | None = Field(default=None, max_length=20)
 

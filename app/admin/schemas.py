@@ -100,6 +100,7 @@ class IdpView(_View):
     metadata_xml: str | None = None
     entity_id: str | None = None
     name_id_format: str | None = None
+    idp_initiated: str | None = None
     signed: str | None = None
     sha1: str | None = None
     idp_entity_id: str | None = None

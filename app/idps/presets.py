@@ -140,6 +140,7 @@ DOMAIN = "domain"
 SIGNED_FIELD = "signed"
 SHA1_FIELD = "sha1"
 NAME_ID_FORMAT_FIELD = "name_id_format"
+UNSOLICITED_FIELD = "idp_initiated"
 PRESETS: dict[str, Preset] = {
     preset.key: preset
     for preset in (
@@ -405,6 +406,20 @@ PRESETS: dict[str, Preset] = {
                         ("response", "The whole Response"),
                         ("both", "Both"),
                     ),
+                ),
+                PresetField(
+                    UNSOLICITED_FIELD,
+                    "Sign-in started at the IdP (IdP-initiated)",
+                    "choice",
+                    required=False,
+                    default="refuse",
+                    choices=(
+                        ("refuse", "Refuse (recommended)"),
+                        ("accept", "Accept, landing on the desk the RelayState names"),
+                    ),
+                    help="For app tiles on the IdP's dashboard. Such a sign-in cannot be tied "
+                    "to the browser that asked for it, so only accept it if customers start "
+                    "there; set the IdP's RelayState to the desk number.",
                 ),
                 PresetField(
                     SHA1_FIELD,

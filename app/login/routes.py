@@ -28,7 +28,7 @@ from app.login.service import (
 )
 from app.models import IdentityProvider, Tenant
 from app.saml import sp_keys
-from app.saml.login import service_provider
+from app.saml.login import answers_no_request, service_provider
 from app.saml.sp_metadata import sp_metadata
 from app.templating import as_sentence, render, render_error
 from app.tenants import repository as tenants
@@ -159,6 +159,16 @@ async def assertion_consumer(
     if len(fields.get("RelayState", "")) > MAX_RELAY_STATE:
         # Ours are 43 characters; SAML Bindings 3.4.3 caps it at 80 bytes.
         fields.pop("RelayState")
+    params = {
+        "state": fields.get("RelayState", ""),
+        "SAMLResponse": fields.get("SAMLResponse", ""),
+    }
+    if answers_no_request(params["SAMLResponse"]):
+        # IdP-initiated: there is no browser binding to carry over.
+        outcome = await login.complete_unsolicited(
+            session, idp_id=idp_id, params=params, client=client_of(request)
+        )
+        return _answer(request, outcome, settings)
     browser_id = read_flow_cookie(request, settings)
     if browser_id is None and RESENT_FIELD not in fields:
         return render(
@@ -177,10 +187,7 @@ async def assertion_consumer(
     outcome = await login.complete(
         session,
         idp_id=idp_id,
-        params={
-            "state": fields.get("RelayState", ""),
-            "SAMLResponse": fields.get("SAMLResponse", ""),
-        },
+        params=params,
         browser_id=browser_id,
         client=client_of(request),
     )

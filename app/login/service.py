@@ -37,7 +37,12 @@ from app.oidc.flow import complete_login, start_login
 from app.oidc.metadata import MetadataCache
 from app.ratelimit import LoginRateLimiter, TooManyLoginsError, forwarded_by_untrusted_proxy
 from app.saml import sp_keys
-from app.saml.login import complete_saml_login, refresh_metadata, start_saml_login
+from app.saml.login import (
+    complete_saml_login,
+    refresh_metadata,
+    saml_unsolicited_allowed,
+    start_saml_login,
+)
 from app.tenants import repository as tenants
 from app.urls import desk_url
 
@@ -225,6 +230,78 @@ class LoginService:
             )
         # The state is spent whatever happens next: commit that before anything can fail.
         await session.commit()
+        return await self._finish(session, idp_id=idp_id, state=state, params=params, now=now)
+
+    async def complete_unsolicited(
+        self,
+        session: AsyncSession,
+        *,
+        idp_id: str,
+        params: dict[str, str],
+        client: Client,
+        now: datetime | None = None,
+    ) -> Outcome:
+        """A SAML Response the IdP sent unasked (a tile on the IdP's dashboard): accepted only
+        from an IdP whose admin allowed it, answering no request, and landing on the desk its
+        RelayState names (a desk id; never a URL). No browser binding is possible, so each
+        Assertion counts once (the replay cache) and a login started elsewhere can be pushed
+        into this browser: the reason it is off by default."""
+        now = now or datetime.now(UTC)
+        row = await repository.get_idp_for_callback(session, idp_id)
+        config = await self.tenant_config(row.tenant_id) if row is not None else None
+        idp = config.idp(idp_id) if config is not None else None
+        if config is None or idp is None or not config.tenant.active:
+            raise NotFoundError("sign-in is not available for this site")
+        set_tenant(config.tenant.id)
+        self._check_rate(
+            client, config.tenant.id, self.login_limiter, self.metrics.login_starts_limited
+        )
+        desk = params.get("state", "")
+        state = LoginState(
+            state_hash="",
+            tenant_id=config.tenant.id,
+            idp_id=idp.id,
+            purpose="login",
+            service_desk_id=desk,
+            return_path=None,
+            browser_hash="",
+            nonce="",
+            code_verifier_encrypted="",
+            created_at=now,
+            expires_at=now,
+        )
+        if not saml_unsolicited_allowed(idp):
+            error = LoginError(
+                "this identity provider's own sign-in links are not accepted here; open your "
+                "help center's link instead"
+            )
+            return await self._refuse(
+                session, error=error, tenant_id=config.tenant.id, idp=idp, state=None
+            )
+        if not (desk.isdigit() and len(desk) <= 18):
+            error = LoginError(
+                "this sign-in link names no help center; your administrator sets the desk "
+                "number as the identity provider's RelayState"
+            )
+            return await self._refuse(
+                session, error=error, tenant_id=config.tenant.id, idp=idp, state=None
+            )
+        return await self._finish(
+            session, idp_id=idp_id, state=state, params=params, now=now, unsolicited=True
+        )
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        *,
+        idp_id: str,
+        state: LoginState,
+        params: dict[str, str],
+        now: datetime,
+        unsolicited: bool = False,
+    ) -> Outcome:
+        """Past the state: the IdP's answer verified, then the test's report, or the customer
+        provisioned and a session opened."""
         set_tenant(state.tenant_id)
         if state.purpose == "login":
             # Logins read the cached configuration; a test writes to its IdP, so it reads
@@ -244,7 +321,7 @@ class LoginService:
             )
         try:
             completed = await self._verify_answer(
-                session, idp=idp, state=state, params=params, now=now
+                session, idp=idp, state=state, params=params, now=now, unsolicited=unsolicited
             )
         except AppError as e:
             return await self._refuse(session, error=e, tenant_id=tenant.id, idp=idp, state=state)
@@ -285,6 +362,7 @@ class LoginService:
         state: LoginState,
         params: dict[str, str],
         now: datetime,
+        unsolicited: bool = False,
     ) -> CompletedLogin:
         """The protocol's part: the IdP's answer, verified into claims and an identity."""
         if PRESETS[idp.preset].kind != "saml":
@@ -328,6 +406,7 @@ class LoginService:
             remember=remember,
             decryption_keys=decryption_keys,
             refresh=refresh,
+            unsolicited=unsolicited,
             now=now,
         )
 

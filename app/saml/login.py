@@ -39,6 +39,7 @@ from app.idps.presets import (
     SAML_ATTRIBUTE_NAMES,
     SHA1_FIELD,
     SIGNED_FIELD,
+    UNSOLICITED_FIELD,
 )
 from app.idps.repository import get_idp, idps_of_preset
 from app.idps.states import CompletedLogin, FlowStart, Purpose, create_state
@@ -54,7 +55,7 @@ from app.saml.response import (
     decode_post,
     verify_response,
 )
-from app.saml.xml import UnsafeXmlError
+from app.saml.xml import UnsafeXmlError, parse_untrusted
 
 EMAIL_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 # Where an IdP configuration keeps what its metadata said (read when the admin saved it).
@@ -180,6 +181,20 @@ def _instant(value: object) -> datetime | None:
         return None
 
 
+def saml_unsolicited_allowed(idp: IdentityProvider) -> bool:
+    return PRESETS[idp.preset].kind == "saml" and idp.settings.get(UNSOLICITED_FIELD) == "accept"
+
+
+def answers_no_request(saml_response: str) -> bool:
+    """Whether a posted Response says it answers no request (IdP-initiated), read before any
+    verification only to choose the path that then verifies it in full."""
+    try:
+        root = parse_untrusted(decode_post(saml_response))
+    except (SamlResponseError, UnsafeXmlError):
+        return False
+    return root.get("InResponseTo") is None
+
+
 def service_provider(app_base_url: str, idp_id: str) -> ServiceProvider:
     return ServiceProvider(
         entity_id=urls.saml_sp_entity_id(app_base_url, idp_id),
@@ -245,6 +260,7 @@ async def complete_saml_login(
     remember: RememberAssertion,
     decryption_keys: DecryptionKeys,
     refresh: RefreshMetadata,
+    unsolicited: bool = False,
     now: datetime | None = None,
 ) -> CompletedLogin:
     """Verify the posted Response for this (already spent) state; ``params`` holds the
@@ -265,7 +281,7 @@ async def complete_saml_login(
                 require=config.signed,
                 allow_sha1=config.allow_sha1,
             ),
-            expected_request_id=request_id_for(params.get("state", "")),
+            expected_request_id=None if unsolicited else request_id_for(params.get("state", "")),
             decryption_keys=keys,
             now=now,
         )

@@ -245,8 +245,8 @@ async def test_an_unsolicited_response_is_refused(
 ) -> None:
     await start(client, tenant)  # the browser has a flow cookie, but this answers nothing
     document = answer(saml_idp, configured, None)
-    response = await post_to_acs(client, configured["acs_url"], document, None)
-    await assert_refused(response, provisioner, session, "no state")
+    response = await post_to_acs(client, configured["acs_url"], document, "7")
+    await assert_refused(response, provisioner, session, "own sign-in links are not accepted")
 
 
 async def test_a_forged_response_is_refused_and_audited(
@@ -576,3 +576,66 @@ async def test_metadata_is_read_again_when_it_is_due(
         much_later = later + timedelta(days=2)
         assert not await refresh_metadata(idp, http, now=much_later)  # kept what it had
         assert idp.settings["idp_metadata"]["entity_id"] == saml_idp.entity_id
+
+
+async def allow_idp_initiated(
+    client: httpx.AsyncClient, tenant: InstalledTenant, configured: dict[str, Any]
+) -> None:
+    updated = await client.put(
+        f"/api/admin/idps/{configured['id']}",
+        json={"idp_initiated": "accept"},
+        headers=tenant.admin_headers(),
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["idp_initiated"] == "accept"
+
+
+async def test_an_idp_initiated_sign_in_lands_on_the_desk_its_relay_state_names(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    saml_idp: SigningIdp,
+    configured: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    await allow_idp_initiated(client, tenant, configured)
+    document = answer(saml_idp, configured, None)
+    response = await post_to_acs(client, configured["acs_url"], document, "7")
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].endswith(f"/portal/{tenant.tenant_id}/7")
+    assert [i.subject for i in provisioner.calls] == ["user-1"]
+    # The same Assertion again (a replay from anywhere): refused, nothing more provisioned.
+    again = await post_to_acs(client, configured["acs_url"], document, "7")
+    assert again.status_code == 400
+    assert len(provisioner.calls) == 1
+    assert any("replayed_assertion" in f for f in await failures(session))
+
+
+@pytest.mark.parametrize("relay_state", ["https://evil.example/phish", "", "//evil.example"])
+async def test_an_idp_initiated_sign_in_never_goes_where_its_relay_state_points(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    saml_idp: SigningIdp,
+    configured: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+    relay_state: str,
+) -> None:
+    await allow_idp_initiated(client, tenant, configured)
+    document = answer(saml_idp, configured, None)
+    response = await post_to_acs(client, configured["acs_url"], document, relay_state)
+    await assert_refused(response, provisioner, session, "names no help center")
+    assert "evil.example" not in response.headers.get("location", "")
+
+
+async def test_an_idp_initiated_forgery_is_refused_like_any_other(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    configured: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    await allow_idp_initiated(client, tenant, configured)
+    document = answer(SigningIdp(), configured, None)  # the attacker's own key
+    response = await post_to_acs(client, configured["acs_url"], document, "7")
+    await assert_refused(response, provisioner, session, "could not be verified", status=400)

@@ -240,7 +240,10 @@ class PortalSession(Base):
     """A customer's signed-in session for one tenant's portal."""
 
     __tablename__ = "portal_sessions"
-    __table_args__ = (Index("ix_portal_sessions_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_portal_sessions_expires_at", "expires_at"),
+        Index("ix_portal_sessions_saml_name_id", "idp_id", "saml_name_id"),
+    )
 
     # sha256 of the cookie value; the cookie itself is never stored.
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -252,6 +255,10 @@ class PortalSession(Base):
     email: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(255))
     id_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    # SAML: what a LogoutRequest names (ours to the IdP, or the IdP's to us).
+    saml_name_id: Mapped[str | None] = mapped_column(String(1000))
+    saml_name_id_format: Mapped[str | None] = mapped_column(String(255))
+    saml_session_index: Mapped[str | None] = mapped_column(String(255))
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,6 +51,11 @@ def saml_acs_url(base: str, idp_id: str) -> str:
     return f"{base}/saml/{idp_id}/acs"
 
 
+def saml_slo_url(base: str, idp_id: str) -> str:
+    """Where that IdP sends its LogoutRequests and LogoutResponses (HTTP-Redirect)."""
+    return f"{base}/saml/{idp_id}/slo"
+
+
 def test_login_url(base: str, ticket: str) -> str:
     return f"{base}/oidc/test/{ticket}"
 

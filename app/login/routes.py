@@ -4,13 +4,20 @@ parses the request, calls ``LoginService``, and turns its outcome into cookies a
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.config import Settings
-from app.cookies import read_flow_cookie, set_flow_cookie, set_session_cookie
+from app.cookies import (
+    clear_session_cookie,
+    read_flow_cookie,
+    set_flow_cookie,
+    set_session_cookie,
+)
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import NotFoundError
@@ -26,12 +33,22 @@ from app.login.service import (
     SignedIn,
     explain,
 )
+from app.login.sessions import end_sessions_named
 from app.models import IdentityProvider, Tenant
 from app.saml import sp_keys
-from app.saml.login import answers_no_request, service_provider
+from app.saml.login import (
+    answers_no_request,
+    idp_logout_answer,
+    read_logout_request,
+    service_provider,
+)
+from app.saml.logout import LogoutError
 from app.saml.sp_metadata import sp_metadata
 from app.templating import as_sentence, render, render_error
 from app.tenants import repository as tenants
+from app.urls import saml_slo_url, signed_out_url
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["login"])
 
@@ -129,6 +146,7 @@ async def saml_metadata(
             acs_url=sp.acs_url,
             signing_certificates=certificates,
             encryption_certificates=certificates,
+            slo_url=saml_slo_url(settings.app_base_url, idp.id) if certificates else None,
         ),
         media_type="application/samlmetadata+xml",
         headers={
@@ -136,6 +154,47 @@ async def saml_metadata(
             "Cache-Control": "no-cache",
         },
     )
+
+
+@router.get("/saml/{idp_id}/slo", include_in_schema=False)
+async def single_logout(
+    idp_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    box: SecretBoxDep,
+) -> Response:
+    """Single Logout, HTTP-Redirect binding: the IdP's LogoutRequest (end the sessions it
+    names, answer with our signed LogoutResponse) or its LogoutResponse to ours (on to the
+    signed-out page). Nothing in either message says where the browser goes."""
+    idp = await repository.get_idp_for_callback(session, idp_id)
+    tenant = await tenants.get_by_id(session, idp.tenant_id) if idp is not None else None
+    if idp is None or tenant is None or not tenant.active or PRESETS[idp.preset].kind != "saml":
+        raise NotFoundError("no SAML identity provider is configured here")
+    signed_out = signed_out_url(settings.app_base_url, tenant.id)
+    if "SAMLRequest" not in request.query_params:
+        # The IdP's answer to our LogoutRequest: the customer is signed out here already.
+        return RedirectResponse(signed_out, status_code=303, headers={"Cache-Control": "no-store"})
+    now = datetime.now(UTC)
+    try:
+        logout = read_logout_request(
+            idp, request.url.query, app_base_url=settings.app_base_url, now=now
+        )
+    except LogoutError as e:
+        logger.warning("SAML LogoutRequest refused for IdP %s: %s", idp.id, e.reason)
+        return render_error(
+            request, status_code=400, message=e.message, title="We could not sign you out"
+        )
+    ended = await end_sessions_named(session, idp.id, logout.handle)
+    await session.commit()
+    logger.info("SAML LogoutRequest ended %d session(s) for IdP %s", ended, idp.id)
+    back = await idp_logout_answer(
+        session, idp=idp, request=logout, app_base_url=settings.app_base_url, box=box, now=now
+    )
+    response = RedirectResponse(back or signed_out, status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    clear_session_cookie(response, settings, tenant_id=tenant.id)
+    return response
 
 
 MAX_RELAY_STATE = 80

@@ -40,9 +40,11 @@ from app.saml import sp_keys
 from app.saml.login import (
     complete_saml_login,
     refresh_metadata,
+    saml_session_of,
     saml_unsolicited_allowed,
     start_saml_login,
 )
+from app.saml.logout import SessionHandle
 from app.tenants import repository as tenants
 from app.urls import desk_url
 
@@ -351,6 +353,9 @@ class LoginService:
             identity=identity,
             account_id=account_id,
             id_token=completed.id_token,
+            saml_session=saml_session_of(completed.claims)
+            if PRESETS[idp.preset].kind == "saml"
+            else None,
             now=now,
         )
 
@@ -421,6 +426,7 @@ class LoginService:
         account_id: str,
         id_token: str | None,
         now: datetime,
+        saml_session: SessionHandle | None = None,
     ) -> SignedIn:
         lifetime = timedelta(hours=self.settings.portal_session_hours)
         new = await create_session(
@@ -430,6 +436,7 @@ class LoginService:
             identity=identity,
             account_id=account_id,
             id_token_encrypted=self.box.encrypt(id_token) if id_token else None,
+            saml_session=saml_session,
             lifetime=lifetime,
             now=now,
         )

@@ -18,6 +18,7 @@ from app.db import OpenSession
 from app.identity import MappedIdentity
 from app.idps.repository import digest
 from app.models import IdentityProvider, PortalSession, table_of
+from app.saml.logout import SessionHandle
 
 # Writing last_seen_at on every page view would make every read a write; a minute is enough.
 _TOUCH_INTERVAL = timedelta(minutes=1)
@@ -41,6 +42,7 @@ async def create_session(
     id_token_encrypted: str | None,
     lifetime: timedelta,
     now: datetime | None = None,
+    saml_session: SessionHandle | None = None,
 ) -> NewSession:
     now = now or datetime.now(UTC)
     token = secrets.token_urlsafe(32)
@@ -56,6 +58,9 @@ async def create_session(
             "email": identity.email,
             "display_name": identity.display_name,
             "id_token_encrypted": id_token_encrypted,
+            "saml_name_id": saml_session.name_id if saml_session else None,
+            "saml_name_id_format": saml_session.name_id_format if saml_session else None,
+            "saml_session_index": saml_session.session_index if saml_session else None,
             "csrf_token": secrets.token_urlsafe(32),
             "created_at": now,
             "last_seen_at": now,
@@ -114,6 +119,18 @@ async def end_session(
         return None
     await session.execute(delete(PortalSession).where(PortalSession.id_hash == record.id_hash))
     return record
+
+
+async def end_sessions_named(session: AsyncSession, idp_id: str, handle: SessionHandle) -> int:
+    """End the sessions an IdP's LogoutRequest names: its NameID, and its SessionIndex when
+    it gives one (else every session of that NameID at this IdP)."""
+    query = delete(PortalSession).where(
+        PortalSession.idp_id == idp_id, PortalSession.saml_name_id == handle.name_id
+    )
+    if handle.session_index:
+        query = query.where(PortalSession.saml_session_index == handle.session_index)
+    result = await session.execute(query)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def purge_expired_sessions(session: AsyncSession, *, now: datetime) -> int:

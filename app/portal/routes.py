@@ -33,6 +33,8 @@ from app.login.tenant_config import TenantConfig, tenant_config
 from app.models import IdentityProvider, PortalSession, Tenant
 from app.observability import set_tenant
 from app.oidc.metadata import MetadataCache
+from app.saml.login import sp_initiated_logout_url
+from app.saml.logout import SessionHandle
 from app.templating import render
 from app.urls import desk_url, portal_url, safe_return_path, signed_out_url
 
@@ -182,9 +184,18 @@ async def logout(
     if ended is not None:
         idp = await repository.get_idp(session, tenant.id, ended.idp_id)
         if idp is not None and PRESETS[idp.preset].kind == "saml":
-            # No SAML Single Logout yet: our session ends, the IdP's may not, and the page
-            # says so.
-            target = f"{signed_out}?idp_session=kept"
+            # SAML Single Logout where the IdP offers it; otherwise our session ends, the
+            # IdP's may not, and the page says so.
+            target = (
+                await sp_initiated_logout_url(
+                    session,
+                    idp=idp,
+                    handle=saml_session_of_row(ended),
+                    app_base_url=settings.app_base_url,
+                    box=box,
+                )
+                or f"{signed_out}?idp_session=kept"
+            )
         elif idp is not None:
             try:
                 target = (
@@ -205,6 +216,16 @@ async def logout(
     clear_session_cookie(response, settings, tenant_id=tenant.id)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def saml_session_of_row(ended: PortalSession) -> SessionHandle | None:
+    if not ended.saml_name_id:
+        return None
+    return SessionHandle(
+        name_id=ended.saml_name_id,
+        name_id_format=ended.saml_name_id_format,
+        session_index=ended.saml_session_index,
+    )
 
 
 async def idp_logout_url(

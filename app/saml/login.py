@@ -45,6 +45,15 @@ from app.idps.repository import get_idp, idps_of_preset
 from app.idps.states import CompletedLogin, FlowStart, Purpose, create_state
 from app.models import IdentityProvider, LoginState, Tenant
 from app.saml import authn, sp_keys
+from app.saml.logout import (
+    IdpLogoutRequest,
+    SessionHandle,
+    logout_request,
+    logout_response,
+    read_idp_logout_request,
+    redirect_url,
+    verified_redirect_message,
+)
 from app.saml.metadata import IdpMetadata, MetadataError, fetch_metadata, parse_metadata
 from app.saml.response import (
     SamlIdentity,
@@ -179,6 +188,81 @@ def _instant(value: object) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+async def sp_initiated_logout_url(
+    session: AsyncSession,
+    *,
+    idp: IdentityProvider,
+    handle: SessionHandle | None,
+    app_base_url: str,
+    box: SecretBox,
+    now: datetime | None = None,
+) -> str | None:
+    """Where to send a customer who signs out so the IdP ends its session too: its SLO
+    endpoint with our signed LogoutRequest; None when the IdP offers no Single Logout, the
+    session names no NameID, or the site has no key to sign with."""
+    stored = idp.settings.get(METADATA_KEY)
+    slo_url = stored.get("slo_url") if isinstance(stored, dict) else None
+    if not slo_url or handle is None:
+        return None
+    keys = await sp_keys.active_keys(session, idp.tenant_id, box=box, create=False)
+    if not keys:
+        return None
+    document = logout_request(
+        sp_entity_id=urls.saml_sp_entity_id(app_base_url, idp.id),
+        destination=str(slo_url),
+        handle=handle,
+        now=now or datetime.now(UTC),
+    )
+    return redirect_url(
+        str(slo_url), field="SAMLRequest", document=document, signing_key=keys[0].private_key
+    )
+
+
+async def idp_logout_answer(
+    session: AsyncSession,
+    *,
+    idp: IdentityProvider,
+    request: IdpLogoutRequest,
+    app_base_url: str,
+    box: SecretBox,
+    now: datetime,
+) -> str | None:
+    """Our signed LogoutResponse to the IdP's SLO endpoint (from its metadata)."""
+    stored = idp.settings.get(METADATA_KEY)
+    slo_url = stored.get("slo_url") if isinstance(stored, dict) else None
+    keys = await sp_keys.active_keys(session, idp.tenant_id, box=box, create=False)
+    if not slo_url or not keys:
+        return None
+    document = logout_response(
+        sp_entity_id=urls.saml_sp_entity_id(app_base_url, idp.id),
+        destination=str(slo_url),
+        in_response_to=request.id,
+        now=now,
+    )
+    return redirect_url(
+        str(slo_url), field="SAMLResponse", document=document, signing_key=keys[0].private_key
+    )
+
+
+def read_logout_request(
+    idp: IdentityProvider, raw_query: str, *, app_base_url: str, now: datetime
+) -> IdpLogoutRequest:
+    """The IdP's LogoutRequest from the query it came in, verified (``LogoutError``)."""
+    config = saml_config(idp)
+    root = verified_redirect_message(
+        raw_query,
+        field="SAMLRequest",
+        certificates=config.certificates,
+        allow_sha1=config.allow_sha1,
+    )
+    return read_idp_logout_request(
+        root,
+        idp_entity_id=config.entity_id,
+        slo_url=urls.saml_slo_url(app_base_url, idp.id),
+        now=now,
+    )
 
 
 def saml_unsolicited_allowed(idp: IdentityProvider) -> bool:
@@ -327,6 +411,8 @@ def saml_claims(verified: SamlIdentity) -> dict[str, Any]:
     claims: dict[str, Any] = {"NameID": verified.name_id}
     if verified.name_id_format:
         claims["NameIDFormat"] = verified.name_id_format
+    if verified.session_index:
+        claims["SessionIndex"] = verified.session_index
     for name, values in verified.attributes.items():
         if values:
             claims[name] = values[0] if len(values) == 1 else list(values)
@@ -339,6 +425,19 @@ def saml_claims(verified: SamlIdentity) -> dict[str, Any]:
     if "email" not in claims and verified.name_id_format == EMAIL_NAME_ID:
         claims["email"] = verified.name_id
     return claims
+
+
+def saml_session_of(claims: dict[str, Any]) -> SessionHandle | None:
+    """What a LogoutRequest for this sign-in must name, from its claims."""
+    name_id = claims.get("NameID")
+    if not isinstance(name_id, str):
+        return None
+    name_format, index = claims.get("NameIDFormat"), claims.get("SessionIndex")
+    return SessionHandle(
+        name_id=name_id,
+        name_id_format=name_format if isinstance(name_format, str) else None,
+        session_index=index if isinstance(index, str) else None,
+    )
 
 
 def _subject(verified: SamlIdentity, claims: dict[str, Any], mapping: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 NAME_ID_FORMATS = (
     "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
     "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
@@ -29,6 +30,7 @@ def sp_metadata(
     acs_url: str,
     signing_certificates: Sequence[x509.Certificate],
     encryption_certificates: Sequence[x509.Certificate] = (),
+    slo_url: str | None = None,
 ) -> bytes:
     """The metadata document, UTF-8 with an XML declaration."""
     root = etree.Element(f"{{{MD}}}EntityDescriptor", nsmap={"md": MD, "ds": DS})
@@ -47,6 +49,10 @@ def sp_metadata(
             etree.SubElement(data, f"{{{DS}}}X509Certificate").text = base64.b64encode(
                 certificate.public_bytes(serialization.Encoding.DER)
             ).decode()
+    if slo_url:
+        logout = etree.SubElement(descriptor, f"{{{MD}}}SingleLogoutService")
+        logout.set("Binding", REDIRECT_BINDING)
+        logout.set("Location", slo_url)
     for name_id_format in NAME_ID_FORMATS:
         etree.SubElement(descriptor, f"{{{MD}}}NameIDFormat").text = name_id_format
     service = etree.SubElement(descriptor, f"{{{MD}}}AssertionConsumerService")

@@ -1,5 +1,5 @@
-"""saml: the Assertion IDs already accepted (replay cache shared by instances), and each
-site's service-provider keys
+"""saml: the Assertion IDs already accepted (replay cache shared by instances), each
+site's service-provider keys, and what a SAML LogoutRequest names of a portal session
 
 Revision ID: 0007
 Revises: 0006
@@ -57,9 +57,25 @@ def upgrade() -> None:
     op.create_index(
         "ix_saml_sp_keys_tenant", "saml_sp_keys", ["tenant_id", "created_at"], unique=False
     )
+    op.add_column("portal_sessions", sa.Column("saml_name_id", sa.String(1000), nullable=True))
+    op.add_column(
+        "portal_sessions", sa.Column("saml_name_id_format", sa.String(255), nullable=True)
+    )
+    op.add_column("portal_sessions", sa.Column("saml_session_index", sa.String(255), nullable=True))
+    op.create_index(
+        "ix_portal_sessions_saml_name_id",
+        "portal_sessions",
+        ["idp_id", "saml_name_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_portal_sessions_saml_name_id", table_name="portal_sessions")
+    with op.batch_alter_table("portal_sessions") as batch:
+        batch.drop_column("saml_session_index")
+        batch.drop_column("saml_name_id_format")
+        batch.drop_column("saml_name_id")
     op.drop_index("ix_saml_sp_keys_tenant", table_name="saml_sp_keys")
     op.drop_table("saml_sp_keys")
     op.drop_index("ix_saml_seen_assertions_expires_at", table_name="saml_seen_assertions")

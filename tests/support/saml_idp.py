@@ -82,7 +82,12 @@ class SigningIdp:
     def certificate_pem(self) -> str:
         return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
 
-    def metadata(self, *, extra_certificates: tuple[x509.Certificate, ...] = ()) -> bytes:
+    def metadata(
+        self,
+        *,
+        extra_certificates: tuple[x509.Certificate, ...] = (),
+        slo_url: str | None = None,
+    ) -> bytes:
         root = etree.Element(q(MD, "EntityDescriptor"), nsmap={"md": MD, "ds": DS})
         root.set("entityID", self.entity_id)
         descriptor = etree.SubElement(root, q(MD, "IDPSSODescriptor"))
@@ -93,6 +98,10 @@ class SigningIdp:
             etree.SubElement(data, q(DS, "X509Certificate")).text = base64.b64encode(
                 certificate.public_bytes(serialization.Encoding.DER)
             ).decode()
+        if slo_url:
+            logout = etree.SubElement(descriptor, q(MD, "SingleLogoutService"))
+            logout.set("Binding", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")
+            logout.set("Location", slo_url)
         service = etree.SubElement(descriptor, q(MD, "SingleSignOnService"))
         service.set("Binding", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect")
         service.set("Location", self.sso_url)

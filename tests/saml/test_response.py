@@ -504,3 +504,29 @@ def test_without_a_key_of_ours_an_encrypted_assertion_cannot_be_read(idp: Signin
     with pytest.raises(DecryptionError) as error:
         verify(document, idp)
     assert error.value.reason == "no_service_provider_key"
+
+
+def test_a_response_signature_hidden_in_extensions_does_not_count(idp: SigningIdp) -> None:
+    """2025 variant: the Response's valid Signature moved into samlp:Extensions, where a
+    reader that searches the whole document would still find it."""
+    root = etree.fromstring(idp.signed_response(sign="response", **fields()))
+    signature = root.find(q(DS, "Signature"))
+    assert signature is not None
+    extensions = etree.Element(q(SAMLP, "Extensions"))
+    signature.addprevious(extensions)
+    extensions.append(signature)
+    refused("not_signed_as_required", etree.tostring(root), idp, require="response")
+
+
+def test_an_element_named_assertion_in_another_namespace_is_never_read(
+    idp: SigningIdp,
+) -> None:
+    """Prefix confusion: ``saml:`` bound to another namespace on an element beside the real
+    Assertion; only the signed Assertion in SAML's namespace is read."""
+    root = etree.fromstring(idp.signed_response(**fields()))
+    decoy = etree.fromstring(
+        b'<saml:Assertion xmlns:saml="urn:evil"><saml:Subject><saml:NameID>admin'
+        b"</saml:NameID></saml:Subject></saml:Assertion>"
+    )
+    assertion_of(root).addprevious(decoy)
+    assert verify(etree.tostring(root), idp).name_id == "user-1"

@@ -171,5 +171,7 @@ async def remember_assertion(
             expires_at=expires_at,
         )
         .on_conflict_do_nothing(index_elements=["assertion_hash"])
+        # RETURNING, not rowcount: psycopg reports -1 rows for this statement.
+        .returning(SeenAssertion.assertion_hash)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first() is not None

@@ -217,6 +217,9 @@ class SpKey(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # "sp": our service provider's key; "idp": the Guard bridge's signing key, which can
+    # assert any customer of the site, so it is never the SP's.
+    purpose: Mapped[str] = mapped_column(String(10), default="sp")
     private_key_encrypted: Mapped[str] = mapped_column(Text)
     certificate_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

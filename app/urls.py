@@ -56,6 +56,15 @@ def saml_slo_url(base: str, idp_id: str) -> str:
     return f"{base}/saml/{idp_id}/slo"
 
 
+def saml_idp_metadata_url(base: str, tenant_id: str) -> str:
+    """The Guard bridge's IdP entity id: the URL of its metadata."""
+    return f"{base}/saml-idp/{tenant_id}/metadata"
+
+
+def saml_idp_sso_url(base: str, tenant_id: str) -> str:
+    return f"{base}/saml-idp/{tenant_id}/sso"
+
+
 def test_login_url(base: str, ticket: str) -> str:
     return f"{base}/oidc/test/{ticket}"
 

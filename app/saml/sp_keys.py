@@ -1,4 +1,5 @@
-"""Each site's SAML service-provider keys (RSA-2048, with a self-signed certificate, as SAML
+"""Each site's SAML keys: its service-provider keys (``purpose="sp"``), and apart from them
+the Guard bridge's IdP signing key (``purpose="idp"``). The SP keys (RSA-2048, with a self-signed certificate, as SAML
 metadata carries keys): made on first use, stored encrypted with the app's secret box,
 rotated and retired from the admin API. A key is shared by the site's SAML IdPs, as one
 SP certificate usually is.
@@ -37,19 +38,28 @@ class ActiveKey:
 
 
 async def active_keys(
-    session: AsyncSession, tenant_id: str, *, box: SecretBox, create: bool = True
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    box: SecretBox,
+    create: bool = True,
+    purpose: str = "sp",
 ) -> list[ActiveKey]:
     """The site's active keys, newest (the signing one) first; one is made if there is none
     and ``create``."""
     rows = list(
         await session.scalars(
             select(SpKey)
-            .where(SpKey.tenant_id == tenant_id, SpKey.retired_at.is_(None))
+            .where(
+                SpKey.tenant_id == tenant_id,
+                SpKey.purpose == purpose,
+                SpKey.retired_at.is_(None),
+            )
             .order_by(SpKey.created_at.desc(), SpKey.id)
         )
     )
     if not rows and create:
-        rows = [await _new_key(session, tenant_id, box=box)]
+        rows = [await _new_key(session, tenant_id, box=box, purpose=purpose)]
     return [_loaded(row, box) for row in rows]
 
 
@@ -62,7 +72,11 @@ async def retire(session: AsyncSession, tenant_id: str, key_id: str, *, now: dat
     rows = list(
         await session.scalars(
             select(SpKey)
-            .where(SpKey.tenant_id == tenant_id, SpKey.retired_at.is_(None))
+            .where(
+                SpKey.tenant_id == tenant_id,
+                SpKey.purpose == "sp",
+                SpKey.retired_at.is_(None),
+            )
             .order_by(SpKey.created_at.desc(), SpKey.id)
         )
     )
@@ -77,10 +91,13 @@ async def retire(session: AsyncSession, tenant_id: str, key_id: str, *, now: dat
     await session.flush()
 
 
-async def _new_key(session: AsyncSession, tenant_id: str, *, box: SecretBox) -> SpKey:
+async def _new_key(
+    session: AsyncSession, tenant_id: str, *, box: SecretBox, purpose: str = "sp"
+) -> SpKey:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = datetime.now(UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Portal SSO SP {tenant_id}")])
+    label = "IdP" if purpose == "idp" else "SP"
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Portal SSO {label} {tenant_id}")])
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -94,6 +111,7 @@ async def _new_key(session: AsyncSession, tenant_id: str, *, box: SecretBox) -> 
     row = SpKey(
         id=new_opaque_id(),
         tenant_id=tenant_id,
+        purpose=purpose,
         private_key_encrypted=box.encrypt(
             key.private_bytes(
                 serialization.Encoding.PEM,

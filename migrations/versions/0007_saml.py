@@ -42,6 +42,7 @@ def upgrade() -> None:
         "saml_sp_keys",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("purpose", sa.String(length=10), nullable=False, server_default="sp"),
         sa.Column("private_key_encrypted", sa.Text(), nullable=False),
         sa.Column("certificate_pem", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

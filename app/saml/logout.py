@@ -87,16 +87,22 @@ def redirect_url(
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
 
-def logout_request(
-    *, sp_entity_id: str, destination: str, handle: SessionHandle, now: datetime
-) -> bytes:
-    root = etree.Element(f"{{{SAMLP}}}LogoutRequest", nsmap={"samlp": SAMLP, "saml": SAML})
+def _message(tag: str, *, sp_entity_id: str, destination: str, now: datetime) -> etree._Element:
+    """A protocol message's envelope: ID, version, instant, destination, our Issuer."""
+    root = etree.Element(f"{{{SAMLP}}}{tag}", nsmap={"samlp": SAMLP, "saml": SAML})
     root.set("ID", f"_{secrets.token_hex(16)}")
     root.set("Version", "2.0")
     root.set("IssueInstant", _instant(now))
     root.set("Destination", destination)
-    root.set("NotOnOrAfter", _instant(now + timedelta(minutes=5)))
     etree.SubElement(root, f"{{{SAML}}}Issuer").text = sp_entity_id
+    return root
+
+
+def logout_request(
+    *, sp_entity_id: str, destination: str, handle: SessionHandle, now: datetime
+) -> bytes:
+    root = _message("LogoutRequest", sp_entity_id=sp_entity_id, destination=destination, now=now)
+    root.set("NotOnOrAfter", _instant(now + timedelta(minutes=5)))
     name_id = etree.SubElement(root, f"{{{SAML}}}NameID")
     if handle.name_id_format:
         name_id.set("Format", handle.name_id_format)
@@ -109,13 +115,8 @@ def logout_request(
 def logout_response(
     *, sp_entity_id: str, destination: str, in_response_to: str, now: datetime
 ) -> bytes:
-    root = etree.Element(f"{{{SAMLP}}}LogoutResponse", nsmap={"samlp": SAMLP, "saml": SAML})
-    root.set("ID", f"_{secrets.token_hex(16)}")
-    root.set("Version", "2.0")
-    root.set("IssueInstant", _instant(now))
-    root.set("Destination", destination)
+    root = _message("LogoutResponse", sp_entity_id=sp_entity_id, destination=destination, now=now)
     root.set("InResponseTo", in_response_to)
-    etree.SubElement(root, f"{{{SAML}}}Issuer").text = sp_entity_id
     status = etree.SubElement(root, f"{{{SAMLP}}}Status")
     etree.SubElement(status, f"{{{SAMLP}}}StatusCode", Value=SUCCESS)
     return etree.tostring(root)

@@ -213,14 +213,7 @@ def _signed_parts(root: etree._Element, idp: TrustedIdp) -> tuple[etree._Element
     response_signed = root.find("ds:Signature", NS) is not None
     assertion = root.find("saml:Assertion", NS)
     assertion_signed = assertion is not None and assertion.find("ds:Signature", NS) is not None
-    needed = {
-        "response": response_signed,
-        "assertion": assertion_signed,
-        "both": response_signed and assertion_signed,
-        "either": response_signed or assertion_signed,
-    }[idp.require]
-    if not needed:
-        raise SamlResponseError("not_signed_as_required")
+    _require_signatures(idp, response_signed=response_signed, assertion_signed=assertion_signed)
     if response_signed:
         response = _verified(root, "./", f"{{{SAMLP}}}Response", idp)
         signed_assertions = response.findall("saml:Assertion", NS)
@@ -235,6 +228,18 @@ def _signed_parts(root: etree._Element, idp: TrustedIdp) -> tuple[etree._Element
     # Only the Assertion is signed: the Response around it is read as sent (its Destination
     # and InResponseTo are checked, but nothing about the customer is taken from it).
     return root, _verified(root, f"./{{{SAML}}}Assertion/", f"{{{SAML}}}Assertion", idp)
+
+
+def _require_signatures(idp: TrustedIdp, *, response_signed: bool, assertion_signed: bool) -> None:
+    """The admin's rule for which element must carry a signature (verified afterwards)."""
+    needed = {
+        "response": response_signed,
+        "assertion": assertion_signed,
+        "both": response_signed and assertion_signed,
+        "either": response_signed or assertion_signed,
+    }[idp.require]
+    if not needed:
+        raise SamlResponseError("not_signed_as_required")
 
 
 def _decrypted_parts(
@@ -259,14 +264,7 @@ def _decrypted_parts(
     ):
         raise SamlResponseError("not_one_assertion")
     assertion_signed = assertion_root.find("ds:Signature", NS) is not None
-    needed = {
-        "response": response_signed,
-        "assertion": assertion_signed,
-        "both": response_signed and assertion_signed,
-        "either": response_signed or assertion_signed,
-    }[idp.require]
-    if not needed:
-        raise SamlResponseError("not_signed_as_required")
+    _require_signatures(idp, response_signed=response_signed, assertion_signed=assertion_signed)
     if assertion_signed:
         return response, _verified(assertion_root, "./", f"{{{SAML}}}Assertion", idp)
     return response, assertion_root

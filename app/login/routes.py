@@ -38,8 +38,8 @@ from app.models import IdentityProvider, Tenant
 from app.saml import sp_keys
 from app.saml.idp import idp_metadata
 from app.saml.login import (
-    answers_no_request,
     idp_logout_answer,
+    is_flow_state,
     read_logout_request,
     service_provider,
 )
@@ -249,8 +249,9 @@ async def assertion_consumer(
         "state": fields.get("RelayState", ""),
         "SAMLResponse": fields.get("SAMLResponse", ""),
     }
-    if answers_no_request(params["SAMLResponse"]):
-        # IdP-initiated: there is no browser binding to carry over.
+    if not is_flow_state(params["state"]):
+        # No sign-in of ours to answer (IdP-initiated, RelayState a desk id or nothing): only
+        # an IdP that allows it, with a Response answering no request, gets further.
         outcome = await login.complete_unsolicited(
             session, idp_id=idp_id, params=params, client=client_of(request)
         )
@@ -276,6 +277,7 @@ async def assertion_consumer(
         params=params,
         browser_id=browser_id,
         client=client_of(request),
+        saml_answer=True,
     )
     return _answer(request, outcome, settings)
 

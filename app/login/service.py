@@ -219,8 +219,11 @@ class LoginService:
         params: dict[str, str],
         browser_id: str | None,
         client: Client,
+        saml_answer: bool = False,
         now: datetime | None = None,
     ) -> Outcome:
+        """``saml_answer``: the answer came to the SAML ACS, not the OIDC callback; each route
+        takes only its own protocol's answers."""
         now = now or datetime.now(UTC)
         try:
             state = await check_state(
@@ -232,7 +235,9 @@ class LoginService:
             )
         # The state is spent whatever happens next: commit that before anything can fail.
         await session.commit()
-        return await self._finish(session, idp_id=idp_id, state=state, params=params, now=now)
+        return await self._finish(
+            session, idp_id=idp_id, state=state, params=params, now=now, saml_answer=saml_answer
+        )
 
     async def complete_unsolicited(
         self,
@@ -289,7 +294,13 @@ class LoginService:
                 session, error=error, tenant_id=config.tenant.id, idp=idp, state=None
             )
         return await self._finish(
-            session, idp_id=idp_id, state=state, params=params, now=now, unsolicited=True
+            session,
+            idp_id=idp_id,
+            state=state,
+            params=params,
+            now=now,
+            saml_answer=True,
+            unsolicited=True,
         )
 
     async def _finish(
@@ -300,6 +311,7 @@ class LoginService:
         state: LoginState,
         params: dict[str, str],
         now: datetime,
+        saml_answer: bool,
         unsolicited: bool = False,
     ) -> Outcome:
         """Past the state: the IdP's answer verified, then the test's report, or the customer
@@ -323,7 +335,13 @@ class LoginService:
             )
         try:
             completed = await self._verify_answer(
-                session, idp=idp, state=state, params=params, now=now, unsolicited=unsolicited
+                session,
+                idp=idp,
+                state=state,
+                params=params,
+                now=now,
+                saml_answer=saml_answer,
+                unsolicited=unsolicited,
             )
         except AppError as e:
             return await self._refuse(session, error=e, tenant_id=tenant.id, idp=idp, state=state)
@@ -367,10 +385,14 @@ class LoginService:
         state: LoginState,
         params: dict[str, str],
         now: datetime,
+        saml_answer: bool,
         unsolicited: bool = False,
     ) -> CompletedLogin:
         """The protocol's part: the IdP's answer, verified into claims and an identity."""
-        if PRESETS[idp.preset].kind != "saml":
+        if saml_answer != (PRESETS[idp.preset].kind == "saml"):
+            # A SAML Response at an OIDC callback, or the reverse: never another entry point.
+            raise LoginError("this sign-in answer came back to the wrong address")
+        if not saml_answer:
             return await complete_login(
                 idp=idp,
                 state=state,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,7 @@ from app.saml.response import (
     decode_post,
     verify_response,
 )
-from app.saml.xml import UnsafeXmlError, parse_untrusted
+from app.saml.xml import UnsafeXmlError
 
 EMAIL_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 # Where an IdP configuration keeps what its metadata said (read when the admin saved it).
@@ -269,14 +270,14 @@ def saml_unsolicited_allowed(idp: IdentityProvider) -> bool:
     return PRESETS[idp.preset].kind == "saml" and idp.settings.get(UNSOLICITED_FIELD) == "accept"
 
 
-def answers_no_request(saml_response: str) -> bool:
-    """Whether a posted Response says it answers no request (IdP-initiated), read before any
-    verification only to choose the path that then verifies it in full."""
-    try:
-        root = parse_untrusted(decode_post(saml_response))
-    except (SamlResponseError, UnsafeXmlError):
-        return False
-    return root.get("InResponseTo") is None
+# What ``create_state`` hands out (``secrets.token_urlsafe(32)``), carried as RelayState.
+_FLOW_STATE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def is_flow_state(relay_state: str) -> bool:
+    """Whether a RelayState has the shape of our flow state (then the Response must answer
+    that sign-in); anything else can only be an IdP-initiated sign-in."""
+    return bool(_FLOW_STATE.fullmatch(relay_state))
 
 
 def service_provider(app_base_url: str, idp_id: str) -> ServiceProvider:

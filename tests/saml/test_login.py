@@ -375,7 +375,7 @@ async def test_an_assertion_is_accepted_once_across_instances(
     assert (first, again, other_idp) == (True, False, True)
 
 
-async def test_an_overlong_relay_state_is_no_state(
+async def test_an_overlong_relay_state_is_no_sign_in_of_ours(
     client: httpx.AsyncClient,
     tenant: InstalledTenant,
     saml_idp: SigningIdp,
@@ -386,7 +386,8 @@ async def test_an_overlong_relay_state_is_no_state(
     request_id, _ = request_of(await start(client, tenant))
     document = answer(saml_idp, configured, request_id)
     response = await post_to_acs(client, configured["acs_url"], document, "x" * 81)
-    await assert_refused(response, provisioner, session, "no state")
+    # Not a flow state of ours, so only an IdP-initiated sign-in, which this IdP refuses.
+    await assert_refused(response, provisioner, session, "own sign-in links are not accepted")
 
 
 async def test_signing_out_ends_our_session_and_says_the_idps_may_remain(
@@ -639,3 +640,22 @@ async def test_an_idp_initiated_forgery_is_refused_like_any_other(
     document = answer(SigningIdp(), configured, None)  # the attacker's own key
     response = await post_to_acs(client, configured["acs_url"], document, "7")
     await assert_refused(response, provisioner, session, "could not be verified", status=400)
+
+
+async def test_a_saml_response_at_the_oidc_callback_is_refused(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    saml_idp: SigningIdp,
+    configured: dict[str, Any],
+    provisioner: RecordingProvisioner,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """Each route takes its own protocol's answers: a valid Response for this very sign-in,
+    sent to the OIDC callback, opens nothing."""
+    request_id, relay_state = request_of(await start(client, tenant))
+    document = answer(saml_idp, configured, request_id)
+    response = await client.get(
+        f"/oidc/{configured['id']}/callback",
+        params={"state": relay_state, "SAMLResponse": base64.b64encode(document).decode()},
+    )
+    await assert_refused(response, provisioner, session, "came back to the wrong address")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ import pytest
 import respx
 
 from app.config import Settings
-from tests.conftest import ROOT
+from app.connect.jwt import query_string_hash
+from tests.conftest import ROOT, InstalledTenant
+from tests.support.connect_tokens import tenant_token
 from tests.support.live_server import free_port, live_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -121,3 +124,36 @@ async def double_click_over_a_slow_network(page: Any, *, button: str, posts_to: 
         button,
     )
     return posts
+
+
+AP_STAND_IN = """
+window.AP = {
+  context: { getToken: function (callback) { setTimeout(function () { callback(%r); }, 0); } },
+  resize: function () {}, sizeToParent: function () {}
+};
+"""
+
+
+async def connect_admin_context(
+    browser: Any, tenant: InstalledTenant, live: str, *, height: int
+) -> tuple[Any, str]:
+    """A browser context that opens the Connect admin page as Jira would (a page JWT in the
+    URL, Atlassian's all.js stood in for with a context token), and that page's URL."""
+    context_token = tenant_token(
+        client_key=tenant.client_key, secret=tenant.shared_secret, exp=int(time.time()) + 3600
+    )
+    page_query = "lic=none&xdm_e=https%3A%2F%2Facme.atlassian.net&cp="
+    page_jwt = tenant_token(
+        client_key=tenant.client_key,
+        secret=tenant.shared_secret,
+        qsh=query_string_hash("GET", "/admin", page_query),
+    )
+    context = await browser.new_context(viewport={"width": 1100, "height": height})
+    # Stand in for Atlassian's all.js, which this machine cannot download.
+    await context.route(
+        "https://connect-cdn.atl-paas.net/all.js",
+        lambda route: route.fulfill(
+            content_type="application/javascript", body=AP_STAND_IN % context_token
+        ),
+    )
+    return context, f"{live}/admin?{page_query}&jwt={page_jwt}"

@@ -5,28 +5,22 @@ substitute link, and every tab. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from app.connect.jwt import query_string_hash
 from tests.conftest import InstalledTenant
-from tests.e2e.conftest import accessibility_problems, double_click_over_a_slow_network
-from tests.support.connect_tokens import tenant_token
+from tests.e2e.conftest import (
+    accessibility_problems,
+    connect_admin_context,
+    double_click_over_a_slow_network,
+)
 from tests.support.fake_jira import FakeJira
 from tests.support.openid_provider import OpenIDProvider
 
 pytestmark = pytest.mark.e2e
-
-AP_STAND_IN = """
-window.AP = {
-  context: { getToken: function (callback) { setTimeout(function () { callback(%r); }, 0); } },
-  resize: function () {}, sizeToParent: function () {}
-};
-"""
 
 
 async def test_admin_configures_cognito_sso(
@@ -37,27 +31,11 @@ async def test_admin_configures_cognito_sso(
     browser: Any,
     artifacts: Path,
 ) -> None:
-    context_token = tenant_token(
-        client_key=tenant.client_key, secret=tenant.shared_secret, exp=int(time.time()) + 3600
-    )
-    page_query = "lic=none&xdm_e=https%3A%2F%2Facme.atlassian.net&cp="
-    page_jwt = tenant_token(
-        client_key=tenant.client_key,
-        secret=tenant.shared_secret,
-        qsh=query_string_hash("GET", "/admin", page_query),
-    )
-    context = await browser.new_context(viewport={"width": 1100, "height": 900})
+    context, admin_url = await connect_admin_context(browser, tenant, live, height=900)
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live)
-    # Stand in for Atlassian's all.js, which this machine cannot download.
-    await context.route(
-        "https://connect-cdn.atl-paas.net/all.js",
-        lambda route: route.fulfill(
-            content_type="application/javascript", body=AP_STAND_IN % context_token
-        ),
-    )
     page = await context.new_page()
     await page.clock.install()  # runs as usual; fast_forward skips ahead to check the flash
-    await page.goto(f"{live}/admin?{page_query}&jwt={page_jwt}")
+    await page.goto(admin_url)
     await page.wait_for_selector("text=No identity provider yet")
 
     # --- add an AWS Cognito provider through the form --------------------------------------

@@ -4,17 +4,13 @@ to import into the IdP shown after saving. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.connect.jwt import query_string_hash
 from tests.conftest import InstalledTenant
-from tests.e2e.conftest import accessibility_problems
-from tests.e2e.test_admin_browser import AP_STAND_IN
-from tests.support.connect_tokens import tenant_token
+from tests.e2e.conftest import accessibility_problems, connect_admin_context
 from tests.support.saml_idp import SigningIdp
 
 pytestmark = pytest.mark.e2e
@@ -23,24 +19,9 @@ pytestmark = pytest.mark.e2e
 async def test_admin_adds_a_saml_idp_from_its_metadata(
     tenant: InstalledTenant, live: str, browser: Any, artifacts: Path
 ) -> None:
-    context_token = tenant_token(
-        client_key=tenant.client_key, secret=tenant.shared_secret, exp=int(time.time()) + 3600
-    )
-    page_query = "lic=none&xdm_e=https%3A%2F%2Facme.atlassian.net&cp="
-    page_jwt = tenant_token(
-        client_key=tenant.client_key,
-        secret=tenant.shared_secret,
-        qsh=query_string_hash("GET", "/admin", page_query),
-    )
-    context = await browser.new_context(viewport={"width": 1100, "height": 1000})
-    await context.route(
-        "https://connect-cdn.atl-paas.net/all.js",
-        lambda route: route.fulfill(
-            content_type="application/javascript", body=AP_STAND_IN % context_token
-        ),
-    )
+    context, admin_url = await connect_admin_context(browser, tenant, live, height=1000)
     page = await context.new_page()
-    await page.goto(f"{live}/admin?{page_query}&jwt={page_jwt}")
+    await page.goto(admin_url)
     await page.wait_for_selector("text=No identity provider yet")
 
     await page.click("#add-idp")

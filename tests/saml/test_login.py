@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import respx
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi import FastAPI
@@ -25,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.cookies import flow_cookie_name
 from app.idps import repository
-from app.saml.authn import inflate
 from app.saml.login import refresh_metadata
 from tests.conftest import InstalledTenant
 from tests.support.login_fixtures import (
@@ -37,13 +35,9 @@ from tests.support.login_fixtures import (
     start,
 )
 from tests.support.saml_idp import EMAIL_FORMAT, SigningIdp
+from tests.support.saml_login import answer, post_to_acs, request_of, sp_certificates
 
 pytest_plugins = ["tests.support.login_fixtures"]
-
-
-@pytest.fixture
-def saml_idp() -> SigningIdp:
-    return SigningIdp()
 
 
 @pytest.fixture
@@ -58,39 +52,6 @@ async def configured(
         metadata_xml=saml_idp.metadata().decode(),
         trust_email=True,  # SAML has no email_verified: the admin vouches for the IdP
     )
-
-
-def request_of(location: str) -> tuple[str, str]:
-    """(the AuthnRequest's ID, the RelayState) from the redirect to the IdP."""
-    query = parse_qs(urlsplit(location).query)
-    request = etree.fromstring(inflate(base64.b64decode(query["SAMLRequest"][0])))
-    return str(request.get("ID")), query["RelayState"][0]
-
-
-async def post_to_acs(
-    client: httpx.AsyncClient, acs_url: str, document: bytes, relay_state: str | None
-) -> httpx.Response:
-    form = {"SAMLResponse": base64.b64encode(document).decode()}
-    if relay_state is not None:
-        form["RelayState"] = relay_state
-    return await client.post(urlsplit(acs_url).path, data=form)
-
-
-def answer(
-    saml_idp: SigningIdp, configured: dict[str, Any], request_id: str | None, **fields: Any
-) -> bytes:
-    values: dict[str, Any] = {
-        "acs_url": configured["acs_url"],
-        "audience": configured["sp_entity_id"],
-        "in_response_to": request_id,
-        "attributes": {
-            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress": [
-                "Ann@Example.com"
-            ],
-            "displayName": ["Ann Example"],
-        },
-    }
-    return saml_idp.signed_response(**(values | fields))
 
 
 async def test_the_admin_api_shows_what_the_metadata_said_and_what_to_import(
@@ -408,16 +369,6 @@ async def test_signing_out_ends_our_session_and_says_the_idps_may_remain(
     assert await sessions(session) == 0
     page = await client.get(urlsplit(out.headers["location"]).path + "?idp_session=kept")
     assert "still be signed in at your organisation" in page.text
-
-
-def sp_certificates(metadata: bytes, use: str) -> list[x509.Certificate]:
-    root = etree.fromstring(metadata)
-    return [
-        x509.load_der_x509_certificate(base64.b64decode(text.text or ""))
-        for key in root.iter("{urn:oasis:names:tc:SAML:2.0:metadata}KeyDescriptor")
-        if key.get("use") == use
-        for text in key.iter("{http://www.w3.org/2000/09/xmldsig#}X509Certificate")
-    ]
 
 
 async def our_metadata(client: httpx.AsyncClient, configured: dict[str, Any]) -> bytes:

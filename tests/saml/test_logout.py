@@ -20,18 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.saml.authn import RSA_SHA256, inflate
 from app.saml.logout import SessionHandle, logout_request
 from tests.conftest import InstalledTenant
-from tests.saml.test_login import answer, post_to_acs, request_of, sp_certificates
 from tests.support.login_fixtures import create_idp, sessions, start
 from tests.support.saml_idp import SigningIdp
+from tests.support.saml_login import answer, post_to_acs, request_of, sp_certificates
 
 pytest_plugins = ["tests.support.login_fixtures"]
 
 IDP_SLO = "https://idp.example.test/slo"
-
-
-@pytest.fixture
-def saml_idp() -> SigningIdp:
-    return SigningIdp()
 
 
 @pytest.fixture

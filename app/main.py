@@ -184,7 +184,13 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
             background = []
             if engine.dialect.name == "postgresql":
                 background.append(asyncio.create_task(tenant_cache.listen_forever(engine)))
-            background.append(asyncio.create_task(refresh_all_metadata_forever(sessionmaker, http)))
+            background.append(
+                asyncio.create_task(
+                    refresh_all_metadata_forever(
+                        sessionmaker, http, allow_http_loopback=settings.dev_allow_http_loopback
+                    )
+                )
+            )
             if settings.personal_data_report_interval_seconds > 0:
                 background.append(
                     asyncio.create_task(

@@ -226,7 +226,9 @@ async def save_idp(
     if errors:
         raise InvalidInputError("some fields need attention", fields=errors)
     if PRESETS[values["preset"]].kind == "saml":
-        await _read_saml_metadata(values, idp, fetch_metadata)
+        await _read_saml_metadata(
+            values, idp, fetch_metadata, allow_http_loopback=allow_http_loopback
+        )
         secret = ""
         # The site's SP key, made now: the metadata the IdP's admin downloads names it.
         await sp_keys.active_keys(session, tenant_id, box=box)
@@ -273,7 +275,11 @@ SAML_SOURCE_FIELDS = ("metadata_url", "metadata_xml", "entity_id")
 
 
 async def _read_saml_metadata(
-    values: dict[str, Any], idp: IdentityProvider | None, fetch: FetchMetadata | None
+    values: dict[str, Any],
+    idp: IdentityProvider | None,
+    fetch: FetchMetadata | None,
+    *,
+    allow_http_loopback: bool,
 ) -> None:
     """Read the IdP's metadata into ``values["settings"]`` when its source changed (or was
     never read); a metadata URL is fetched now, so a wrong one is caught while the admin is
@@ -291,7 +297,11 @@ async def _read_saml_metadata(
             document = await fetch(settings["metadata_url"])
         else:
             document = str(settings["metadata_xml"]).encode()
-        metadata = parse_metadata(document, entity_id=settings.get("entity_id") or None)
+        metadata = parse_metadata(
+            document,
+            entity_id=settings.get("entity_id") or None,
+            allow_http_loopback=allow_http_loopback,
+        )
     except (MetadataError, UnsafeXmlError) as e:
         raise InvalidInputError("some fields need attention", fields={source: e.message}) from e
     settings[METADATA_KEY] = stored_metadata(metadata, read_at=datetime.now(UTC))

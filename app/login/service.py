@@ -421,7 +421,13 @@ class LoginService:
             row = await repository.get_idp(session, idp.tenant_id, idp.id)
             if row is None:
                 return None
-            fresh = await refresh_metadata(row, self.http, now=now, force=True)
+            fresh = await refresh_metadata(
+                row,
+                self.http,
+                now=now,
+                force=True,
+                allow_http_loopback=self.settings.dev_allow_http_loopback,
+            )
             await session.commit()  # what was read (or the attempt) stays, whatever follows
             return row if fresh else None
 

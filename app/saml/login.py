@@ -133,7 +133,12 @@ def stored_metadata(metadata: IdpMetadata, *, read_at: datetime) -> dict[str, An
 
 
 async def refresh_metadata(
-    idp: IdentityProvider, http: httpx.AsyncClient, *, now: datetime, force: bool = False
+    idp: IdentityProvider,
+    http: httpx.AsyncClient,
+    *,
+    now: datetime,
+    force: bool = False,
+    allow_http_loopback: bool = False,
 ) -> bool:
     """Read the IdP's metadata URL again into ``idp.settings`` (the caller flushes); False
     when it has no URL, was tried less than ``MIN_REFETCH`` ago, is not due (unless
@@ -153,6 +158,7 @@ async def refresh_metadata(
             await fetch_metadata(http, str(url)),
             entity_id=idp.settings.get("entity_id") or None,
             now=now,
+            allow_http_loopback=allow_http_loopback,
         )
     except (MetadataError, UnsafeXmlError) as e:
         logger.warning("SAML metadata of IdP %s not refreshed: %s", idp.id, e.message)
@@ -163,7 +169,10 @@ async def refresh_metadata(
 
 
 async def refresh_all_metadata_forever(
-    sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+    sessionmaker: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    *,
+    allow_http_loopback: bool,
 ) -> None:
     """The background task: every quarter of an hour, the SAML IdPs whose metadata is due
     (each in its own transaction, so one slow IdP delays only itself)."""
@@ -176,7 +185,12 @@ async def refresh_all_metadata_forever(
                 async with sessionmaker() as session:
                     idp = await get_idp(session, tenant_id, idp_id)
                     if idp is not None:
-                        await refresh_metadata(idp, http, now=datetime.now(UTC))
+                        await refresh_metadata(
+                            idp,
+                            http,
+                            now=datetime.now(UTC),
+                            allow_http_loopback=allow_http_loopback,
+                        )
                         await session.commit()
         except DATABASE_FAILURES:
             logger.warning("SAML metadata refresh failed; retrying later", exc_info=True)

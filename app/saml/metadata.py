@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.errors import AppError
 from app.saml.xml import parse_untrusted, xs_datetime
+from app.urls import secure_endpoint_error
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -85,9 +86,16 @@ async def fetch_metadata(http: httpx.AsyncClient, url: str) -> bytes:
 
 
 def parse_metadata(
-    document: bytes, *, entity_id: str | None = None, now: datetime | None = None
+    document: bytes,
+    *,
+    entity_id: str | None = None,
+    now: datetime | None = None,
+    allow_http_loopback: bool = False,
 ) -> IdpMetadata:
-    """The IdP described by ``document``, or ``MetadataError`` saying what is missing."""
+    """The IdP described by ``document``, or ``MetadataError`` saying what is missing.
+
+    Its SSO and SLO URLs are where customers' browsers are sent: like every endpoint an
+    admin gives, they must be https (plain http on loopback only in development)."""
     now = now or datetime.now(UTC)
     root = parse_untrusted(document)
     if root.tag == f"{{{MD}}}EntitiesDescriptor":
@@ -120,13 +128,19 @@ def parse_metadata(
         raise MetadataError(
             "the identity provider offers no single sign-on over the HTTP-Redirect binding"
         )
+    slo = _endpoint(descriptor, "SingleLogoutService")
+    for label, url in (("sign-in", sso), ("sign-out", slo)):
+        if url is not None and (
+            problem := secure_endpoint_error(url, allow_http_loopback=allow_http_loopback)
+        ):
+            raise MetadataError(f"the identity provider's {label} URL {problem}")
     certificates = _signing_certificates(descriptor)
     if not certificates:
         raise MetadataError("the metadata has no signing certificate for the identity provider")
     return IdpMetadata(
         entity_id=str(entity.get("entityID") or ""),
         sso_url=sso,
-        slo_url=_endpoint(descriptor, "SingleLogoutService"),
+        slo_url=slo,
         signing_certificates=certificates,
         want_authn_requests_signed=descriptor.get("WantAuthnRequestsSigned") in ("true", "1"),
         valid_until=valid_until,
@@ -147,7 +161,7 @@ def _endpoint(descriptor: etree._Element, kind: str) -> str | None:
     for service in descriptor.findall(f"md:{kind}", NS):
         location = (service.get("Location") or "").strip()
         if service.get("Binding") == REDIRECT_BINDING and location:
-            return location  # the caller's endpoint policy decides whether it may be used
+            return location
     return None
 
 

@@ -103,3 +103,25 @@ def test_something_that_is_not_metadata_is_refused() -> None:
 def test_a_doctype_in_pasted_metadata_is_refused() -> None:
     with pytest.raises(UnsafeXmlError):
         parse_metadata(b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
+
+
+@pytest.mark.parametrize(
+    ("location", "problem"),
+    [
+        ("javascript:alert(1)", "sign-in URL must be an absolute URL"),
+        ("http://idp.example.test/sso", "sign-in URL must use https"),
+        ("https://user:pw@idp.example.test/sso", "sign-in URL must not carry credentials"),
+    ],
+)
+def test_an_sso_url_customers_must_not_be_sent_to_is_refused(
+    idp: SigningIdp, location: str, problem: str
+) -> None:
+    document = idp.metadata().replace(idp.sso_url.encode(), location.encode())
+    with pytest.raises(MetadataError, match=problem):
+        parse_metadata(document)
+
+
+def test_an_slo_url_over_plain_http_is_refused(idp: SigningIdp) -> None:
+    with pytest.raises(MetadataError, match="sign-out URL must use https"):
+        parse_metadata(idp.metadata(slo_url="http://idp.example.test/slo"))
+    assert parse_metadata(idp.metadata(slo_url="https://idp.example.test/slo")).slo_url

@@ -51,7 +51,8 @@ def simplesamlphp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleSa
 
 @pytest.fixture(scope="module")
 def metadata(simplesamlphp: SimpleSamlPhp) -> IdpMetadata:
-    return parse_metadata(httpx.get(simplesamlphp.metadata_url).content)
+    # SimpleSAMLphp serves plain http on loopback, as development settings allow.
+    return parse_metadata(httpx.get(simplesamlphp.metadata_url).content, allow_http_loopback=True)
 
 
 def form_field(html: str, name: str) -> str:

@@ -349,7 +349,17 @@
     form.elements.organization_sync.checked = settings.organization_sync;
     form.elements.allowed_email_domains.value = settings.allowed_email_domains.join(", ");
   }
-  function loadSettings() { return api("GET", "/settings").then(fillSettings).catch(function (e) { flash(e.message, "error"); }); }
+  // The settings forms wait while their values load: a box ticked before the answer came
+  // would be unticked by it.
+  function settingsLoading(on) {
+    $$("#jira-form input, #settings-form input").forEach(function (input) { input.disabled = on; });
+  }
+  function loadSettings() {
+    settingsLoading(true);
+    return api("GET", "/settings").then(fillSettings)
+      .catch(function (e) { flash(e.message, "error"); })
+      .then(function () { settingsLoading(false); });
+  }
 
   $$("#jira-form input[name=jira_auth]").forEach(function (radio) {
     radio.addEventListener("change", function () { $("#service-account").hidden = radio.value !== "api_token" || !radio.checked; });

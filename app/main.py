@@ -54,6 +54,7 @@ from app.observability import (
 )
 from app.oidc.metadata import MetadataCache
 from app.outbound import AddressPolicy, create_http_client
+from app.portal import guard as portal_guard
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.portal.pages import CONCURRENT_UPLOADS, UploadSlots
@@ -253,6 +254,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     # portal), fixed portal paths (logout, signed-out) before the /{service_desk_id} pages.
     app.include_router(admin_api.router)
     app.include_router(login_routes.router)
+    app.include_router(portal_guard.router)
     app.include_router(portal_routes.router)
     app.include_router(portal_pages.router)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import DATABASE_FAILURES
 from app.idps import repository as idp_repository
+from app.login import guard
 from app.login.audit import purge_old_events
 from app.login.sessions import purge_expired_sessions
 from app.portal import submissions
@@ -40,6 +41,7 @@ async def purge_expired(
     counts = await idp_repository.purge_expired_flows(session, now=now)
     counts["portal_sessions"] = await purge_expired_sessions(session, now=now)
     counts["form_submissions"] = await submissions.purge_expired(session, now=now)
+    counts["guard_requests"] = await guard.purge_expired(session, now=now)
     counts["login_events"] = await purge_old_events(
         session, older_than=now - audit_retention, keep=max_login_events
     )

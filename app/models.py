@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -206,6 +207,33 @@ class SeenAssertion(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class GuardRequest(Base):
+    """An AuthnRequest from the site's Atlassian Guard SP, waiting for the customer's sign-in
+    upstream. Found by the hash of the random token in the journey's URL; its ID is unique
+    per site (a replayed AuthnRequest is refused on every instance) until the row expires,
+    which is after the oldest IssueInstant still accepted."""
+
+    __tablename__ = "guard_requests"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "request_hash"),
+        Index("ix_guard_requests_expires_at", "expires_at"),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # sha256 of the AuthnRequest's ID; the ID itself is what the Response answers.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(256))
+    relay_state: Mapped[str | None] = mapped_column(String(80))
+    force_authn: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The SP it was checked against: a journey outlives no change to the registration.
+    sp_entity_id: Mapped[str] = mapped_column(String(1000))
+    acs_url: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class SpKey(Base):
     """One of a site's SAML service-provider keys: it signs our AuthnRequests and decrypts
     the Assertions IdPs encrypt for us. Every active key is published in our metadata (a
@@ -257,6 +285,9 @@ class PortalSession(Base):
     subject: Mapped[str] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(255))
+    # The name's parts, when the IdP sent them: the Guard bridge asserts them.
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
     id_token_encrypted: Mapped[str | None] = mapped_column(Text)
     # SAML: what a LogoutRequest names (ours to the IdP, or the IdP's to us).
     saml_name_id: Mapped[str | None] = mapped_column(String(1000))
@@ -302,6 +333,9 @@ class TenantSettings(Base):
     allowed_email_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     auto_create_customers: Mapped[bool] = mapped_column(Boolean, default=True)
     organization_sync: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The Atlassian Guard bridge (DESIGN.md): {"enabled", "sp_entity_id", "acs_url",
+    # "sp_certificate", "bound_domains_only"}; empty until the admin saves it.
+    guard_bridge: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -23,6 +23,7 @@ from app.admin.providers import (
     save_idp,
 )
 from app.admin.schemas import (
+    GuardBridgeView,
     IdpView,
     LoginsPage,
     PortalView,
@@ -33,6 +34,8 @@ from app.admin.schemas import (
     TestLinkView,
     VerifyView,
 )
+from app.config import Settings
+from app.crypto import SecretBox
 from app.db import SessionDep
 from app.deps import HttpDep, SecretBoxDep, SettingsDep, services
 from app.errors import InvalidInputError, JiraError, NotFoundError
@@ -44,9 +47,17 @@ from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
 from app.login.audit import recent_logins
+from app.login.guard import certificate_problem, describe_bindings, describe_bridge_setting
+from app.models import TenantSettings
 from app.saml import sp_keys
 from app.saml.metadata import fetch_metadata
-from app.urls import desk_url, test_login_url
+from app.urls import (
+    desk_url,
+    saml_idp_metadata_url,
+    saml_idp_sso_url,
+    secure_endpoint_error,
+    test_login_url,
+)
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -249,6 +260,16 @@ async def list_logins(
     }
 
 
+class GuardBridgeInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    enabled: bool = False
+    sp_entity_id: str = Field(default="", max_length=1000)
+    acs_url: str = Field(default="", max_length=2048)
+    sp_certificate: str | None = Field(default=None, max_length=20_000)
+    bound_domains_only: bool = False
+
+
 class SettingsInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -259,20 +280,30 @@ class SettingsInput(BaseModel):
     allowed_email_domains: list[DomainName] | None = Field(default=None, max_length=MAX_DOMAINS)
     auto_create_customers: bool | None = None
     organization_sync: bool | None = None
+    guard_bridge: GuardBridgeInput | None = None
 
 
 # Optional in a PUT (leave out what does not change), but never null.
 _REQUIRED_SETTINGS = ("jira_auth", "landing", "auto_create_customers", "organization_sync")
 
 
+def _describe_settings(settings: TenantSettings) -> dict[str, Any]:
+    return {**describe_settings(settings), "guard_bridge": describe_bridge_setting(settings)}
+
+
 @router.get("/settings", response_model=SettingsView)
 async def get_settings(context: AdminJWT, session: SessionDep) -> dict[str, Any]:
-    return describe_settings(await jsm_repository.get_settings(session, context.tenant.id))
+    return _describe_settings(await jsm_repository.get_settings(session, context.tenant.id))
 
 
 @router.put("/settings", response_model=SettingsView)
 async def put_settings(
-    body: SettingsInput, request: Request, context: AdminJWT, session: SessionDep, box: SecretBoxDep
+    body: SettingsInput,
+    request: Request,
+    context: AdminJWT,
+    session: SessionDep,
+    box: SecretBoxDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     current = await jsm_repository.settings_for_update(session, context.tenant.id)
     given = body.model_dump(exclude_unset=True, exclude={"service_account_token"})
@@ -294,6 +325,12 @@ async def put_settings(
             fields["service_account_email"] = "enter the service account's email address"
         if not token and not current.service_account_token_encrypted:
             fields["service_account_token"] = "enter an API token of the service account"  # noqa: S105
+    if "guard_bridge" in given:
+        given["guard_bridge"] = bridge_input(
+            body.guard_bridge,
+            fields,
+            allow_http_loopback=settings.dev_allow_http_loopback,
+        )
     if fields:
         raise InvalidInputError("some fields need attention", fields=fields)
     for name, value in given.items():
@@ -303,7 +340,83 @@ async def put_settings(
     await session.flush()
     directory: JiraDirectory = services(request).get(JiraDirectory)
     directory.forget(context.tenant.id)
-    return describe_settings(current)
+    return _describe_settings(current)
+
+
+def bridge_input(
+    body: GuardBridgeInput | None, fields: dict[str, str], *, allow_http_loopback: bool
+) -> dict[str, Any]:
+    """The ``guard_bridge`` setting to store; problems go into ``fields``."""
+    if body is None:
+        fields["guard_bridge"] = "give the bridge's settings, or leave them out"
+        return {}
+    value = body.model_dump()
+    if body.acs_url:
+        problem = secure_endpoint_error(body.acs_url, allow_http_loopback=allow_http_loopback)
+        if problem:
+            fields["guard_bridge.acs_url"] = f"the ACS URL {problem}"
+    if body.enabled and not body.sp_entity_id:
+        fields["guard_bridge.sp_entity_id"] = (
+            "paste the SP entity ID that Atlassian Administration shows for this provider"
+        )
+    if body.enabled and not body.acs_url:
+        fields["guard_bridge.acs_url"] = (
+            "paste the SP Assertion Consumer Service URL that Atlassian Administration shows"
+        )
+    if body.sp_certificate:
+        problem = certificate_problem(body.sp_certificate)
+        if problem:
+            fields["guard_bridge.sp_certificate"] = problem
+        else:
+            value["sp_certificate"] = body.sp_certificate.strip()
+    else:
+        value["sp_certificate"] = None
+    return value
+
+
+@router.get("/guard-bridge", response_model=GuardBridgeView)
+async def get_guard_bridge(
+    context: AdminJWT, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
+) -> dict[str, Any]:
+    """The Guard bridge's set-up: what to copy into Atlassian Guard (the site's signing key
+    is made on the first call, as for the metadata URL), and whose email it asserts."""
+    return await _bridge_view(session, context.tenant.id, settings=settings, box=box)
+
+
+@router.post("/guard-bridge/keys", response_model=GuardBridgeView, status_code=201)
+async def prepare_guard_key(
+    context: AdminJWT, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
+) -> dict[str, Any]:
+    """Rotation, step 1: a next key, published in the metadata, not yet signing."""
+    await sp_keys.prepare_next_idp_key(session, context.tenant.id, box=box)
+    return await _bridge_view(session, context.tenant.id, settings=settings, box=box)
+
+
+@router.post("/guard-bridge/keys/switch", response_model=GuardBridgeView)
+async def switch_guard_key(
+    context: AdminJWT, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
+) -> dict[str, Any]:
+    """Rotation, step 2, once Guard has the next certificate: it signs; the old is retired."""
+    await sp_keys.switch_idp_key(session, context.tenant.id, box=box, now=datetime.now(UTC))
+    return await _bridge_view(session, context.tenant.id, settings=settings, box=box)
+
+
+async def _bridge_view(
+    session: SessionDep, tenant_id: str, *, settings: Settings, box: SecretBox
+) -> dict[str, Any]:
+    keys = await sp_keys.active_keys(session, tenant_id, box=box, purpose=sp_keys.IDP)
+    idps = await repository.list_idps(session, tenant_id)
+    tenant_settings = await jsm_repository.get_settings(session, tenant_id)
+    signing = sp_keys.idp_signing_key(keys)
+    return {
+        "entity_id": saml_idp_metadata_url(settings.app_base_url, tenant_id),
+        "sso_url": saml_idp_sso_url(settings.app_base_url, tenant_id),
+        "metadata_url": saml_idp_metadata_url(settings.app_base_url, tenant_id),
+        # The signing key first; a next key, published but not signing, behind it.
+        "keys": _describe_keys([signing, *(key for key in keys if key is not signing)]),
+        "setting": describe_bridge_setting(tenant_settings),
+        **describe_bindings(idps),
+    }
 
 
 @router.post("/settings/verify", response_model=VerifyView, response_model_exclude_unset=True)

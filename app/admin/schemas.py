@@ -142,6 +142,34 @@ class SettingsView(_View):
     organization_sync: bool
 
 
+class GuardBridgeSettingView(_View):
+    enabled: bool
+    sp_entity_id: str
+    acs_url: str
+    sp_certificate: str | None
+    bound_domains_only: bool
+
+
+class BoundDomainView(_View):
+    domain: str
+    idps: list[str]  # names, in the admin's order
+    shared: bool  # more than one provider may assert it: a warning on the page
+
+
+class GuardBridgeView(_View):
+    """What the admin copies into Atlassian Guard, and how the bridge decides whose email it
+    asserts."""
+
+    entity_id: str
+    sso_url: str
+    metadata_url: str
+    keys: list[SpKeyView]  # the signing key first; a next key waits behind it in a rotation
+    setting: GuardBridgeSettingView
+    domains: list[BoundDomainView]
+    unbound_idps: list[str]  # providers with no email domains: they assert any unbound domain
+    warnings: list[str]
+
+
 class VerifyView(_View):
     ok: bool
     message: str | None = None

@@ -36,7 +36,6 @@ from app.login.service import (
 from app.login.sessions import end_sessions_named
 from app.models import IdentityProvider, Tenant
 from app.saml import sp_keys
-from app.saml.idp import idp_metadata
 from app.saml.login import (
     idp_logout_answer,
     is_flow_state,
@@ -47,7 +46,7 @@ from app.saml.logout import LogoutError
 from app.saml.sp_metadata import sp_metadata
 from app.templating import as_sentence, render, render_error
 from app.tenants import repository as tenants
-from app.urls import saml_idp_metadata_url, saml_idp_sso_url, saml_slo_url, signed_out_url
+from app.urls import saml_slo_url, signed_out_url
 
 logger = logging.getLogger(__name__)
 
@@ -198,32 +197,6 @@ async def single_logout(
     return response
 
 
-@router.get("/saml-idp/{tenant_id}/metadata", include_in_schema=False)
-async def guard_bridge_metadata(
-    tenant_id: str, session: SessionDep, settings: SettingsDep, box: SecretBoxDep
-) -> Response:
-    """The Guard bridge's IdP metadata, for Atlassian Guard's admin: served once the site is
-    installed (the admin copies it into Guard before turning the bridge on). The site's IdP
-    signing key is made on the first request."""
-    tenant = await tenants.get_by_id(session, tenant_id)
-    if tenant is None or not tenant.active:
-        raise NotFoundError("this site has not installed Portal SSO")
-    keys = await sp_keys.active_keys(session, tenant.id, box=box, purpose="idp")
-    await session.commit()
-    return Response(
-        idp_metadata(
-            entity_id=saml_idp_metadata_url(settings.app_base_url, tenant.id),
-            sso_url=saml_idp_sso_url(settings.app_base_url, tenant.id),
-            certificates=[key.certificate for key in keys],
-        ),
-        media_type="application/samlmetadata+xml",
-        headers={
-            "Content-Disposition": f'attachment; filename="portal-sso-idp-{tenant.id}.xml"',
-            "Cache-Control": "no-cache",
-        },
-    )
-
-
 MAX_RELAY_STATE = 80
 
 # The form the ACS re-posts to itself when the browser left our flow cookie behind.
@@ -260,14 +233,20 @@ async def assertion_consumer(
     if browser_id is None and RESENT_FIELD not in fields:
         return render(
             request,
-            "saml/continue.html",
+            "saml/post.html",
             {
                 "title": "Signing you in",
                 "action": request.url.path,
                 "fields": {
-                    name: fields[name] for name in ("SAMLResponse", "RelayState") if name in fields
+                    **{
+                        name: fields[name]
+                        for name in ("SAMLResponse", "RelayState")
+                        if name in fields
+                    },
+                    RESENT_FIELD: "1",
                 },
-                "resent_field": RESENT_FIELD,
+                "message": "Your identity provider has signed you in. If this page stays, "
+                "continue:",
             },
             headers={"Cache-Control": "no-store"},
         )

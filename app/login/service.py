@@ -588,8 +588,12 @@ class LoginService:
         )
 
     def _retry_url(self, state: LoginState | None) -> str | None:
-        if state is None or state.purpose != "login" or not state.service_desk_id:
+        if state is None or state.purpose != "login":
             return None
+        if not state.service_desk_id:
+            # A login for another page of the portal (the Guard bridge's journey): that page
+            # offers the sign-in again while it is valid.
+            return state.return_path
         return desk_url(self.settings.app_base_url, state.tenant_id, state.service_desk_id)
 
     def _count(self, *, outcome: str, idp_id: str, reason: str | None = None) -> None:

@@ -57,6 +57,8 @@ async def create_session(
             "subject": identity.subject,
             "email": identity.email,
             "display_name": identity.display_name,
+            "first_name": identity.first_name[:255] if identity.first_name else None,
+            "last_name": identity.last_name[:255] if identity.last_name else None,
             "id_token_encrypted": id_token_encrypted,
             "saml_name_id": saml_session.name_id if saml_session else None,
             "saml_name_id_format": saml_session.name_id_format if saml_session else None,

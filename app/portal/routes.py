@@ -112,12 +112,16 @@ async def start_customer_login(
     *,
     settings: Settings,
     tenant: Tenant,
-    service_desk_id: str,
+    service_desk_id: str | None,
     return_to: str | None,
     idps: list[IdentityProvider],
     email: str | None = None,
     message: str | None = None,
+    login_base: str | None = None,
 ) -> Response:
+    """Sign-in for a desk's page (or, with ``login_base`` and no desk, for the Guard bridge's
+    journey): one provider, straight there; several, the picker, whose choices and email
+    form lead to ``{login_base}/login``."""
     if not idps:
         return render(
             request,
@@ -149,7 +153,8 @@ async def start_customer_login(
             "idps": idps,
             "tenant": tenant,
             "desk_id": service_desk_id,
-            "desk_link": desk_url(settings.base_path, tenant.id, service_desk_id),
+            "desk_link": login_base
+            or desk_url(settings.base_path, tenant.id, service_desk_id or ""),
             "return_to": return_to or "",
             "routed": routed,
             "email": email or "",
@@ -281,7 +286,7 @@ async def login_with(
     )
 
 
-def _login_hint(address: str) -> str | None:
+def login_hint_of(address: str) -> str | None:
     """The address the customer typed, for their IdP's sign-in page to fill in (they typed
     it once already), unless it holds what no sign-in name holds: spaces or control
     characters."""
@@ -303,29 +308,18 @@ async def login_by_email(
     config = await portal_config(request, tenant_id)
     tenant = config.tenant
     check_desk_id(service_desk_id)
-    idps = config.enabled_idps
-    address = email.strip()
-    domain = address.rpartition("@")[2].lower()
     return_path = tenant_return_path(return_to, settings, tenant.id)
-    if domain and not email_domain_allowed(address, config.settings.allowed_email_domains):
-        # Said now, not after a sign-in at the IdP that the site would then refuse.
-        message = (
-            f"This help center does not accept addresses at {domain}. Use the address your "
-            "organization gave you."
+    idp, message = route_by_email(config, email)
+    if idp is not None:
+        return await begin_login(
+            request,
+            session,
+            tenant=tenant,
+            idp=idp,
+            service_desk_id=service_desk_id,
+            return_path=return_path,
+            login_hint=login_hint_of(email.strip()),
         )
-    else:
-        matches = [idp for idp in idps if domain and domain in idp.email_domains]
-        if len(matches) == 1:
-            return await begin_login(
-                request,
-                session,
-                tenant=tenant,
-                idp=matches[0],
-                service_desk_id=service_desk_id,
-                return_path=return_path,
-                login_hint=_login_hint(address),
-            )
-        message = "We could not tell your sign-in option from that address; choose one below."
     return await start_customer_login(
         request,
         session,
@@ -333,7 +327,24 @@ async def login_by_email(
         tenant=tenant,
         service_desk_id=service_desk_id,
         return_to=return_path,
-        idps=idps,
+        idps=config.enabled_idps,
         email=email,
         message=message,
     )
+
+
+def route_by_email(config: TenantConfig, email: str) -> tuple[IdentityProvider | None, str]:
+    """The one enabled provider whose ``email_domains`` hold the address's domain, or the
+    reason, for the picker, that there is none."""
+    address = email.strip()
+    domain = address.rpartition("@")[2].lower()
+    if domain and not email_domain_allowed(address, config.settings.allowed_email_domains):
+        # Said now, not after a sign-in at the IdP that the site would then refuse.
+        return None, (
+            f"This help center does not accept addresses at {domain}. Use the address your "
+            "organization gave you."
+        )
+    matches = [idp for idp in config.enabled_idps if domain and domain in idp.email_domains]
+    if len(matches) == 1:
+        return matches[0], ""
+    return None, "We could not tell your sign-in option from that address; choose one below."

@@ -32,6 +32,8 @@ from signxml import XMLSigner  # type: ignore[attr-defined]
 
 from app.errors import LoginError
 from app.saml.authn import InflateError, inflate
+from app.saml.logout import LogoutError, verified_redirect_message
+from app.saml.response import SamlResponseError, verified_root
 from app.saml.xml import UnsafeXmlError, parse_untrusted, text_of, xs_datetime
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -46,6 +48,7 @@ REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 POST_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 
 REQUEST_MAX_AGE = timedelta(minutes=5)
+MAX_REQUEST_ID = 256  # xs:ID; ours are 33 characters, Atlassian's are of that order
 CLOCK_SKEW = timedelta(minutes=2)
 ASSERTION_LIFETIME = timedelta(minutes=5)
 
@@ -73,6 +76,8 @@ class RegisteredSp:
 class SpRequest:
     id: str
     issue_instant: datetime
+    # The SP wants the customer to sign in afresh: no session from before the request.
+    force_authn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +97,47 @@ def decode_request(value: str, *, binding: str) -> bytes:
         raise AuthnRequestError("unreadable", "this sign-in request could not be read") from e
 
 
-def read_authn_request(document: bytes, *, sp: RegisteredSp, now: datetime) -> SpRequest:
-    """The AuthnRequest, checked against the registered SP; ``AuthnRequestError`` if not."""
+def parse_request(
+    *,
+    binding: str,
+    saml_request: str,
+    raw_query: str,
+    sp_certificate: x509.Certificate | None,
+) -> etree._Element:
+    """The AuthnRequest's XML; when the SP registered a certificate, only once its signature
+    verifies (the query's ``Signature`` over HTTP-Redirect, an enveloped one over POST), and
+    an unsigned request is refused."""
+    if sp_certificate is not None and binding == REDIRECT_BINDING:
+        try:
+            return verified_redirect_message(
+                raw_query, field="SAMLRequest", certificates=[sp_certificate]
+            )
+        except LogoutError as e:
+            raise AuthnRequestError(
+                e.reason, "this sign-in request's signature could not be verified"
+            ) from e
     try:
-        root = parse_untrusted(document)
+        root = parse_untrusted(decode_request(saml_request, binding=binding))
     except UnsafeXmlError as e:
         raise AuthnRequestError("unsafe_xml", "this sign-in request could not be read") from e
+    if sp_certificate is not None:
+        try:
+            return verified_root(
+                root, tag=f"{{{SAMLP}}}AuthnRequest", certificates=[sp_certificate]
+            )
+        except SamlResponseError as e:
+            raise AuthnRequestError(
+                e.reason, "this sign-in request's signature could not be verified"
+            ) from e
+    return root
+
+
+def read_authn_request(root: etree._Element, *, sp: RegisteredSp, now: datetime) -> SpRequest:
+    """The AuthnRequest, checked against the registered SP; ``AuthnRequestError`` if not."""
     if root.tag != f"{{{SAMLP}}}AuthnRequest" or not root.get("ID"):
         raise AuthnRequestError("not_an_authn_request", "this sign-in request could not be read")
+    if len(str(root.get("ID"))) > MAX_REQUEST_ID:
+        raise AuthnRequestError("long_request_id", "this sign-in request could not be read")
     if text_of(root.find("saml:Issuer", NS)) != sp.entity_id:
         raise AuthnRequestError(
             "unregistered_issuer",
@@ -116,7 +154,11 @@ def read_authn_request(document: bytes, *, sp: RegisteredSp, now: datetime) -> S
         raise AuthnRequestError("bad_instant", "this sign-in request could not be read") from e
     if issued is None or issued < now - REQUEST_MAX_AGE or issued > now + CLOCK_SKEW:
         raise AuthnRequestError("stale_request", "this sign-in request has expired; start again")
-    return SpRequest(id=str(root.get("ID")), issue_instant=issued)
+    return SpRequest(
+        id=str(root.get("ID")),
+        issue_instant=issued,
+        force_authn=root.get("ForceAuthn") in ("true", "1"),
+    )
 
 
 def _instant(when: datetime) -> str:
@@ -132,8 +174,11 @@ def signed_response(
     signing_key: rsa.RSAPrivateKey,
     certificate: x509.Certificate,
     now: datetime,
+    authn_instant: datetime | None = None,
+    session_index: str | None = None,
 ) -> bytes:
-    """The Response for Atlassian's ACS: the Assertion signed, then the Response."""
+    """The Response for Atlassian's ACS: the Assertion signed, then the Response.
+    ``authn_instant``: when the customer signed in upstream (a reused session's start)."""
     nsmap = {"samlp": SAMLP, "saml": SAML}
     response = etree.Element(f"{{{SAMLP}}}Response", nsmap=nsmap)
     response.set("ID", f"_{secrets.token_hex(16)}")
@@ -164,8 +209,8 @@ def signed_response(
     restriction = etree.SubElement(conditions, f"{{{SAML}}}AudienceRestriction")
     etree.SubElement(restriction, f"{{{SAML}}}Audience").text = sp.entity_id
     statement = etree.SubElement(assertion, f"{{{SAML}}}AuthnStatement")
-    statement.set("AuthnInstant", _instant(now))
-    statement.set("SessionIndex", f"_{secrets.token_hex(16)}")
+    statement.set("AuthnInstant", _instant(authn_instant or now))
+    statement.set("SessionIndex", session_index or f"_{secrets.token_hex(16)}")
     context = etree.SubElement(statement, f"{{{SAML}}}AuthnContext")
     etree.SubElement(
         context, f"{{{SAML}}}AuthnContextClassRef"

@@ -270,6 +270,15 @@ def _decrypted_parts(
     return response, assertion_root
 
 
+def verified_root(
+    document: etree._Element, *, tag: str, certificates: Sequence[x509.Certificate]
+) -> etree._Element:
+    """A signed message other than a Response (an SP's AuthnRequest to our IdP), verified by
+    the same rules: the root element, signed by one of ``certificates``, SHA-2 only."""
+    issuer = text_of(document.find("saml:Issuer", NS)) or ""
+    return _verified(document, "./", tag, TrustedIdp(entity_id=issuer, certificates=certificates))
+
+
 def _verified(document: etree._Element, location: str, tag: str, idp: TrustedIdp) -> etree._Element:
     """The element signed by the signature at ``location``, verified with one of the IdP's
     certificates, or ``SamlResponseError``."""

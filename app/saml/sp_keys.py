@@ -7,7 +7,12 @@ SP certificate usually is.
 * The newest active key signs AuthnRequests (for IdPs that want them signed).
 * Every active key is published in our metadata, for signing and encryption, and tried when
   decrypting: after a rotation the IdPs can move to the new certificate in their own time;
-  the admin retires the old key once they have."""
+  the admin retires the old key once they have.
+
+The Guard bridge's IdP key rotates the other way round, because Atlassian's SP trusts one
+certificate at a time: the next key is published in our IdP metadata beside the current one
+but does not sign until the admin, having given Guard its certificate, switches to it
+(which retires the old one). So there the *oldest* active key signs."""
 
 from __future__ import annotations
 
@@ -89,6 +94,50 @@ async def retire(session: AsyncSession, tenant_id: str, key_id: str, *, now: dat
         )
     found.retired_at = now
     await session.flush()
+
+
+IDP = "idp"
+
+
+def idp_signing_key(keys: list[ActiveKey]) -> ActiveKey:
+    """The bridge key that signs: the oldest active one (``keys`` is newest first)."""
+    return keys[-1]
+
+
+async def prepare_next_idp_key(
+    session: AsyncSession, tenant_id: str, *, box: SecretBox
+) -> list[ActiveKey]:
+    """The bridge's next signing key, published beside the current one; at most one waits."""
+    keys = await active_keys(session, tenant_id, box=box, purpose=IDP)
+    if len(keys) > 1:
+        raise InvalidInputError(
+            "a next key is already waiting; switch to it, once Guard has its certificate"
+        )
+    await _new_key(session, tenant_id, box=box, purpose=IDP)
+    return await active_keys(session, tenant_id, box=box, purpose=IDP, create=False)
+
+
+async def switch_idp_key(
+    session: AsyncSession, tenant_id: str, *, box: SecretBox, now: datetime
+) -> list[ActiveKey]:
+    """The waiting key signs from now on; the one before is retired."""
+    rows = list(
+        await session.scalars(
+            select(SpKey)
+            .where(
+                SpKey.tenant_id == tenant_id,
+                SpKey.purpose == IDP,
+                SpKey.retired_at.is_(None),
+            )
+            .order_by(SpKey.created_at, SpKey.id)
+        )
+    )
+    if len(rows) < 2:
+        raise InvalidInputError("there is no next key to switch to; prepare one first")
+    for row in rows[:-1]:
+        row.retired_at = now
+    await session.flush()
+    return await active_keys(session, tenant_id, box=box, purpose=IDP, create=False)
 
 
 async def _new_key(

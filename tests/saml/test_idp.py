@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import base64
 import zlib
+from urllib.parse import parse_qsl
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from app.saml.authn import authn_request
+from app.saml.authn import authn_request, redirect
 from app.saml.idp import (
     EMAIL_FORMAT,
     POST_BINDING,
@@ -21,15 +23,17 @@ from app.saml.idp import (
     AssertedCustomer,
     AuthnRequestError,
     RegisteredSp,
+    SpRequest,
     decode_request,
     idp_metadata,
+    parse_request,
     read_authn_request,
     signed_response,
 )
 from app.saml.metadata import parse_metadata
 from app.saml.response import ServiceProvider, TrustedIdp, verify_response
 from tests.conftest import InstalledTenant
-from tests.support.saml_idp import self_signed
+from tests.support.saml_idp import SigningIdp, self_signed
 
 ATLASSIAN = RegisteredSp(
     entity_id="https://auth.atlassian.com/saml/0a1b2c3d-guard",
@@ -53,9 +57,81 @@ def atlassians_request(**changes: object) -> bytes:
     return authn_request(**values)  # type: ignore[arg-type]
 
 
+def read(
+    document: bytes, *, now: datetime = NOW, certificate: x509.Certificate | None = None
+) -> SpRequest:
+    """The request as the HTTP-POST binding carries it, parsed and checked."""
+    root = parse_request(
+        binding=POST_BINDING,
+        saml_request=base64.b64encode(document).decode(),
+        raw_query="",
+        sp_certificate=certificate,
+    )
+    return read_authn_request(root, sp=ATLASSIAN, now=now)
+
+
 def test_a_request_from_the_registered_sp_is_read() -> None:
-    request = read_authn_request(atlassians_request(), sp=ATLASSIAN, now=NOW)
+    request = read(atlassians_request())
     assert request.id == "_atl-1"
+    assert not request.force_authn
+
+
+def test_a_request_that_wants_a_fresh_sign_in_says_so() -> None:
+    document = atlassians_request().replace(
+        b"<samlp:AuthnRequest ", b'<samlp:AuthnRequest ForceAuthn="true" '
+    )
+    assert read(document).force_authn
+
+
+# Atlassian's SP, when it signs its AuthnRequests (the admin then registers its certificate).
+ATLASSIAN_SIGNER = SigningIdp(entity_id=ATLASSIAN.entity_id)
+SP_KEY, SP_CERTIFICATE = ATLASSIAN_SIGNER.key, ATLASSIAN_SIGNER.certificate
+
+
+def test_a_signed_redirect_request_verifies_with_the_registered_certificate() -> None:
+    url = redirect(
+        sp_entity_id=ATLASSIAN.entity_id,
+        acs_url=ATLASSIAN.acs_url,
+        sso_url=SSO_URL,
+        relay_state="relay",
+        signing_key=SP_KEY,
+        request_id="_atl-r",
+        now=NOW,
+    ).url
+    query = url.partition("?")[2]
+    saml_request = dict(parse_qsl(query))["SAMLRequest"]
+
+    def check(certificate: x509.Certificate | None, raw_query: str) -> SpRequest:
+        root = parse_request(
+            binding=REDIRECT_BINDING,
+            saml_request=saml_request,
+            raw_query=raw_query,
+            sp_certificate=certificate,
+        )
+        return read_authn_request(root, sp=ATLASSIAN, now=NOW)
+
+    assert check(SP_CERTIFICATE, query).id == "_atl-r"
+    unsigned = query.partition("&SigAlg=")[0]
+    with pytest.raises(AuthnRequestError) as error:
+        check(SP_CERTIFICATE, unsigned)
+    assert error.value.reason == "not_signed"
+    with pytest.raises(AuthnRequestError) as error:
+        check(CERTIFICATE, query)  # another key's certificate
+    assert error.value.reason == "bad_signature"
+    # No certificate registered: the request is read, its signature not needed.
+    assert check(None, unsigned).id == "_atl-r"
+
+
+def test_a_signed_post_request_verifies_and_an_unsigned_one_is_refused() -> None:
+    root = etree.fromstring(atlassians_request())
+    signed = etree.tostring(ATLASSIAN_SIGNER.sign(root))
+    assert read(signed, certificate=SP_CERTIFICATE).id == "_atl-1"
+    with pytest.raises(AuthnRequestError) as error:
+        read(atlassians_request(), certificate=SP_CERTIFICATE)
+    assert error.value.reason == "not_signed_as_required"
+    tampered = signed.replace(ATLASSIAN.acs_url.encode(), b"https://evil.example/acs")
+    with pytest.raises(AuthnRequestError):
+        read(tampered, certificate=SP_CERTIFICATE)
 
 
 @pytest.mark.parametrize(
@@ -69,18 +145,14 @@ def test_a_request_from_the_registered_sp_is_read() -> None:
 )
 def test_a_request_we_do_not_answer(changes: dict[str, object], now: datetime, reason: str) -> None:
     with pytest.raises(AuthnRequestError) as error:
-        read_authn_request(atlassians_request(**changes), sp=ATLASSIAN, now=now)
+        read(atlassians_request(**changes), now=now)
     assert error.value.reason == reason
     assert error.value.status_code == 400
 
 
 def test_hostile_xml_is_refused_unread() -> None:
     with pytest.raises(AuthnRequestError) as error:
-        read_authn_request(
-            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
-            sp=ATLASSIAN,
-            now=NOW,
-        )
+        read(b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
     assert error.value.reason == "unsafe_xml"
 
 
@@ -95,7 +167,7 @@ def test_both_bindings_decode() -> None:
 
 
 def issue(**customer: str) -> bytes:
-    request = read_authn_request(atlassians_request(), sp=ATLASSIAN, now=NOW)
+    request = read(atlassians_request())
     return signed_response(
         idp_entity_id=IDP_ENTITY_ID,
         sp=ATLASSIAN,

@@ -140,6 +140,7 @@ class SettingsView(_View):
     allowed_email_domains: list[str]
     auto_create_customers: bool
     organization_sync: bool
+    guard_bridge: GuardBridgeSettingView
 
 
 class GuardBridgeSettingView(_View):

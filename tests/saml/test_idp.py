@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 import zlib
-from urllib.parse import parse_qsl
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest

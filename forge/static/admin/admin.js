@@ -85,7 +85,7 @@
     Object.keys(fields).forEach(function (name) {
       var slot = $('[data-error="' + name + '"]', form);
       if (slot) slot.textContent = fields[name];
-      var input = form.elements[name];
+      var input = form.elements[name] || form.elements[name.split(".").pop()];
       if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
     });
     if (error) flash(error.data && error.data.fields ? "Some fields need attention." : error.message, "error");
@@ -419,6 +419,86 @@
       .catch(function (error) { showErrors(form, error); });
   });
 
+  // --- native portal (Atlassian Guard) -------------------------------------------------------
+  function fillGuard(view) {
+    $("#guard-entity-id").textContent = view.entity_id;
+    $("#guard-sso-url").textContent = view.sso_url;
+    $("#guard-metadata-url").textContent = view.metadata_url;
+    $("#guard-certificate").textContent = view.keys[0].certificate_pem;
+    var form = $("#guard-form"), setting = view.setting;
+    form.elements.sp_entity_id.value = setting.sp_entity_id;
+    form.elements.acs_url.value = setting.acs_url;
+    form.elements.sp_certificate.value = setting.sp_certificate || "";
+    form.elements.bound_domains_only.checked = setting.bound_domains_only;
+    form.elements.enabled.checked = setting.enabled;
+
+    var warnings = $("#guard-warnings");
+    warnings.textContent = "";
+    view.warnings.forEach(function (w) { warnings.appendChild(el("div", { "class": "flag warning", text: w })); });
+    var domains = $("#guard-domains");
+    domains.textContent = "";
+    var rows = view.domains.map(function (d) {
+      return el("tr", { "class": d.shared ? "shared" : "" }, [
+        el("td", { text: d.domain }), el("td", { text: d.idps.join(", ") }),
+        el("td", {}, [d.shared ? el("span", { "class": "lozenge failure", text: "shared" }) : null])
+      ]);
+    });
+    if (view.unbound_idps.length) {
+      rows.push(el("tr", {}, [el("td", { text: "any other domain" }), el("td", { text: setting.bound_domains_only ? "nobody" : view.unbound_idps.join(", ") }), el("td", {})]));
+    }
+    domains.appendChild(el("table", { id: "guard-domain-table" }, [
+      el("thead", {}, [el("tr", {}, ["Email domain", "May be asserted by", ""].map(function (h) { return el("th", { text: h }); }))]),
+      el("tbody", {}, rows.length ? rows : [el("tr", {}, [el("td", { colspan: "3", "class": "muted", text: "No identity provider yet." })])])
+    ]));
+
+    var keys = $("#guard-keys");
+    keys.textContent = "";
+    keys.appendChild(el("table", { id: "guard-key-table" }, [
+      el("thead", {}, [el("tr", {}, ["Certificate", "Valid until", "Status", ""].map(function (h) { return el("th", { text: h }); }))]),
+      el("tbody", {}, view.keys.map(function (k, i) {
+        return el("tr", {}, [
+          el("td", { text: k.subject }), el("td", { text: new Date(k.not_after).toLocaleDateString() }),
+          el("td", { text: k.signing ? "signs now" : "next: give Guard this certificate, then switch" }),
+          el("td", {}, [k.signing ? null : el("button", { type: "button", "class": "copy", "data-copy": "#guard-next-certificate", text: "Copy" }),
+            k.signing ? null : el("pre", { id: "guard-next-certificate", "class": "certificate", hidden: "", text: k.certificate_pem })])
+        ]);
+      }))
+    ]));
+    $("#guard-prepare-key").hidden = view.keys.length > 1;
+    $("#guard-switch-key").hidden = view.keys.length < 2;
+  }
+  function loadGuard() {
+    $$("#guard-form input, #guard-form textarea").forEach(function (input) { input.disabled = true; });
+    return api("GET", "/guard-bridge").then(fillGuard)
+      .catch(function (e) { flash(e.message, "error"); })
+      .then(function () { $$("#guard-form input, #guard-form textarea").forEach(function (input) { input.disabled = false; }); });
+  }
+  $("#guard-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target;
+    var body = { guard_bridge: {
+      enabled: form.elements.enabled.checked,
+      sp_entity_id: form.elements.sp_entity_id.value.trim(),
+      acs_url: form.elements.acs_url.value.trim(),
+      sp_certificate: form.elements.sp_certificate.value.trim() || null,
+      bound_domains_only: form.elements.bound_domains_only.checked
+    } };
+    api("PUT", "/settings", body).then(function () {
+      showErrors(form, null);
+      flash(body.guard_bridge.enabled ? "Saved: Portal SSO answers Atlassian's sign-in requests." : "Saved. The bridge is off.");
+      return loadGuard();
+    }).catch(function (error) { showErrors(form, error); });
+  });
+  $("#guard-prepare-key").addEventListener("click", function () {
+    api("POST", "/guard-bridge/keys").then(function (view) { fillGuard(view); flash("The next key is ready. Give Atlassian Guard its certificate, then switch."); })
+      .catch(function (error) { flash(error.message, "error"); });
+  });
+  $("#guard-switch-key").addEventListener("click", function () {
+    if (!window.confirm("Has Atlassian Guard got the next certificate? After the switch, sign-ins fail until it has.")) return;
+    api("POST", "/guard-bridge/keys/switch").then(function (view) { fillGuard(view); flash("Switched: the next key signs from now on."); })
+      .catch(function (error) { flash(error.message, "error"); });
+  });
+
   // --- login activity ------------------------------------------------------------------------
   var before = null;
   function loadLogins(more) {
@@ -428,7 +508,7 @@
       data.logins.forEach(function (e) {
         body.appendChild(el("tr", { "class": e.outcome }, [
           el("td", { text: new Date(e.time).toLocaleString() }), el("td", { text: e.email || "—" }),
-          el("td", { text: (e.idp_name || "—") + (e.purpose === "test" ? " (test)" : "") }),
+          el("td", { text: (e.idp_name || "—") + (e.purpose === "test" ? " (test)" : e.purpose === "guard" ? " (native portal)" : "") }),
           el("td", {}, [el("span", { "class": "lozenge " + e.outcome, text: e.outcome })]), el("td", { text: e.reason || "" })
         ]));
       });
@@ -442,6 +522,7 @@
   loaders["tab-mapping"] = function () { loadIdps(); };
   loaders["tab-jira"] = function () { loadSettings(); loadPortals(); };
   loaders["tab-settings"] = loadSettings;
+  loaders["tab-guard"] = loadGuard;
   loaders["tab-logins"] = function () { loadLogins(false); };
 
   // --- start ---------------------------------------------------------------------------------

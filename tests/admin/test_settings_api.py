@@ -21,6 +21,14 @@ async def test_defaults(client: httpx.AsyncClient, tenant: InstalledTenant) -> N
         "allowed_email_domains": [],
         "auto_create_customers": True,
         "organization_sync": False,
+        # The Guard bridge answers nothing until the admin registers Atlassian's SP.
+        "guard_bridge": {
+            "enabled": False,
+            "sp_entity_id": "",
+            "acs_url": "",
+            "sp_certificate": None,
+            "bound_domains_only": False,
+        },
     }
 
 

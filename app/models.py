@@ -224,7 +224,7 @@ class GuardRequest(Base):
     # sha256 of the AuthnRequest's ID; the ID itself is what the Response answers.
     request_hash: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(256))
-    relay_state: Mapped[str | None] = mapped_column(String(80))
+    relay_state: Mapped[str | None] = mapped_column(String(1024))
     force_authn: Mapped[bool] = mapped_column(Boolean, default=False)
     # The SP it was checked against: a journey outlives no change to the registration.
     sp_entity_id: Mapped[str] = mapped_column(String(1000))

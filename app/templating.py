@@ -90,6 +90,7 @@ def render_error(
     title: str | None = None,
     retry_url: str | None = None,
     home_url: str | None = None,
+    signout_url: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -100,6 +101,7 @@ def render_error(
             "status_code": status_code,
             "retry_url": retry_url,
             "home_url": home_url,
+            "signout_url": signout_url,
         },
         status_code=status_code,
     )

@@ -51,7 +51,7 @@ from app.saml.idp import (
     read_authn_request,
     signed_response,
 )
-from app.urls import saml_idp_metadata_url
+from app.urls import saml_idp_metadata_url, saml_idp_sso_url
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +230,7 @@ async def receive(
     saml_request: str,
     relay_state: str | None,
     raw_query: str,
+    app_base_url: str,
     now: datetime,
 ) -> str:
     """Check Atlassian's AuthnRequest and park it; the journey's token. ``AuthnRequestError``
@@ -240,7 +241,9 @@ async def receive(
         raw_query=raw_query,
         sp_certificate=bridge.certificate(),
     )
-    request = read_authn_request(root, sp=bridge.sp, now=now)
+    request = read_authn_request(
+        root, sp=bridge.sp, sso_url=saml_idp_sso_url(app_base_url, tenant_id), now=now
+    )
     token = secrets.token_urlsafe(32)
     parked = await session.execute(
         insert_for(session)(GuardRequest)
@@ -325,8 +328,9 @@ async def answer(
         update(GuardRequest)
         .where(GuardRequest.token_hash == request.token_hash, GuardRequest.used_at.is_(None))
         .values(used_at=now)
+        .returning(GuardRequest.token_hash)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if spent.first() is None:
         raise JourneyExpiredError  # answered already, in another tab
     keys = await sp_keys.active_keys(session, tenant_id, box=box, purpose=sp_keys.IDP)
     key = sp_keys.idp_signing_key(keys)

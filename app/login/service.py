@@ -138,6 +138,8 @@ class LoginService:
         # Refused sign-in responses (each writes an audit row) are counted apart, with the
         # same limits: refusals never use up a customer's login starts.
         self.refusal_limiter = self._limiter()
+        # Atlassian's AuthnRequests at the Guard bridge (each parks a row), apart again.
+        self.sp_request_limiter = self._limiter()
         self._warned_proxies: set[str] = set()
 
     def _limiter(self) -> LoginRateLimiter:
@@ -578,6 +580,14 @@ class LoginService:
             email=identity.email if identity else None,
             subject=identity.subject if identity else None,
             purpose="test",
+        )
+
+    def count_sp_request(self, client: Client, tenant_id: str) -> None:
+        """One AuthnRequest at the Guard bridge from this client; ``TooManyLoginsError``
+        (a 429 page) past the login-start limits. Anyone can send one with the registered
+        Issuer, and each one parked is a row."""
+        self._check_rate(
+            client, tenant_id, self.sp_request_limiter, self.metrics.login_starts_limited
         )
 
     # --- helpers ---------------------------------------------------------------------------

@@ -20,12 +20,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.config import Settings
 from app.db import SessionDep
-from app.deps import SecretBoxDep, SettingsDep
+from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import NotFoundError
 from app.login import guard
-from app.login.routes import begin_login
+from app.login.routes import begin_login, client_of
+from app.login.service import LoginService
 from app.login.tenant_config import TenantConfig, tenant_config
-from app.models import IdentityProvider, Tenant
+from app.models import GuardRequest, IdentityProvider, Tenant
 from app.observability import set_tenant
 from app.portal.routes import (
     current_session,
@@ -43,7 +44,10 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["guard bridge"])
 
-MAX_RELAY_STATE = 80  # SAML Bindings 3.4.3 and 3.5.3
+# SAML Bindings (3.4.3, 3.5.3) caps RelayState at 80 bytes, but it is the SP's opaque value,
+# returned unchanged, and SPs built on OAuth-style state values exceed the cap: a bound, not
+# the spec's figure, so an over-long one from Atlassian does not stop its customers.
+MAX_RELAY_STATE = 1024
 MAX_SAML_REQUEST = 100_000
 
 
@@ -106,7 +110,7 @@ async def sso_post(
     session: SessionDep,
     settings: SettingsDep,
     saml_request: Annotated[str, Form(alias="SAMLRequest", max_length=MAX_SAML_REQUEST)] = "",
-    relay_state: Annotated[str | None, Form(alias="RelayState", max_length=1000)] = None,
+    relay_state: Annotated[str | None, Form(alias="RelayState", max_length=4096)] = None,
 ) -> Response:
     return await _receive(
         request,
@@ -137,6 +141,8 @@ async def _receive(
         raise NotFoundError(
             "signing in to this site's help center through Portal SSO is not switched on"
         )
+    login: LoginService = services(request).get(LoginService)
+    login.count_sp_request(client_of(request), config.tenant.id)
     try:
         if not saml_request or len(saml_request) > MAX_SAML_REQUEST:
             raise AuthnRequestError("no_request", "this sign-in request could not be read")
@@ -150,6 +156,7 @@ async def _receive(
             saml_request=saml_request,
             relay_state=relay_state,
             raw_query=request.url.query,
+            app_base_url=settings.app_base_url,
             now=datetime.now(UTC),
         )
     except AuthnRequestError as e:
@@ -176,11 +183,8 @@ async def journey(
 ) -> Response:
     """The journey's page: the answer to Atlassian when the customer is signed in here,
     otherwise their sign-in choice (whose login comes back here)."""
-    config, bridge = await _bridge_config(request, tenant_id)
     now = datetime.now(UTC)
-    parked = await guard.pending(
-        session, tenant_id=config.tenant.id, token=token, bridge=bridge, now=now
-    )
+    config, bridge, parked = await _journey(request, session, tenant_id, token, now=now)
     record = await current_session(request, session, settings, config)
     idp = config.idp(record.idp_id) if record is not None else None
     if record is None or idp is None or not guard.session_counts(parked, record):
@@ -214,7 +218,7 @@ async def journey(
             status_code=e.status_code,
             message=e.message,
             title="We could not sign you in to the help center",
-            home_url=f"{portal_url(settings.base_path, config.tenant.id)}/logout",
+            signout_url=f"{portal_url(settings.base_path, config.tenant.id)}/logout",
         )
     return render(
         request,
@@ -239,10 +243,7 @@ async def journey_login_with(
     settings: SettingsDep,
 ) -> Response:
     """The picker's choice during the journey: that provider's login, back to the journey."""
-    config, bridge = await _bridge_config(request, tenant_id)
-    await guard.pending(
-        session, tenant_id=config.tenant.id, token=token, bridge=bridge, now=datetime.now(UTC)
-    )
+    config, _, _ = await _journey(request, session, tenant_id, token, now=datetime.now(UTC))
     idp = config.idp(idp_id)
     if idp is None or not idp.enabled:
         raise NotFoundError("this sign-in option is not available")
@@ -259,10 +260,7 @@ async def journey_login_by_email(
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """Email-domain routing during the journey, as on a substitute link."""
-    config, bridge = await _bridge_config(request, tenant_id)
-    await guard.pending(
-        session, tenant_id=config.tenant.id, token=token, bridge=bridge, now=datetime.now(UTC)
-    )
+    config, _, _ = await _journey(request, session, tenant_id, token, now=datetime.now(UTC))
     idp, message = route_by_email(config, email)
     here = journey_url(settings.base_path, config.tenant.id, token)
     if idp is None:
@@ -281,16 +279,20 @@ async def journey_login_by_email(
     return await _login(request, session, settings, config.tenant, token, idp, email)
 
 
-async def _bridge_config(
-    request: Request, tenant_id: str
-) -> tuple[TenantConfig, guard.GuardBridge]:
+async def _journey(
+    request: Request, session: SessionDep, tenant_id: str, token: str, *, now: datetime
+) -> tuple[TenantConfig, guard.GuardBridge, GuardRequest]:
+    """The site (installed, its bridge on) and the request a journey's page is about."""
     config = await portal_config(request, tenant_id)
     bridge = guard.active_bridge(config.settings)
     if bridge is None:
         raise NotFoundError(
             "signing in to this site's help center through Portal SSO is not switched on"
         )
-    return config, bridge
+    parked = await guard.pending(
+        session, tenant_id=config.tenant.id, token=token, bridge=bridge, now=now
+    )
+    return config, bridge, parked
 
 
 async def _login(

@@ -132,8 +132,11 @@ def parse_request(
     return root
 
 
-def read_authn_request(root: etree._Element, *, sp: RegisteredSp, now: datetime) -> SpRequest:
-    """The AuthnRequest, checked against the registered SP; ``AuthnRequestError`` if not."""
+def read_authn_request(
+    root: etree._Element, *, sp: RegisteredSp, sso_url: str, now: datetime
+) -> SpRequest:
+    """The AuthnRequest, checked against the registered SP and sent to ``sso_url`` (its
+    Destination, when it names one: SAML Core 3.2.1); ``AuthnRequestError`` if not."""
     if root.tag != f"{{{SAMLP}}}AuthnRequest" or not root.get("ID"):
         raise AuthnRequestError("not_an_authn_request", "this sign-in request could not be read")
     if len(str(root.get("ID"))) > MAX_REQUEST_ID:
@@ -142,6 +145,11 @@ def read_authn_request(root: etree._Element, *, sp: RegisteredSp, now: datetime)
         raise AuthnRequestError(
             "unregistered_issuer",
             "this sign-in request comes from a service this site has not registered",
+        )
+    destination = root.get("Destination")
+    if destination is not None and destination != sso_url:
+        raise AuthnRequestError(
+            "wrong_destination", "this sign-in request was meant for another service"
         )
     acs = root.get("AssertionConsumerServiceURL")
     if acs is not None and acs != sp.acs_url:

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String(length=32), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("request_id", sa.String(length=256), nullable=False),
-        sa.Column("relay_state", sa.String(length=80), nullable=True),
+        sa.Column("relay_state", sa.String(length=1024), nullable=True),
         sa.Column("force_authn", sa.Boolean(), nullable=False),
         sa.Column("sp_entity_id", sa.String(length=1000), nullable=False),
         sa.Column("acs_url", sa.String(length=2048), nullable=False),

@@ -16,10 +16,12 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.models import GuardRequest, LoginEvent
 from app.saml.metadata import parse_metadata
 from app.saml.response import SamlResponseError, ServiceProvider, TrustedIdp, verify_response
-from tests.conftest import InstalledTenant
+from tests.conftest import APP_BASE_URL, InstalledTenant, install_body
+from tests.support.connect_tokens import InstallSigner
 from tests.support.guard_bridge import (
     ACS_URL,
     SP_ENTITY_ID,
@@ -272,24 +274,38 @@ async def test_a_replayed_request_is_refused(
 
 
 @pytest.mark.usefixtures("upstream")
-async def test_a_site_whose_bridge_is_off_or_uninstalled_answers_nothing(
-    client: httpx.AsyncClient, tenant: InstalledTenant, signer: Any
+async def test_a_site_whose_bridge_is_off_answers_nothing(
+    client: httpx.AsyncClient, tenant: InstalledTenant
 ) -> None:
     assert (await send_request(client, tenant)).status_code == 404  # never registered
     assert (await register_bridge(client, tenant, enabled=False)).status_code == 200
     off = await send_request(client, tenant)
     assert off.status_code == 404
     assert "not switched on" in html.unescape(off.text)
-    journey = await _journey_then_switch_off(client, tenant)
+    # Switched off during a journey: the journey answers nothing either.
+    assert (await register_bridge(client, tenant)).status_code == 200
+    journey = await journey_start(client, tenant, request_id="_atl-then-off")
+    assert (await register_bridge(client, tenant, enabled=False)).status_code == 200
     assert (await client.get(journey)).status_code == 404
     assert (await client.get("/saml-idp/no-such-site/sso?SAMLRequest=x")).status_code == 404
 
 
-async def _journey_then_switch_off(client: httpx.AsyncClient, tenant: InstalledTenant) -> str:
-    assert (await register_bridge(client, tenant)).status_code == 200
-    journey = await journey_start(client, tenant, request_id="_atl-then-off")
-    assert (await register_bridge(client, tenant, enabled=False)).status_code == 200
-    return journey
+@pytest.mark.usefixtures("bridge", "upstream")
+async def test_an_uninstalled_site_answers_nothing(
+    client: httpx.AsyncClient, tenant: InstalledTenant, signer: InstallSigner
+) -> None:
+    journey = await journey_start(client, tenant, request_id="_atl-before")
+    token = signer.token(
+        client_key=tenant.client_key, aud=APP_BASE_URL, path="/lifecycle/uninstalled"
+    )
+    body = install_body(tenant.client_key, tenant.shared_secret) | {"eventType": "uninstalled"}
+    uninstalled = await client.post(
+        "/lifecycle/uninstalled", json=body, headers={"Authorization": f"JWT {token}"}
+    )
+    assert uninstalled.status_code == 204
+    assert (await send_request(client, tenant, request_id="_atl-after")).status_code == 404
+    assert (await client.get(journey)).status_code == 404
+    assert (await client.get(f"/saml-idp/{tenant.tenant_id}/metadata")).status_code == 404
 
 
 @pytest.mark.usefixtures("bridge")
@@ -366,6 +382,7 @@ async def test_an_email_at_a_domain_bound_to_another_provider_is_refused(
     assert refused.status_code == 403
     page = html.unescape(refused.text)
     assert "through another sign-in option" in page
+    assert f'href="/portal/{tenant.tenant_id}/logout">Sign out' in page  # to choose another
     assert "saml-post" not in page
     [event] = await guard_events(session)
     assert event.outcome == "failure"
@@ -513,3 +530,26 @@ async def test_the_signing_key_rotates_next_then_switch(
     assert old_key.value.reason == "bad_signature"
     nothing_waiting = await client.post("/api/admin/guard-bridge/keys/switch", headers=headers)
     assert nothing_waiting.status_code == 422
+
+
+@pytest.mark.usefixtures("bridge", "upstream")
+async def test_requests_past_the_limit_get_429_and_park_nothing(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    settings: Settings,
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    """Anyone can send an AuthnRequest with the registered Issuer (it is public), and each
+    one parked is a row: they count against the per-IP limit of login starts, apart from
+    the customers' own login starts."""
+    limit = settings.login_starts_per_ip_per_minute
+    statuses = [
+        (await send_request(client, tenant, request_id=f"_atl-{n}")).status_code
+        for n in range(limit + 1)
+    ]
+    assert statuses == [303] * limit + [429]
+    async with session() as s:
+        assert len((await s.scalars(select(GuardRequest))).all()) == limit
+    # The customer's own login start is not used up by them.
+    journey = (await client.get(f"/portal/{tenant.tenant_id}/7")).status_code
+    assert journey == 303

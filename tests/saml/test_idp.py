@@ -67,7 +67,7 @@ def read(
         raw_query="",
         sp_certificate=certificate,
     )
-    return read_authn_request(root, sp=ATLASSIAN, now=now)
+    return read_authn_request(root, sp=ATLASSIAN, sso_url=SSO_URL, now=now)
 
 
 def test_a_request_from_the_registered_sp_is_read() -> None:
@@ -108,7 +108,7 @@ def test_a_signed_redirect_request_verifies_with_the_registered_certificate() ->
             raw_query=raw_query,
             sp_certificate=certificate,
         )
-        return read_authn_request(root, sp=ATLASSIAN, now=NOW)
+        return read_authn_request(root, sp=ATLASSIAN, sso_url=SSO_URL, now=NOW)
 
     assert check(SP_CERTIFICATE, query).id == "_atl-r"
     unsigned = query.partition("&SigAlg=")[0]
@@ -139,6 +139,7 @@ def test_a_signed_post_request_verifies_and_an_unsigned_one_is_refused() -> None
     [
         ({"sp_entity_id": "https://evil.example/sp"}, NOW, "unregistered_issuer"),
         ({"acs_url": "https://evil.example/acs"}, NOW, "unregistered_acs"),
+        ({"sso_url": "https://other-idp.example/sso"}, NOW, "wrong_destination"),
         ({}, NOW + timedelta(minutes=6), "stale_request"),
         ({}, NOW - timedelta(minutes=5), "stale_request"),  # from the future
     ],

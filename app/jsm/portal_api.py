@@ -18,6 +18,7 @@ from app.jsm.schemas import (
     RequestTypeFieldDTO,
     RequestTypeFieldsDTO,
     RequestTypeGroupDTO,
+    RequestTypePermissionsDTO,
     SearchPageDTO,
     StatusDTO,
     TemporaryAttachmentsDTO,
@@ -73,10 +74,10 @@ class CustomerRequest:
 
 
 def _request_type(value: RequestTypeDTO) -> RequestType | None:
-    """The request type, if the JSM portal offers it to every customer: JSM hides one that is
-    in no group from the portal, and shows a restricted one only to the people it names,
-    which the app, asking as itself, cannot tell apart."""
-    if not value.group_ids or value.restriction_status == "RESTRICTED":
+    """The request type, if the JSM portal shows it at all: JSM hides one that is in no group
+    from the portal (agents and email raise it). Whether this customer may use it is
+    ``submittable``'s."""
+    if not value.group_ids:
         return None
     return RequestType(
         id=value.id,
@@ -86,8 +87,38 @@ def _request_type(value: RequestTypeDTO) -> RequestType | None:
     )
 
 
-async def request_type_groups(jira: JiraClient, desk_id: str) -> list[RequestTypeGroup]:
-    """The request types the portal offers, grouped as the JSM portal groups them."""
+# JSM checks at most 50 request types per call.
+PERMISSION_CHECK_BATCH = 50
+
+
+async def submittable(
+    jira: JiraClient, desk_id: str, account_id: str, request_type_ids: list[str]
+) -> set[str]:
+    """Which of the request types this customer may submit, as JSM decides (a request type
+    restricted to named customers, groups or organizations counts for exactly those)."""
+    if not _ACCOUNT_ID.fullmatch(account_id):
+        return set()
+    allowed: set[str] = set()
+    for start in range(0, len(request_type_ids), PERMISSION_CHECK_BATCH):
+        batch = request_type_ids[start : start + PERMISSION_CHECK_BATCH]
+        body = await jira.post_json(
+            f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype/permissions/check",
+            {
+                "accountId": account_id,
+                "requestTypeIds": [int(i) for i in batch],
+                "permissions": ["canCreateRequest"],
+            },
+            retry_safe=True,  # a read, though a POST
+        )
+        answer = parse(RequestTypePermissionsDTO, body or {}, "request type permissions")
+        allowed.update(str(i) for i in answer.can_create_request if str(i) in batch)
+    return allowed
+
+
+async def request_type_groups(
+    jira: JiraClient, desk_id: str, account_id: str
+) -> list[RequestTypeGroup]:
+    """The request types this customer may use, grouped as the JSM portal groups them."""
     groups: dict[str, RequestTypeGroup] = {}
     async for group in jira.paged(
         f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttypegroup",
@@ -95,14 +126,18 @@ async def request_type_groups(jira: JiraClient, desk_id: str) -> list[RequestTyp
         what="a request type group",
     ):
         groups[group.id] = RequestTypeGroup(group.id, group.name)
+    shown: list[RequestType] = []
     async for value in jira.paged(
         f"/rest/servicedeskapi/servicedesk/{desk_id}/requesttype",
         RequestTypeDTO,
         what="a request type",
-        params={"restrictionStatus": "open"},
     ):
         request_type = _request_type(value)
-        if request_type is None:
+        if request_type is not None:
+            shown.append(request_type)
+    allowed = await submittable(jira, desk_id, account_id, [t.id for t in shown])
+    for request_type in shown:
+        if request_type.id not in allowed:
             continue
         for group_id in request_type.group_ids:
             if group_id in groups:
@@ -110,7 +145,9 @@ async def request_type_groups(jira: JiraClient, desk_id: str) -> list[RequestTyp
     return [group for group in groups.values() if group.request_types]
 
 
-async def request_type(jira: JiraClient, desk_id: str, request_type_id: str) -> RequestType:
+async def request_type(
+    jira: JiraClient, desk_id: str, request_type_id: str, account_id: str
+) -> RequestType:
     if not request_type_id.isdigit():
         raise NotFoundError("this request type is not available")
     try:
@@ -122,7 +159,7 @@ async def request_type(jira: JiraClient, desk_id: str, request_type_id: str) -> 
             raise NotFoundError("this request type is no longer available") from e
         raise
     found = _request_type(parse(RequestTypeDTO, value, "a request type"))
-    if found is None:
+    if found is None or found.id not in await submittable(jira, desk_id, account_id, [found.id]):
         raise NotFoundError("this request type is not available")
     return found
 

@@ -122,6 +122,12 @@ class RequestTypeDTO(_Jira):
     restriction_status: str | None = Field(default=None, alias="restrictionStatus")
 
 
+class RequestTypePermissionsDTO(_Jira):
+    """``POST .../servicedesk/{id}/requesttype/permissions/check``."""
+
+    can_create_request: list[Id] = Field(default_factory=list, alias="canCreateRequest")
+
+
 class RequestTypeGroupDTO(_Jira):
     id: Id = Field(min_length=1)
     name: str = ""

@@ -192,7 +192,9 @@ async def render_home(request: Request, session: SessionDep, context: PortalCont
         target = await native_portal_url(request, context)
         if target:
             return RedirectResponse(target, status_code=303)
-    groups = await portal_api.request_type_groups(context.jira, context.desk.id)
+    groups = await portal_api.request_type_groups(
+        context.jira, context.desk.id, context.customer.account_id
+    )
     query = request.query_params.get("q", "").strip()[:100]
     if query:
         needle = query.casefold()
@@ -452,7 +454,9 @@ def _file_name(value: str) -> str:
 async def _create_form(
     context: PortalContext, request_type_id: str
 ) -> tuple[portal_api.RequestType, list[FormField]]:
-    request_type = await portal_api.request_type(context.jira, context.desk.id, request_type_id)
+    request_type = await portal_api.request_type(
+        context.jira, context.desk.id, request_type_id, context.customer.account_id
+    )
     raw = await portal_api.request_type_fields(context.jira, context.desk.id, request_type_id)
     return request_type, form_fields(raw)
 

@@ -66,7 +66,7 @@ async def test_a_created_customer_without_an_account_id_is_a_jira_error() -> Non
 async def test_a_request_type_page_with_a_nameless_value_is_a_jira_error() -> None:
     jira = jira_answering({"isLastPage": True, "values": [{"name": "no id"}]})
     with pytest.raises(JiraError, match="request type group of an unexpected shape"):
-        await portal_api.request_type_groups(jira, "7")
+        await portal_api.request_type_groups(jira, "7", "qm:1")
 
 
 async def test_request_type_fields_keep_the_visible_ones_with_their_options() -> None:

@@ -209,16 +209,10 @@ async def test_a_required_field_the_portal_cannot_show_blocks_the_form(
     assert '<button type="submit" disabled' in page.text
 
 
-def restrict(jira: FakeJira, type_id: str) -> None:
-    for request_type in jira.desks[DESK_ID].request_types:
-        if request_type["id"] == type_id:
-            request_type["restrictionStatus"] = "RESTRICTED"
-
-
 @pytest.mark.parametrize(
     ("type_id", "name", "restricted"),
     [("74", "Internal triage", False), ("71", "Get IT help", True)],
-    ids=["hidden-from-the-portal", "restricted"],
+    ids=["hidden-from-the-portal", "restricted-to-others"],
 )
 async def test_request_types_the_native_portal_would_not_offer_are_not_offered(
     client: httpx.AsyncClient,
@@ -229,9 +223,9 @@ async def test_request_types_the_native_portal_would_not_offer_are_not_offered(
     restricted: bool,
 ) -> None:
     # JSM hides a request type in no group from the portal, and shows a restricted one only
-    # to the people it names, which the app (listing as itself) cannot tell apart.
+    # to the customers, groups and organizations it names.
     if restricted:
-        restrict(jira, type_id)
+        jira.desks[DESK_ID].restrict(type_id, jira.add_account("vip@example.com", "VIP").account_id)
     home = await client.get(signed_in.home)
     assert name not in home.text
     assert "Request new hardware" in home.text
@@ -243,6 +237,23 @@ async def test_request_types_the_native_portal_would_not_offer_are_not_offered(
     )
     assert posted.status_code == 404
     assert jira.requests == {}
+
+
+async def test_a_restricted_request_type_is_offered_to_the_customers_it_names(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
+) -> None:
+    jira.desks[DESK_ID].restrict("71", signed_in.account_id)
+    home = await client.get(signed_in.home)
+    assert "Get IT help" in home.text
+    form = await client.get(f"{signed_in.home}/create/71")
+    assert form.status_code == 200
+    # JSM decided, asked for this customer's account (never the app's own).
+    assert (
+        jira.count(
+            "POST", f"/rest/servicedeskapi/servicedesk/{DESK_ID}/requesttype/permissions/check"
+        )
+        == 2
+    )
 
 
 async def test_a_removed_request_type_gives_a_clear_page_with_a_way_back(

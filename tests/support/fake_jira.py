@@ -64,6 +64,15 @@ class Desk:
     organizations: set[int] = field(default_factory=set)
     groups: list[dict[str, Any]] = field(default_factory=list)
     fields: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # A restricted request type: who may use it (JSM lets admins name customers, groups and
+    # organizations; the fake names accounts).
+    allowed: dict[str, set[str]] = field(default_factory=dict)
+
+    def restrict(self, request_type_id: str, *account_ids: str) -> None:
+        """Restrict a request type to the named accounts."""
+        found = next(t for t in self.request_types if t["id"] == request_type_id)
+        found["restrictionStatus"] = "RESTRICTED"
+        self.allowed[request_type_id] = set(account_ids)
 
     def dto(self, base_url: str) -> dict[str, Any]:
         return {
@@ -392,6 +401,10 @@ class FakeJira:
             (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttypegroup", self._groups),
             (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttype/(\d+)", self._request_type),
             (r"GET /rest/servicedeskapi/servicedesk/(\d+)/requesttype/(\d+)/field", self._fields),
+            (
+                r"POST /rest/servicedeskapi/servicedesk/(\d+)/requesttype/permissions/check",
+                self._request_type_permissions,
+            ),
             (r"POST /rest/servicedeskapi/request", self._create_request),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)", self._get_request),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/comment", self._comments),
@@ -639,6 +652,26 @@ class FakeJira:
         desk = self.desks.get(desk_id)
         found = next((t for t in desk.request_types if t["id"] == type_id), None) if desk else None
         return (200, found) if found else (404, {"errorMessage": "Request type not found"})
+
+    def _request_type_permissions(
+        self, _query: dict[str, str], body: Any, desk_id: str
+    ) -> tuple[int, Any]:
+        """As the spec describes it: unknown ids are ignored, more than 50 is a 400; an open
+        request type is for every customer, a restricted one for those it names."""
+        desk = self.desks.get(desk_id)
+        if desk is None:
+            return 404, {"errorMessage": "Service desk not found"}
+        ids = [str(i) for i in body.get("requestTypeIds", [])]
+        if len(ids) > 50:
+            return 400, {"errorMessage": "At most 50 request types can be checked"}
+        account = body.get("accountId")
+        allowed = [
+            int(t["id"])
+            for t in desk.request_types
+            if t["id"] in ids
+            and (t["restrictionStatus"] == "OPEN" or account in desk.allowed.get(t["id"], set()))
+        ]
+        return 200, {"canCreateRequest": allowed, "canAdminister": []}
 
     def _fields(
         self, _query: dict[str, str], _body: Any, desk_id: str, type_id: str

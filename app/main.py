@@ -55,6 +55,7 @@ from app.observability import (
 from app.oidc.metadata import MetadataCache
 from app.outbound import AddressPolicy, create_http_client
 from app.portal import guard as portal_guard
+from app.portal import knowledge as portal_knowledge
 from app.portal import pages as portal_pages
 from app.portal import routes as portal_routes
 from app.portal.pages import CONCURRENT_UPLOADS, UploadSlots
@@ -257,6 +258,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     app.include_router(portal_guard.router)
     app.include_router(portal_routes.router)
     app.include_router(portal_pages.router)
+    app.include_router(portal_knowledge.router)
 
     # HEAD too where it is harmless, for load balancers and monitors that probe with it (a
     # login start or a test link would do its work for a HEAD, so those stay GET only).

@@ -11,6 +11,7 @@ from typing import Any
 from app.errors import JiraError, NotFoundError
 from app.jsm.client import JiraClient
 from app.jsm.schemas import (
+    ArticleDTO,
     CommentDTO,
     CreatedRequestDTO,
     CustomerRequestDTO,
@@ -43,6 +44,13 @@ class RequestTypeGroup:
     id: str
     name: str
     request_types: list[RequestType] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    page_id: str
+    title: str
+    excerpt: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,65 @@ def _request_type(value: RequestTypeDTO) -> RequestType | None:
         description=value.description or "",
         group_ids=tuple(value.group_ids),
     )
+
+
+# The article's body, as ``content.iframeSrc`` names it: .../knowledgebase/article/view/{id}.
+_ARTICLE_VIEW = re.compile(
+    r"/rest/servicedeskapi/knowledgebase/article/view/([0-9]{1,18})(?:[?#]|$)"
+)
+PAGE_ID = re.compile(r"^[0-9]{1,18}$")
+MAX_ARTICLE_BYTES = 2 * 1024 * 1024
+
+
+async def search_articles(
+    jira: JiraClient, desk_id: str, query: str, *, limit: int = 5
+) -> list[Article]:
+    """The desk's knowledge base articles that match ``query``, best first (as JSM ranks
+    them), at most ``limit``."""
+    query = " ".join(query.split())[:200]
+    if not query:
+        return []
+    # One page: the best few are what the customer reads.
+    body = await jira.get_json(
+        f"/rest/servicedeskapi/servicedesk/{desk_id}/knowledgebase/article",
+        params={"query": query, "highlight": "false", "start": 0, "limit": limit},
+    )
+    values = body.get("values") if isinstance(body, dict) else None
+    if not isinstance(values, list):
+        raise JiraError("Jira sent knowledge base articles of an unexpected shape")
+    found: list[Article] = []
+    for value in values[:limit]:
+        article = parse(ArticleDTO, value, "a knowledge base article")
+        match = _ARTICLE_VIEW.search(article.content.iframe_src or "") if article.content else None
+        if match is not None:  # an article the portal cannot open is not offered
+            found.append(Article(match.group(1), article.title, article.excerpt or ""))
+    return found
+
+
+async def article_body(jira: JiraClient, page_id: str) -> str:
+    """The article's body as JSM renders it for the portal (HTML, not yet safe to show:
+    ``app.portal.articles`` sanitises it). Another site's or an unknown page is not found."""
+    if not PAGE_ID.fullmatch(page_id):
+        raise NotFoundError("we could not find that article")
+    try:
+        response = await jira.request(
+            "GET",
+            f"/rest/servicedeskapi/knowledgebase/article/view/{page_id}",
+            headers={"Accept": "text/html, application/json"},
+        )
+    except JiraError as e:
+        if e.jira_status in (403, 404):
+            raise NotFoundError("we could not find that article") from e
+        raise
+    if len(response.content) > MAX_ARTICLE_BYTES:
+        raise JiraError("Jira sent an article too large to show")
+    if response.headers.get("content-type", "").startswith("application/json"):
+        # The spec describes the answer as a JSON string.
+        body = response.json()
+        if not isinstance(body, str):
+            raise JiraError("Jira sent a knowledge base article of an unexpected shape")
+        return body
+    return response.text
 
 
 # JSM checks at most 50 request types per call.

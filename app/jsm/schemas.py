@@ -122,6 +122,18 @@ class RequestTypeDTO(_Jira):
     restriction_status: str | None = Field(default=None, alias="restrictionStatus")
 
 
+class ArticleContentDTO(_Jira):
+    iframe_src: str | None = Field(default=None, alias="iframeSrc")
+
+
+class ArticleDTO(_Jira):
+    """A knowledge base article found by ``.../knowledgebase/article?query=``."""
+
+    title: str = ""
+    excerpt: str | None = None
+    content: ArticleContentDTO | None = None
+
+
 class RequestTypePermissionsDTO(_Jira):
     """``POST .../servicedesk/{id}/requesttype/permissions/check``."""
 

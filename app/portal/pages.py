@@ -196,7 +196,9 @@ async def render_home(request: Request, session: SessionDep, context: PortalCont
         context.jira, context.desk.id, context.customer.account_id
     )
     query = request.query_params.get("q", "").strip()[:100]
+    articles: list[portal_api.Article] = []
     if query:
+        articles = await portal_api.search_articles(context.jira, context.desk.id, query)
         needle = query.casefold()
         groups = [
             portal_api.RequestTypeGroup(
@@ -214,7 +216,7 @@ async def render_home(request: Request, session: SessionDep, context: PortalCont
     return render(
         request,
         "portal/home.html",
-        context.page(title=context.desk.name, groups=groups, query=query),
+        context.page(title=context.desk.name, groups=groups, query=query, articles=articles),
     )
 
 

@@ -18,6 +18,26 @@
       });
     });
   });
+  // While the summary is typed, articles that may answer it (the knowledge base search,
+  // rendered by the service) appear under it.
+  var suggest = document.getElementById("kb-suggestions");
+  var summary = document.getElementById("f-summary");
+  if (suggest && summary) {
+    var timer = null, asked = "";
+    summary.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var q = summary.value.trim();
+        if (q === asked) return;
+        asked = q;
+        if (q.length < 3) { suggest.textContent = ""; return; }
+        fetch(suggest.getAttribute("data-suggest") + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.text() : ""; })
+          .then(function (html) { if (asked === q) suggest.innerHTML = html; })
+          .catch(function () { /* suggestions are a help, never in the way */ });
+      }, 400);
+    });
+  }
   // A form is sent once: a double click on Send would otherwise raise the request twice
   // (the browser posts again, and Jira has no way to tell the two apart).
   var forms = document.querySelectorAll("form[method=post]");

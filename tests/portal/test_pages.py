@@ -10,10 +10,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.config import Settings
-from app.crypto import SecretBox
-from app.login.service import LoginService
-from app.main import platform_access
 from app.portal.pages import UploadSlots
 from tests.conftest import InstalledTenant
 from tests.support.fake_jira import FakeJira
@@ -24,28 +20,6 @@ def csrf(page: httpx.Response) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert match, "no CSRF token in the form"
     return match.group(1)
-
-
-@pytest.fixture
-def fast_jira(app: FastAPI) -> None:
-    from datetime import timedelta
-
-    from app.jsm.client import RetryPolicy
-    from app.jsm.directory import JiraDirectory
-    from app.jsm.provisioning import JsmProvisioner
-
-    directory = JiraDirectory(
-        app.state.services.get(httpx.AsyncClient),
-        box=app.state.services.get(SecretBox),
-        app_access=platform_access(
-            app.state.services.get(Settings), app.state.services.get(SecretBox)
-        ),
-        policy=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget_seconds=2),
-    )
-    app.state.services.add(directory)
-    app.state.services.get(LoginService).provisioner = JsmProvisioner(
-        directory, refresh_interval=timedelta(hours=24)
-    )
 
 
 pytestmark = pytest.mark.usefixtures("fast_jira")

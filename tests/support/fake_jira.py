@@ -33,6 +33,18 @@ from tests.support import spec
 
 SERVICEDESK = "/rest/servicedeskapi/"
 EDGE_STATUSES = frozenset({429, 502, 503, 504})
+# Answers the spec leaves out, assumed from how every other JSM resource behaves: the
+# article view documents only 200, and an unknown page is taken to be a 404 like the rest.
+UNDOCUMENTED = frozenset({("GET", "/rest/servicedeskapi/knowledgebase/article/view/", 404)})
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """An answer that is not JSON (an article's HTML, a file's bytes)."""
+
+    content: str | bytes
+    media_type: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -67,6 +79,8 @@ class Desk:
     # A restricted request type: who may use it (JSM lets admins name customers, groups and
     # organizations; the fake names accounts).
     allowed: dict[str, set[str]] = field(default_factory=dict)
+    # The desk's knowledge base (a linked Confluence space): page id -> (title, body HTML).
+    articles: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def restrict(self, request_type_id: str, *account_ids: str) -> None:
         """Restrict a request type to the named accounts."""
@@ -361,9 +375,19 @@ class FakeJira:
         payload: Any,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        if isinstance(payload, RawBody):
+            content = payload.content
+            return httpx.Response(
+                status,
+                content=content.encode() if isinstance(content, str) else content,
+                headers={"content-type": payload.media_type, **dict(payload.headers)},
+            )
         # 429 and 502-504 come from Atlassian's edge, not the operation, so the spec
         # does not list them; every other answer must be one the spec allows.
-        if path.startswith(SERVICEDESK) and status not in EDGE_STATUSES:
+        undocumented = any(
+            (method, status) == (m, s) and path.startswith(prefix) for m, prefix, s in UNDOCUMENTED
+        )
+        if path.startswith(SERVICEDESK) and status not in EDGE_STATUSES and not undocumented:
             spec.validate_response(method, path, status, payload)
         return (
             httpx.Response(status, json=payload, headers=headers)
@@ -405,6 +429,8 @@ class FakeJira:
                 r"POST /rest/servicedeskapi/servicedesk/(\d+)/requesttype/permissions/check",
                 self._request_type_permissions,
             ),
+            (r"GET /rest/servicedeskapi/servicedesk/(\d+)/knowledgebase/article", self._articles),
+            (r"GET /rest/servicedeskapi/knowledgebase/article/view/(\d+)", self._article_view),
             (r"POST /rest/servicedeskapi/request", self._create_request),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)", self._get_request),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/comment", self._comments),
@@ -652,6 +678,36 @@ class FakeJira:
         desk = self.desks.get(desk_id)
         found = next((t for t in desk.request_types if t["id"] == type_id), None) if desk else None
         return (200, found) if found else (404, {"errorMessage": "Request type not found"})
+
+    def _articles(self, query: dict[str, str], _body: Any, desk_id: str) -> tuple[int, Any]:
+        """Articles whose title or text holds every word of ``query`` (JSM ranks by relevance;
+        the fake keeps the space's order). As the spec has it: ``source`` names only its type,
+        and ``content.iframeSrc`` is where the body is."""
+        desk = self.desks.get(desk_id)
+        if desk is None:
+            return 404, {"errorMessage": "Service desk not found"}
+        words = query.get("query", "").lower().split()
+        found = [
+            {
+                "title": title,
+                "excerpt": re.sub(r"<[^>]+>", "", body)[:120],
+                "source": {"type": "confluence"},
+                "content": {
+                    "iframeSrc": f"{self.base_url}/rest/servicedeskapi/knowledgebase/article/view/{page_id}"
+                },
+            }
+            for page_id, (title, body) in desk.articles.items()
+            if words and all(w in f"{title} {body}".lower() for w in words)
+        ]
+        return 200, self._page(found, query)
+
+    def _article_view(self, _query: dict[str, str], _body: Any, page_id: str) -> tuple[int, Any]:
+        """The spec gives no shape but "string"; the body is what ``iframeSrc`` frames, so the
+        fake answers it as HTML (``RawBody``), which is what an iframe source is."""
+        for desk in self.desks.values():
+            if page_id in desk.articles:
+                return 200, RawBody(desk.articles[page_id][1], "text/html;charset=UTF-8")
+        return 404, {"errorMessage": "Article not found"}
 
     def _request_type_permissions(
         self, _query: dict[str, str], body: Any, desk_id: str

@@ -11,10 +11,12 @@ from typing import Any
 from app.errors import JiraError, NotFoundError
 from app.jsm.client import JiraClient
 from app.jsm.schemas import (
+    ApprovalDTO,
     ArticleDTO,
     CommentDTO,
     CreatedRequestDTO,
     CustomerRequestDTO,
+    FeedbackDTO,
     RequestTypeDTO,
     RequestTypeFieldDTO,
     RequestTypeFieldsDTO,
@@ -23,6 +25,7 @@ from app.jsm.schemas import (
     SearchPageDTO,
     StatusDTO,
     TemporaryAttachmentsDTO,
+    TransitionDTO,
     parse,
 )
 
@@ -432,3 +435,85 @@ async def add_comment(jira: JiraClient, *, key: str, body: str) -> None:
     await jira.post_json(
         f"/rest/servicedeskapi/request/{key}/comment", {"body": body, "public": True}
     )
+
+
+# --- what a customer does with a request -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    rating: int
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    name: str
+    decision: str  # "approved", "declined" or "pending"
+    approvers: list[tuple[str, str]]  # (name, their decision)
+
+
+async def customer_transitions(jira: JiraClient, key: str) -> list[Transition]:
+    """The request type's customer transitions Jira offers now ("Resolve this request",
+    "Reopen", "Cancel request"...)."""
+    return [
+        Transition(value.id, value.name)
+        async for value in jira.paged(
+            f"/rest/servicedeskapi/request/{key}/transition", TransitionDTO, what="a transition"
+        )
+    ]
+
+
+async def transition(jira: JiraClient, key: str, transition_id: str, comment: str | None) -> None:
+    """Take the transition; Jira's refusal (one no longer offered, a comment too long) is a
+    ``JiraError`` with Jira's reason."""
+    body: dict[str, Any] = {"id": transition_id}
+    if comment:
+        body["additionalComment"] = {"body": comment}
+    await jira.post_json(f"/rest/servicedeskapi/request/{key}/transition", body)
+
+
+async def feedback(jira: JiraClient, key: str) -> Feedback | None:
+    """The request's satisfaction rating, or None when nobody has rated it."""
+    try:
+        value = await jira.get_json(f"/rest/servicedeskapi/request/{key}/feedback")
+    except JiraError as e:
+        if e.jira_status == 404:  # the request was checked first: no rating yet
+            return None
+        raise
+    rated = parse(FeedbackDTO, value, "a satisfaction rating")
+    if rated.rating is None:
+        return None
+    return Feedback(rated.rating, (rated.comment.body if rated.comment else None) or "")
+
+
+async def rate(jira: JiraClient, key: str, rating: int, comment: str | None) -> None:
+    body: dict[str, Any] = {"type": "csat", "rating": rating}
+    if comment:
+        body["comment"] = {"body": comment}
+    await jira.post_json(f"/rest/servicedeskapi/request/{key}/feedback", body)
+
+
+async def approvals(jira: JiraClient, key: str) -> list[Approval]:
+    return [
+        Approval(
+            name=value.name,
+            decision=value.final_decision or "pending",
+            approvers=[
+                (
+                    (a.approver.display_name if a.approver else None) or "",
+                    a.approver_decision or "pending",
+                )
+                for a in value.approvers
+            ],
+        )
+        async for value in jira.paged(
+            f"/rest/servicedeskapi/request/{key}/approval", ApprovalDTO, what="an approval"
+        )
+    ]

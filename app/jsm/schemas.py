@@ -45,6 +45,10 @@ class NamedDTO(_Jira):
     name: str | None = None
 
 
+class NamedBody(_Jira):
+    body: str | None = None
+
+
 class CustomerRequestDTO(_Jira):
     """``GET /rest/servicedeskapi/request/{key}?expand=requestType``."""
 
@@ -120,6 +124,32 @@ class RequestTypeDTO(_Jira):
     group_ids: list[Id] = Field(default_factory=list, alias="groupIds")
     portal_id: Id | None = Field(default=None, alias="portalId")
     restriction_status: str | None = Field(default=None, alias="restrictionStatus")
+
+
+class TransitionDTO(_Jira):
+    """A customer transition (``.../request/{key}/transition``)."""
+
+    id: Id = Field(min_length=1)
+    name: str = ""
+
+
+class FeedbackDTO(_Jira):
+    rating: int | None = None
+    comment: NamedBody | None = None
+
+
+class ApproverDTO(_Jira):
+    approver: UserRef | None = None
+    approver_decision: str | None = Field(default=None, alias="approverDecision")
+
+
+class ApprovalDTO(_Jira):
+    """An approval on a request (``.../request/{key}/approval``)."""
+
+    id: Id = Field(min_length=1)
+    name: str = ""
+    final_decision: str | None = Field(default=None, alias="finalDecision")
+    approvers: list[ApproverDTO] = Field(default_factory=list)
 
 
 class ArticleContentDTO(_Jira):

@@ -277,6 +277,7 @@ async def request_page(
     customer_request = await portal_api.customer_request(
         context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
     )
+    done = request.query_params.get("done", "")
     return render(
         request,
         "portal/request.html",
@@ -286,9 +287,42 @@ async def request_page(
             created=request.query_params.get("created", "")[:20],
             files_not_attached="files_not_attached" in request.query_params,
             commented="commented" in request.query_params,
+            done=DONE_NOTICES.get(done),
             upload_limits=upload_limits(),
+            **await request_details(request, context, customer_request),
         ),
     )
+
+
+DONE_NOTICES = {
+    "transition": "Done: the request was updated.",
+    "rated": "Thank you for your rating.",
+}
+
+
+async def request_details(
+    request: Request, context: PortalContext, item: portal_api.CustomerRequest
+) -> dict[str, Any]:
+    """What the request page shows besides the request: the transitions the customer may
+    take, the rating (once resolved), and approvals (read only), asked of Jira at once."""
+    resolved = item.status_category.lower() == "done"
+    transitions, rating, approvals, native = await asyncio.gather(
+        portal_api.customer_transitions(context.jira, item.key),
+        portal_api.feedback(context.jira, item.key) if resolved else _none(),
+        portal_api.approvals(context.jira, item.key),
+        native_portal_url(request, context),
+    )
+    return {
+        "transitions": transitions,
+        "resolved": resolved,
+        "rating": rating,
+        "approvals": approvals,
+        "native_request_url": f"{native}/{item.key}" if native else None,
+    }
+
+
+async def _none() -> None:
+    return None
 
 
 @router.post(
@@ -376,6 +410,7 @@ async def _comment(
                 comment_error=error,
                 draft=body,
                 upload_limits=upload_limits(),
+                **await request_details(request, context, item),
             ),
             status_code=status_code,
         )

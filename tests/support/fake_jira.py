@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -442,6 +442,11 @@ class FakeJira:
                 self._attach_temporary_file,
             ),
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/attachment", self._attach),
+            (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/transition", self._transitions),
+            (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/transition", self._transition),
+            (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/feedback", self._feedback),
+            (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/feedback", self._rate),
+            (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/approval", self._approvals),
         ]
 
     # --- endpoints -------------------------------------------------------------------------
@@ -819,6 +824,80 @@ class FakeJira:
             },
             "requestType": request_type,
         }
+
+    # A request type's customer transitions, by status: (id, name, to status, its category).
+    WORKFLOW: ClassVar[dict[str, list[tuple[str, str, str, str]]]] = {
+        "Waiting for support": [
+            ("11", "Resolve this request", "Resolved", "done"),
+            ("12", "Cancel request", "Canceled", "done"),
+        ],
+        "Resolved": [("21", "Reopen", "Waiting for support", "indeterminate")],
+        "Canceled": [("21", "Reopen", "Waiting for support", "indeterminate")],
+    }
+
+    def _transitions(self, query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        offered = [{"id": t, "name": n} for t, n, *_ in self.WORKFLOW.get(item["status"][0], [])]
+        return 200, self._page(offered, query)
+
+    def _transition(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        found = next(
+            (t for t in self.WORKFLOW.get(item["status"][0], []) if t[0] == body.get("id")), None
+        )
+        if found is None:
+            return 400, {"errorMessage": "The transition ID is invalid"}
+        item["status"] = (found[2], found[3])
+        comment = (body.get("additionalComment") or {}).get("body")
+        if comment:
+            item["comments"].append(
+                {
+                    "id": str(len(item["comments"])),
+                    "body": comment,
+                    "public": True,
+                    "author": "557058:app-user",
+                }
+            )
+        return 204, None
+
+    def _feedback(self, _query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None or "feedback" not in item:
+            return 404, {"errorMessage": "No feedback for this request"}
+        return 200, item["feedback"]
+
+    def _rate(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        if item["status"][1] != "done" or not 1 <= int(body.get("rating", 0)) <= 5:
+            return 400, {"errorMessage": "Feedback can be given on a resolved request, 1 to 5"}
+        item["feedback"] = body
+        return 201, body
+
+    def _approvals(self, query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        values = [
+            {
+                "id": str(index),
+                "name": name,
+                "finalDecision": decision,
+                "canAnswerApproval": False,
+                "approvers": [
+                    {"approver": self.accounts[who].user_dto(), "approverDecision": theirs}
+                    for who, theirs in approvers
+                ],
+                "createdDate": self._date(),
+            }
+            for index, (name, decision, approvers) in enumerate(item.get("approvals", []))
+        ]
+        return 200, self._page(values, query)
 
     def _get_request(self, _query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
         item = self.requests.get(key)

@@ -1,0 +1,168 @@
+"""What a customer does to a request besides commenting: take one of its customer
+transitions ("Resolve this request", "Reopen", "Cancel request"), with an optional comment,
+and rate it once resolved.
+
+Both go to Jira as the app, like comments: the transition's comment starts with the
+customer's name, since JSM records the app as its author. Approvals are not answered here:
+JSM answers an approval only as the approver making the call, and the app is not the
+customer, so the request page shows them read only, with the native portal's link."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from app.db import SessionDep
+from app.deps import SettingsDep
+from app.errors import JiraError
+from app.jsm import portal_api
+from app.portal.pages import (
+    PortalContext,
+    csrf_ok,
+    customer_context,
+    desk_home,
+    request_details,
+    sent_once,
+    sign_in_redirect,
+    upload_limits,
+)
+from app.templating import as_sentence, render
+
+router = APIRouter(tags=["portal"])
+
+MAX_COMMENT = 32_000
+MAX_RATING_COMMENT = 2_000
+
+
+@router.post(
+    "/portal/{tenant_id}/{service_desk_id}/requests/{key}/transition", include_in_schema=False
+)
+async def take_transition(
+    tenant_id: str,
+    service_desk_id: str,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
+    form = await request.form()
+    item = await portal_api.customer_request(
+        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+    )
+    chosen = str(form.get("transition") or "")
+    comment = str(form.get("comment") or "").strip()
+    offered = await portal_api.customer_transitions(context.jira, item.key)
+    error: str | None = None
+    status_code = 422
+    if not csrf_ok(context.customer, form.get("csrf")):
+        error, status_code = "Your form had expired. Please try again.", 403
+    elif chosen not in {t.id for t in offered}:
+        error, status_code = "That action is no longer available for this request.", 409
+    elif len(comment) > MAX_COMMENT:
+        error = "That comment is too long."
+    if error is None:
+        error = await _send(request, session, context, form, item.key, chosen, comment)
+    if error is not None:
+        return await _request_page(request, context, item, action_error=error, status=status_code)
+    return RedirectResponse(f"{page}?done=transition", status_code=303)
+
+
+async def _send(
+    request: Request,
+    session: SessionDep,
+    context: PortalContext,
+    form: FormData,
+    key: str,
+    transition_id: str,
+    comment: str,
+) -> str | None:
+    """Take the transition once (a second post of the same form does nothing); Jira's
+    refusal, as a sentence, or None."""
+    text = f"{context.customer.display_name} wrote:\n\n{comment}" if comment else None
+    async with sent_once(request, session, context, form) as once:
+        if once.request_key is not None or not once.ours:
+            return None  # sent already (or being sent): the page shows the result
+        try:
+            await portal_api.transition(context.jira, key, transition_id, text)
+        except JiraError as e:
+            if e.jira_status not in (400, 403, 409):
+                raise
+            once.failed()
+            return as_sentence(f"Jira did not accept this: {jira_reason(e)}")
+        once.sent(key)
+    return None
+
+
+@router.post(
+    "/portal/{tenant_id}/{service_desk_id}/requests/{key}/feedback", include_in_schema=False
+)
+async def rate_request(
+    tenant_id: str,
+    service_desk_id: str,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
+    form = await request.form()
+    item = await portal_api.customer_request(
+        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+    )
+    rating = str(form.get("rating") or "")
+    comment = str(form.get("comment") or "").strip()
+    error: str | None = None
+    status_code = 422
+    if not csrf_ok(context.customer, form.get("csrf")):
+        error, status_code = "Your form had expired. Please rate again.", 403
+    elif item.status_category.lower() != "done":
+        error, status_code = "A request can be rated once it is resolved.", 409
+    elif rating not in {"1", "2", "3", "4", "5"}:
+        error = "Choose a rating from 1 to 5."
+    elif len(comment) > MAX_RATING_COMMENT:
+        error = f"Keep the comment under {MAX_RATING_COMMENT} characters."
+    if error is None:
+        try:
+            await portal_api.rate(context.jira, item.key, int(rating), comment or None)
+        except JiraError as e:
+            if e.jira_status not in (400, 403):
+                raise
+            error = as_sentence(f"Jira did not accept the rating: {jira_reason(e)}")
+    if error is not None:
+        return await _request_page(request, context, item, rating_error=error, status=status_code)
+    return RedirectResponse(f"{page}?done=rated", status_code=303)
+
+
+def jira_reason(error: JiraError) -> str:
+    """Jira's own words for a refusal, without our summary of its status."""
+    return "; ".join(error.error_messages or []) or error.message
+
+
+async def _request_page(
+    request: Request,
+    context: PortalContext,
+    item: portal_api.CustomerRequest,
+    *,
+    status: int,
+    **errors: str,
+) -> Response:
+    return render(
+        request,
+        "portal/request.html",
+        context.page(
+            title=item.summary,
+            item=item,
+            upload_limits=upload_limits(),
+            **errors,
+            **await request_details(request, context, item),
+        ),
+        status_code=status,
+    )

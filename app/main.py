@@ -56,6 +56,7 @@ from app.oidc.metadata import MetadataCache
 from app.outbound import AddressPolicy, create_http_client
 from app.portal import actions as portal_actions
 from app.portal import email_links as portal_email_links
+from app.portal import files as portal_files
 from app.portal import guard as portal_guard
 from app.portal import knowledge as portal_knowledge
 from app.portal import pages as portal_pages
@@ -262,6 +263,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     app.include_router(portal_pages.router)
     app.include_router(portal_knowledge.router)
     app.include_router(portal_actions.router)
+    app.include_router(portal_files.router)
     app.include_router(portal_email_links.router)  # after every other /portal/{a}/{b}/{c}
 
     # HEAD too where it is harmless, for load balancers and monitors that probe with it (a

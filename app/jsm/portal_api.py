@@ -13,6 +13,7 @@ from app.jsm.client import JiraClient
 from app.jsm.schemas import (
     ApprovalDTO,
     ArticleDTO,
+    AttachmentLinksDTO,
     CommentDTO,
     CreatedRequestDTO,
     CustomerRequestDTO,
@@ -66,10 +67,19 @@ class RequestSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class File:
+    id: str
+    filename: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class Comment:
     author: str
     body: str
     created: str
+    files: tuple[File, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +409,7 @@ async def customer_request(
         f"/rest/servicedeskapi/request/{key}/comment",
         CommentDTO,
         what="a comment",
-        params={"public": "true", "internal": "false"},
+        params={"public": "true", "internal": "false", "expand": "attachment"},
     ):
         if comment.public is True:  # defence in depth: never an internal note
             comments.append(
@@ -407,6 +417,7 @@ async def customer_request(
                     author=(comment.author.display_name if comment.author else None) or "",
                     body=readable_markup(comment.body or ""),
                     created=comment.created.shown if comment.created else "",
+                    files=_files(comment),
                 )
             )
     status = request.current_status or StatusDTO()
@@ -429,6 +440,50 @@ async def customer_request(
         fields=[(label, text) for label, text in fields if text],
         comments=comments,
     )
+
+
+# An attachment's id, at the end of its REST links (.../attachment/10010).
+_ATTACHMENT_ID = re.compile(r"/attachment/([0-9]{1,18})/?$")
+
+
+def _files(comment: CommentDTO) -> tuple[File, ...]:
+    """The files of a public comment: what a customer may open. (The request's own list,
+    asked as the app, also holds files of internal notes and does not say which.)"""
+    found = []
+    for value in comment.attachments.values if comment.attachments else []:
+        links = value.links or AttachmentLinksDTO()
+        match = _ATTACHMENT_ID.search(links.jira_rest or "") or _ATTACHMENT_ID.search(
+            links.content or ""
+        )
+        if match is not None and value.filename:
+            found.append(
+                File(
+                    id=match.group(1),
+                    filename=value.filename,
+                    media_type=(value.mime_type or "application/octet-stream").lower(),
+                    size=value.size or 0,
+                )
+            )
+    return tuple(found)
+
+
+async def file_content(jira: JiraClient, attachment_id: str, *, thumbnail: bool = False) -> bytes:
+    """A file's bytes, or its thumbnail's (PNG), from Jira's platform API with
+    ``redirect=false``: Jira answers with the bytes instead of a redirect to its media
+    service, which the app would otherwise have to follow to an address it did not build."""
+    kind = "thumbnail" if thumbnail else "content"
+    try:
+        response = await jira.request(
+            "GET",
+            f"/rest/api/3/attachment/{kind}/{attachment_id}",
+            params={"redirect": "false"},
+            headers={"Accept": "*/*"},
+        )
+    except JiraError as e:
+        if e.jira_status in (403, 404):
+            raise NotFoundError("we could not find that file") from e
+        raise
+    return response.content
 
 
 async def add_comment(jira: JiraClient, *, key: str, body: str) -> None:

@@ -63,10 +63,29 @@ class CustomerRequestDTO(_Jira):
     summary: str | None = None
 
 
+class AttachmentLinksDTO(_Jira):
+    content: str | None = None
+    jira_rest: str | None = Field(default=None, alias="jiraRest")
+
+
+class AttachmentDTO(_Jira):
+    """A file (the spec gives it no id: its links carry it)."""
+
+    filename: str = ""
+    mime_type: str | None = Field(default=None, alias="mimeType")
+    size: int | None = None
+    links: AttachmentLinksDTO | None = Field(default=None, alias="_links")
+
+
+class AttachmentPageDTO(_Jira):
+    values: list[AttachmentDTO] = Field(default_factory=list)
+
+
 class CommentDTO(_Jira):
     """One of ``GET /rest/servicedeskapi/request/{key}/comment``'s values."""
 
     public: bool | None = None
+    attachments: AttachmentPageDTO | None = None
     body: str | None = None
     author: UserRef | None = None
     created: DateDTO | None = None

@@ -124,6 +124,8 @@ class FakeJira:
     cycle_period: str = "604800"
     # Files uploaded to a desk and not yet attached: id -> (desk id, name, type, content).
     temporary_files: dict[str, tuple[str, str, str, bytes]] = field(default_factory=dict)
+    # Files stored in Jira: attachment id -> (name, media type, content).
+    files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
     attachments_allowed: bool = True
     # A misbehaving Jira: internal comments in answers that asked for public ones only.
     leaks_internal_comments: bool = False
@@ -442,6 +444,8 @@ class FakeJira:
                 self._attach_temporary_file,
             ),
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/attachment", self._attach),
+            (r"GET /rest/api/3/attachment/content/(\d+)", self._attachment_content),
+            (r"GET /rest/api/3/attachment/thumbnail/(\d+)", self._attachment_thumbnail),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/transition", self._transitions),
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/transition", self._transition),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/feedback", self._feedback),
@@ -485,12 +489,15 @@ class FakeJira:
         if any(f is None or f[0] != item["desk_id"] for f in files):
             return 400, {"errorMessage": "The temporary attachments have expired"}
         added = []
+        attachment_ids = []
         for temporary_id in ids:
             _desk, filename, content_type, content = self.temporary_files.pop(temporary_id)
             item.setdefault("attachments", []).append(
                 {"filename": filename, "mimeType": content_type, "content": content}
             )
-            added.append({"filename": filename, "mimeType": content_type, "size": len(content)})
+            attachment_id = self.add_file(filename, content_type, content)
+            attachment_ids.append(attachment_id)
+            added.append(self._attachment_dto(key, attachment_id))
         # JSM records the files in a comment of their own, in wiki markup.
         markup = " ".join(f"[^{a['filename']}]" for a in added)
         text = (body.get("additionalComment") or {}).get("body")
@@ -499,6 +506,7 @@ class FakeJira:
             "body": f"{text} {markup}" if text else markup,
             "public": bool(body["public"]),
             "author": "557058:app-user",
+            "files": attachment_ids,
         }
         item["comments"].append(comment)
         return 201, {
@@ -905,9 +913,61 @@ class FakeJira:
             (200, self._request_dto(item)) if item else (404, {"errorMessage": "Request not found"})
         )
 
-    def _comment_dto(self, comment: dict[str, Any]) -> dict[str, Any]:
-        author = self.accounts.get(comment["author"])
+    def add_file(self, filename: str, media_type: str, content: bytes) -> str:
+        """A file stored in Jira; its id (put it in a comment's ``files``)."""
+        attachment_id = str(next(self._ids))
+        self.files[attachment_id] = (filename, media_type, content)
+        return attachment_id
+
+    def _attachment_dto(self, key: str, attachment_id: str) -> dict[str, Any]:
+        filename, media_type, content = self.files[attachment_id]
+        base = f"{self.base_url}/rest/servicedeskapi/request/{key}/attachment/{attachment_id}"
         return {
+            "filename": filename,
+            "mimeType": media_type,
+            "size": len(content),
+            "created": self._date(),
+            "_links": {
+                "content": base,
+                "thumbnail": f"{base}/thumbnail",
+                "jiraRest": f"{self.base_url}/rest/api/2/attachment/{attachment_id}",
+            },
+        }
+
+    def _attachment_content(
+        self, query: dict[str, str], _body: Any, attachment_id: str
+    ) -> tuple[int, Any]:
+        """Jira's platform attachment download: with ``redirect=false`` the bytes themselves;
+        otherwise a 303 to the media service (which an app must not follow blindly)."""
+        if attachment_id not in self.files:
+            return 404, {"errorMessages": ["The attachment does not exist"]}
+        if query.get("redirect") != "false":
+            return 303, RawBody(
+                b"", "text/plain", (("location", "https://api.media.atlassian.com/file/x"),)
+            )
+        filename, media_type, content = self.files[attachment_id]
+        return 200, RawBody(content, media_type)
+
+    def _attachment_thumbnail(
+        self, query: dict[str, str], _body: Any, attachment_id: str
+    ) -> tuple[int, Any]:
+        if attachment_id not in self.files or query.get("redirect") != "false":
+            return 404, {"errorMessages": ["No thumbnail"]}
+        return 200, RawBody(b"\x89PNG\r\n\x1a\nthumbnail-of-" + attachment_id.encode(), "image/png")
+
+    def _comment_dto(self, comment: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        author = self.accounts.get(comment["author"])
+        attachments = (
+            {
+                "attachments": self._page(
+                    [self._attachment_dto(key, i) for i in comment.get("files", [])], {}
+                )
+            }
+            if key is not None
+            else {}
+        )
+        return {
+            **attachments,
             "id": comment["id"],
             "body": comment["body"],
             "public": comment["public"],
@@ -930,7 +990,8 @@ class FakeJira:
                 and (self.leaks_internal_comments or query.get("internal", "true") == "true")
             )
         ]
-        return 200, self._page([self._comment_dto(c) for c in comments], query)
+        expand = key if "attachment" in query.get("expand", "").split(",") else None
+        return 200, self._page([self._comment_dto(c, expand) for c in comments], query)
 
     def _add_comment(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
         item = self.requests.get(key)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import respx
 
@@ -18,6 +19,7 @@ from app.connect.jwt import query_string_hash
 from tests.conftest import ROOT, InstalledTenant
 from tests.support.connect_tokens import tenant_token
 from tests.support.live_server import free_port, live_server
+from tests.support.openid_provider import OpenIDProvider
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -157,3 +159,39 @@ async def connect_admin_context(
         ),
     )
     return context, f"{live}/admin?{page_query}&jwt={page_jwt}"
+
+
+async def configure_idp(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    op: OpenIDProvider,
+    live: str,
+    *,
+    name: str = "Acme SSO",
+    email_domains: list[str] | None = None,
+) -> None:
+    """An OIDC provider at the real OP, its client registered for the live service."""
+    created = await client.post(
+        "/api/admin/idps",
+        json={
+            "name": name,
+            "preset": "oidc",
+            "issuer": op.issuer,
+            "client_id": "pending",
+            "client_secret": "pending",
+            "email_domains": email_domains or [],
+        },
+        headers=tenant.admin_headers(),
+    )
+    assert created.status_code == 201, created.text
+    idp = created.json()
+    registered = op.register_client(
+        f"{live}/oidc/{idp['id']}/callback",
+        post_logout_redirect_uris=[f"{live}/portal/{tenant.tenant_id}/signed-out"],
+    )
+    updated = await client.put(
+        f"/api/admin/idps/{idp['id']}",
+        json={"client_id": registered["client_id"], "client_secret": registered["client_secret"]},
+        headers=tenant.admin_headers(),
+    )
+    assert updated.status_code == 200, updated.text

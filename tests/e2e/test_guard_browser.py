@@ -18,43 +18,11 @@ from app.saml.authn import redirect
 from app.saml.metadata import parse_metadata
 from app.saml.response import ServiceProvider, TrustedIdp, verify_response
 from tests.conftest import InstalledTenant
-from tests.e2e.conftest import accessibility_problems, connect_admin_context
+from tests.e2e.conftest import accessibility_problems, configure_idp, connect_admin_context
 from tests.support.guard_bridge import ACS_URL, SP_ENTITY_ID, register_bridge
 from tests.support.openid_provider import OpenIDProvider
 
 pytestmark = pytest.mark.e2e
-
-
-async def add_oidc_idp(
-    client: httpx.AsyncClient,
-    tenant: InstalledTenant,
-    op: OpenIDProvider,
-    live: str,
-    *,
-    name: str,
-    email_domains: list[str],
-) -> None:
-    created = await client.post(
-        "/api/admin/idps",
-        json={
-            "name": name,
-            "preset": "oidc",
-            "issuer": op.issuer,
-            "client_id": "pending",
-            "client_secret": "pending",
-            "email_domains": email_domains,
-        },
-        headers=tenant.admin_headers(),
-    )
-    assert created.status_code == 201, created.text
-    idp = created.json()
-    registered = op.register_client(f"{live}/oidc/{idp['id']}/callback")
-    updated = await client.put(
-        f"/api/admin/idps/{idp['id']}",
-        json={"client_id": registered["client_id"], "client_secret": registered["client_secret"]},
-        headers=tenant.admin_headers(),
-    )
-    assert updated.status_code == 200, updated.text
 
 
 async def test_a_customer_goes_from_atlassian_through_their_provider_and_back(
@@ -65,10 +33,10 @@ async def test_a_customer_goes_from_atlassian_through_their_provider_and_back(
     browser: Any,
     artifacts: Path,
 ) -> None:
-    await add_oidc_idp(
+    await configure_idp(
         client, tenant, openid_provider, live, name="Acme SSO", email_domains=["example.com"]
     )
-    await add_oidc_idp(
+    await configure_idp(
         client, tenant, openid_provider, live, name="Partner SSO", email_domains=["partner.example"]
     )
     assert (await register_bridge(client, tenant)).status_code == 200
@@ -137,10 +105,10 @@ async def test_the_admin_sets_up_the_native_portal(
     browser: Any,
     artifacts: Path,
 ) -> None:
-    await add_oidc_idp(
+    await configure_idp(
         client, tenant, openid_provider, live, name="Acme SSO", email_domains=["acme.example"]
     )
-    await add_oidc_idp(
+    await configure_idp(
         client,
         tenant,
         openid_provider,

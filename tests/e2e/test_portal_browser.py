@@ -10,40 +10,15 @@ import httpx
 import pytest
 
 from tests.conftest import InstalledTenant
-from tests.e2e.conftest import accessibility_problems, double_click_over_a_slow_network
+from tests.e2e.conftest import (
+    accessibility_problems,
+    configure_idp,
+    double_click_over_a_slow_network,
+)
 from tests.support.fake_jira import FakeJira
 from tests.support.openid_provider import OpenIDProvider
 
 pytestmark = pytest.mark.e2e
-
-
-async def configure_idp(
-    client: httpx.AsyncClient, tenant: InstalledTenant, op: OpenIDProvider, live: str
-) -> None:
-    headers = {"Authorization": f"JWT {tenant.context_token()}"}
-    created = await client.post(
-        "/api/admin/idps",
-        json={
-            "name": "Acme SSO",
-            "preset": "oidc",
-            "issuer": op.issuer,
-            "client_id": "pending",
-            "client_secret": "pending",
-        },
-        headers=headers,
-    )
-    assert created.status_code == 201, created.text
-    idp = created.json()
-    registered = op.register_client(
-        f"{live}/oidc/{idp['id']}/callback",
-        post_logout_redirect_uris=[f"{live}/portal/{tenant.tenant_id}/signed-out"],
-    )
-    updated = await client.put(
-        f"/api/admin/idps/{idp['id']}",
-        json={"client_id": registered["client_id"], "client_secret": registered["client_secret"]},
-        headers=headers,
-    )
-    assert updated.status_code == 200, updated.text
 
 
 async def add_partner_idp(

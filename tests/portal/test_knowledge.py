@@ -41,7 +41,7 @@ async def test_the_desks_search_finds_articles_and_request_types(
     text = html.unescape(page.text)
     assert "Reset your VPN password" in text
     assert f'href="{signed_in.home}/kb/123?title=Reset+your+VPN+password"' in text
-    assert "Hardware tokens" not in text  # does not match every word
+    assert "Hardware tokens" not in text  # matches no word
 
 
 @pytest.mark.usefixtures("knowledge_base")

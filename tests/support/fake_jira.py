@@ -32,6 +32,11 @@ from app.connect.jwt import query_string_hash, relative_path
 from tests.support import spec
 
 SERVICEDESK = "/rest/servicedeskapi/"
+# Jira's thumbnail of any image: a real PNG (1 by 1, grey), so a browser shows it.
+THUMBNAIL_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+)
 EDGE_STATUSES = frozenset({429, 502, 503, 504})
 # Answers the spec leaves out, assumed from how every other JSM resource behaves: the
 # article view documents only 200, and an unknown page is taken to be a 404 like the rest.
@@ -693,13 +698,18 @@ class FakeJira:
         return (200, found) if found else (404, {"errorMessage": "Request type not found"})
 
     def _articles(self, query: dict[str, str], _body: Any, desk_id: str) -> tuple[int, Any]:
-        """Articles whose title or text holds every word of ``query`` (JSM ranks by relevance;
-        the fake keeps the space's order). As the spec has it: ``source`` names only its type,
+        """Articles whose title or text holds any word of ``query``, those with the most
+        first (JSM's search ranks by relevance; the fake counts words). As the spec has it: ``source`` names only its type,
         and ``content.iframeSrc`` is where the body is."""
         desk = self.desks.get(desk_id)
         if desk is None:
             return 404, {"errorMessage": "Service desk not found"}
         words = query.get("query", "").lower().split()
+
+        def hits(title: str, body: str) -> int:
+            return sum(w in f"{title} {body}".lower() for w in words)
+
+        ranked = sorted(desk.articles.items(), key=lambda item: -hits(*item[1]))
         found = [
             {
                 "title": title,
@@ -709,8 +719,8 @@ class FakeJira:
                     "iframeSrc": f"{self.base_url}/rest/servicedeskapi/knowledgebase/article/view/{page_id}"
                 },
             }
-            for page_id, (title, body) in desk.articles.items()
-            if words and all(w in f"{title} {body}".lower() for w in words)
+            for page_id, (title, body) in ranked
+            if hits(title, body)
         ]
         return 200, self._page(found, query)
 
@@ -945,7 +955,7 @@ class FakeJira:
             return 303, RawBody(
                 b"", "text/plain", (("location", "https://api.media.atlassian.com/file/x"),)
             )
-        filename, media_type, content = self.files[attachment_id]
+        _filename, media_type, content = self.files[attachment_id]
         return 200, RawBody(content, media_type)
 
     def _attachment_thumbnail(
@@ -953,7 +963,7 @@ class FakeJira:
     ) -> tuple[int, Any]:
         if attachment_id not in self.files or query.get("redirect") != "false":
             return 404, {"errorMessages": ["No thumbnail"]}
-        return 200, RawBody(b"\x89PNG\r\n\x1a\nthumbnail-of-" + attachment_id.encode(), "image/png")
+        return 200, RawBody(THUMBNAIL_PNG, "image/png")
 
     def _comment_dto(self, comment: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         author = self.accounts.get(comment["author"])

@@ -18,6 +18,8 @@ from app.jsm.schemas import (
     CreatedRequestDTO,
     CustomerRequestDTO,
     FeedbackDTO,
+    OrganizationDTO,
+    ParticipantDTO,
     RequestTypeDTO,
     RequestTypeFieldDTO,
     RequestTypeFieldsDTO,
@@ -85,6 +87,7 @@ class Comment:
 @dataclass(frozen=True, slots=True)
 class CustomerRequest:
     key: str
+    mine: bool  # raised by this customer (else shared with them)
     summary: str
     status: str
     status_category: str
@@ -330,19 +333,70 @@ def _jql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Which requests "My requests" lists, as the native portal's filter names them.
+OWNERSHIP = {
+    "all": "All my requests",
+    "mine": "Created by me",
+    "participant": "Where I am a participant",
+    "organization": "Shared with my organizations",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: str
+    name: str
+
+
+async def customer_organizations(jira: JiraClient, account_id: str) -> list[Organization]:
+    """The JSM organizations the customer belongs to."""
+    if not _ACCOUNT_ID.fullmatch(account_id):
+        return []
+    return [
+        Organization(value.id, value.name)
+        async for value in jira.paged(
+            "/rest/servicedeskapi/organization",
+            OrganizationDTO,
+            what="an organization",
+            params={"accountId": account_id},
+        )
+    ]
+
+
+def _visible_to(account_id: str, organization_ids: list[str], which: str = "all") -> str:
+    """JQL for the requests a customer sees in the native portal: raised by them, with them
+    as a participant, or shared with one of their organizations."""
+    me = _jql_string(account_id)
+    clauses = {
+        "mine": f"reporter = {me}",
+        "participant": f'"Request participants" = {me}',
+    }
+    numeric = [i for i in organization_ids if i.isdigit()]
+    if numeric:
+        clauses["organization"] = f"Organizations in ({', '.join(numeric)})"
+    if which == "all":
+        return "(" + " OR ".join(clauses.values()) + ")"
+    # An organization filter for a customer of no organization lists nothing.
+    return clauses.get(which, "issuekey = EMPTY")
+
+
 async def my_requests(
     jira: JiraClient,
     *,
     project_key: str,
     account_id: str,
     page_token: str | None,
+    which: str = "all",
+    organization_ids: list[str] | None = None,
     page_size: int = 20,
 ) -> tuple[list[RequestSummary], str | None]:
-    """The customer's own requests in this desk's project, newest first, one page."""
+    """The requests the customer sees in this desk's project (``which`` of them), newest
+    first, one page."""
     if not _PROJECT_KEY.fullmatch(project_key) or not _ACCOUNT_ID.fullmatch(account_id):
         raise NotFoundError("no requests")
+    visible = _visible_to(account_id, organization_ids or [], which)
     body: dict[str, Any] = {
-        "jql": f"project = {_jql_string(project_key)} AND reporter = {_jql_string(account_id)} ORDER BY created DESC",
+        "jql": f"project = {_jql_string(project_key)} AND {visible} ORDER BY created DESC",
         "fields": ["summary", "status", "created"],
         "maxResults": page_size,
     }
@@ -385,11 +439,32 @@ def _field_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+async def may_see(jira: JiraClient, *, key: str, project_key: str, account_id: str) -> bool:
+    """Whether the customer sees this request in the native portal though they did not raise
+    it: as a participant, or through one of their organizations (one search, the same rule as
+    "My requests")."""
+    if not _PROJECT_KEY.fullmatch(project_key) or not _ACCOUNT_ID.fullmatch(account_id):
+        return False
+    organizations = await customer_organizations(jira, account_id)
+    visible = _visible_to(account_id, [o.id for o in organizations])
+    result = await jira.post_json(
+        "/rest/api/3/search/jql",
+        {
+            "jql": f"issuekey = {_jql_string(key)} AND project = {_jql_string(project_key)} AND {visible}",
+            "fields": ["summary"],
+            "maxResults": 1,
+        },
+        retry_safe=True,
+    )
+    return bool(parse(SearchPageDTO, result, "a search result").issues)
+
+
 async def customer_request(
-    jira: JiraClient, *, key: str, desk_id: str, account_id: str
+    jira: JiraClient, *, key: str, desk_id: str, account_id: str, project_key: str
 ) -> CustomerRequest:
-    """The request, when it is this customer's and in this desk; otherwise "not found" (never
-    a hint that someone else's request exists)."""
+    """The request, when the customer sees it in the native portal (theirs, or shared with
+    them) and it is in this desk; otherwise "not found" (never a hint that someone else's
+    request exists)."""
     if not ISSUE_KEY.fullmatch(key):
         raise NotFoundError("we could not find that request")
     try:
@@ -402,7 +477,11 @@ async def customer_request(
         raise
     request = parse(CustomerRequestDTO, value, "a request")
     reporter = request.reporter.account_id if request.reporter else None
-    if reporter != account_id or str(request.service_desk_id) != desk_id:
+    if str(request.service_desk_id) != desk_id:
+        raise NotFoundError("we could not find that request")
+    if reporter != account_id and not await may_see(
+        jira, key=key, project_key=project_key, account_id=account_id
+    ):
         raise NotFoundError("we could not find that request")
     comments: list[Comment] = []
     async for comment in jira.paged(
@@ -432,6 +511,7 @@ async def customer_request(
     )
     return CustomerRequest(
         key=key,
+        mine=reporter == account_id,
         summary=summary,
         status=status.status or "",
         status_category=status.status_category or "",
@@ -572,3 +652,35 @@ async def approvals(jira: JiraClient, key: str) -> list[Approval]:
             f"/rest/servicedeskapi/request/{key}/approval", ApprovalDTO, what="an approval"
         )
     ]
+
+
+# --- participants ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    account_id: str
+    name: str
+
+
+async def participants(jira: JiraClient, key: str) -> list[Participant]:
+    return [
+        Participant(value.account_id, value.display_name or value.email_address or "")
+        async for value in jira.paged(
+            f"/rest/servicedeskapi/request/{key}/participant", ParticipantDTO, what="a participant"
+        )
+    ]
+
+
+async def add_participant(jira: JiraClient, key: str, account_id: str) -> None:
+    await jira.post_json(
+        f"/rest/servicedeskapi/request/{key}/participant", {"accountIds": [account_id]}
+    )
+
+
+async def remove_participant(jira: JiraClient, key: str, account_id: str) -> None:
+    await jira.request(
+        "DELETE",
+        f"/rest/servicedeskapi/request/{key}/participant",
+        json={"accountIds": [account_id]},
+    )

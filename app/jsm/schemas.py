@@ -145,6 +145,12 @@ class RequestTypeDTO(_Jira):
     restriction_status: str | None = Field(default=None, alias="restrictionStatus")
 
 
+class ParticipantDTO(_Jira):
+    account_id: str = Field(min_length=1, alias="accountId")
+    display_name: str | None = Field(default=None, alias="displayName")
+    email_address: str | None = Field(default=None, alias="emailAddress")
+
+
 class TransitionDTO(_Jira):
     """A customer transition (``.../request/{key}/transition``)."""
 
@@ -259,9 +265,11 @@ class CreatedCustomerDTO(_Jira):
 
 
 class OrganizationDTO(_Jira):
-    """``POST /rest/servicedeskapi/organization``'s answer."""
+    """An organization (``POST /rest/servicedeskapi/organization``'s answer, and each of
+    ``GET /rest/servicedeskapi/organization``'s values)."""
 
     id: Id = Field(min_length=1)
+    name: str = ""
 
 
 class PlatformUserDTO(_Jira):

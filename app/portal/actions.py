@@ -17,6 +17,7 @@ from app.db import SessionDep
 from app.deps import SettingsDep
 from app.errors import JiraError
 from app.jsm import portal_api
+from app.jsm.provisioning import find_account_by_email
 from app.portal.pages import (
     PortalContext,
     csrf_ok,
@@ -52,7 +53,11 @@ async def take_transition(
         return sign_in_redirect(settings, tenant_id, service_desk_id, page)
     form = await request.form()
     item = await portal_api.customer_request(
-        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+        context.jira,
+        key=key,
+        desk_id=context.desk.id,
+        account_id=context.customer.account_id,
+        project_key=context.desk.project_key,
     )
     chosen = str(form.get("transition") or "")
     comment = str(form.get("comment") or "").strip()
@@ -115,7 +120,11 @@ async def rate_request(
         return sign_in_redirect(settings, tenant_id, service_desk_id, page)
     form = await request.form()
     item = await portal_api.customer_request(
-        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+        context.jira,
+        key=key,
+        desk_id=context.desk.id,
+        account_id=context.customer.account_id,
+        project_key=context.desk.project_key,
     )
     rating = str(form.get("rating") or "")
     comment = str(form.get("comment") or "").strip()
@@ -165,4 +174,113 @@ async def _request_page(
             **await request_details(request, context, item),
         ),
         status_code=status,
+    )
+
+
+# --- participants ------------------------------------------------------------------------------
+
+
+@router.post(
+    "/portal/{tenant_id}/{service_desk_id}/requests/{key}/participants", include_in_schema=False
+)
+async def add_participant(
+    tenant_id: str,
+    service_desk_id: str,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Add a colleague by email: only someone in one of the customer's own organizations,
+    as the native portal allows."""
+    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
+    form = await request.form()
+    item = await _visible(context, key)
+    email = str(form.get("email") or "").strip()
+    error: str | None = None
+    status_code = 422
+    if not csrf_ok(context.customer, form.get("csrf")):
+        error, status_code = "Your form had expired. Please try again.", 403
+    elif "@" not in email or len(email) > 320:
+        error = "Enter your colleague's email address."
+    else:
+        error = await _colleague_problem(context, email)
+    if error is not None:
+        return await _request_page(
+            request, context, item, participant_error=error, status=status_code
+        )
+    colleague = await find_account_by_email(context.jira, email)
+    if colleague is not None:
+        await portal_api.add_participant(context.jira, item.key, colleague)
+    return RedirectResponse(f"{page}?done=participant", status_code=303)
+
+
+async def _colleague_problem(context: PortalContext, email: str) -> str | None:
+    """Why ``email`` cannot be added to the customer's request, or None."""
+    mine = {
+        o.id
+        for o in await portal_api.customer_organizations(context.jira, context.customer.account_id)
+    }
+    if not mine:
+        return (
+            "You can share requests with colleagues of your organization, and you are in none here."
+        )
+    colleague = await find_account_by_email(context.jira, email)
+    if colleague is None:
+        return "Nobody with that address uses this help center."
+    theirs = {o.id for o in await portal_api.customer_organizations(context.jira, colleague)}
+    if not mine & theirs:
+        return "You can add colleagues from your own organization only."
+    return None
+
+
+@router.post(
+    "/portal/{tenant_id}/{service_desk_id}/requests/{key}/participants/remove",
+    include_in_schema=False,
+)
+async def remove_participant(
+    tenant_id: str,
+    service_desk_id: str,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
+    form = await request.form()
+    item = await _visible(context, key)
+    who = str(form.get("account_id") or "")
+    current = {p.account_id for p in await portal_api.participants(context.jira, item.key)}
+    if not csrf_ok(context.customer, form.get("csrf")):
+        return await _request_page(
+            request, context, item, participant_error="Your form had expired.", status=403
+        )
+    if who not in current:
+        return await _request_page(
+            request,
+            context,
+            item,
+            participant_error="That person is no longer on this request.",
+            status=409,
+        )
+    await portal_api.remove_participant(context.jira, item.key, who)
+    if who == context.customer.account_id and not item.mine:
+        # They left a request that was only shared with them: it is no longer theirs to see.
+        return RedirectResponse(f"{context.home}/requests", status_code=303)
+    return RedirectResponse(f"{page}?done=participant", status_code=303)
+
+
+async def _visible(context: PortalContext, key: str) -> portal_api.CustomerRequest:
+    return await portal_api.customer_request(
+        context.jira,
+        key=key,
+        desk_id=context.desk.id,
+        account_id=context.customer.account_id,
+        project_key=context.desk.project_key,
     )

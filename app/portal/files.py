@@ -89,7 +89,11 @@ async def _file(
     if context is None:
         return sign_in_redirect(settings, tenant_id, desk_id, request.url.path)
     item = await portal_api.customer_request(
-        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+        context.jira,
+        key=key,
+        desk_id=context.desk.id,
+        account_id=context.customer.account_id,
+        project_key=context.desk.project_key,
     )
     found = next((f for c in item.comments for f in c.files if f.id == attachment_id), None)
     if found is None or (thumbnail and found.media_type not in INLINE_TYPES):

@@ -236,24 +236,39 @@ async def my_requests(
     if context is None:
         return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
     token = request.query_params.get("page") or None
+    which = request.query_params.get("show", "all")
+    if which not in portal_api.OWNERSHIP:
+        which = "all"
+    organizations = (
+        await portal_api.customer_organizations(context.jira, context.customer.account_id)
+        if which in ("all", "organization")
+        else []
+    )
     try:
         requests, next_token = await portal_api.my_requests(
             context.jira,
             project_key=context.desk.project_key,
             account_id=context.customer.account_id,
             page_token=token,
+            which=which,
+            organization_ids=[o.id for o in organizations],
         )
     except JiraError as e:
         if token is None or e.jira_status != 400:
             raise
         # A page link whose token Jira refuses (an old bookmark, an edited URL): start the
         # list again rather than show an error.
-        return RedirectResponse(f"{context.home}/requests", status_code=303)
+        return RedirectResponse(f"{context.home}/requests?show={which}", status_code=303)
     return render(
         request,
         "portal/requests.html",
         context.page(
-            title="My requests", requests=requests, next_token=next_token, first_page=token is None
+            title="My requests",
+            requests=requests,
+            next_token=next_token,
+            first_page=token is None,
+            which=which,
+            filters=portal_api.OWNERSHIP,
         ),
     )
 
@@ -275,7 +290,11 @@ async def request_page(
     if context is None:
         return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
     customer_request = await portal_api.customer_request(
-        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+        context.jira,
+        key=key,
+        desk_id=context.desk.id,
+        account_id=context.customer.account_id,
+        project_key=context.desk.project_key,
     )
     done = request.query_params.get("done", "")
     return render(
@@ -297,6 +316,7 @@ async def request_page(
 DONE_NOTICES = {
     "transition": "Done: the request was updated.",
     "rated": "Thank you for your rating.",
+    "participant": "The people on this request were updated.",
 }
 
 
@@ -306,13 +326,15 @@ async def request_details(
     """What the request page shows besides the request: the transitions the customer may
     take, the rating (once resolved), and approvals (read only), asked of Jira at once."""
     resolved = item.status_category.lower() == "done"
-    transitions, rating, approvals, native = await asyncio.gather(
+    transitions, rating, approvals, participants, native = await asyncio.gather(
         portal_api.customer_transitions(context.jira, item.key),
         portal_api.feedback(context.jira, item.key) if resolved else _none(),
         portal_api.approvals(context.jira, item.key),
+        portal_api.participants(context.jira, item.key),
         native_portal_url(request, context),
     )
     return {
+        "participants": participants,
         "transitions": transitions,
         "resolved": resolved,
         "rating": rating,
@@ -359,7 +381,11 @@ async def _comment(
 ) -> Response:
     body = str(form.get("body") or "").strip()
     item = await portal_api.customer_request(
-        context.jira, key=key, desk_id=context.desk.id, account_id=context.customer.account_id
+        context.jira,
+        key=key,
+        desk_id=context.desk.id,
+        account_id=context.customer.account_id,
+        project_key=context.desk.project_key,
     )
     uploads, error = await _read_files(form, "files")
     status_code = 422

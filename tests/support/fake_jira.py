@@ -450,6 +450,16 @@ class FakeJira:
             ),
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/attachment", self._attach),
             (r"GET /rest/api/3/attachment/content/(\d+)", self._attachment_content),
+            (r"GET /rest/servicedeskapi/organization", self._organizations_of),
+            (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/participant", self._participants),
+            (
+                r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/participant",
+                self._add_participants,
+            ),
+            (
+                r"DELETE /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/participant",
+                self._remove_participants,
+            ),
             (r"GET /rest/api/3/attachment/thumbnail/(\d+)", self._attachment_thumbnail),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/transition", self._transitions),
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/transition", self._transition),
@@ -843,6 +853,72 @@ class FakeJira:
             "requestType": request_type,
         }
 
+    def _jql(self, expression: str, item: dict[str, Any]) -> bool:
+        expression = expression.strip()
+        ands = _split_top(expression, " AND ")
+        if len(ands) > 1:
+            return all(self._jql(part, item) for part in ands)
+        if expression.startswith("(") and expression.endswith(")"):
+            return any(self._jql(part, item) for part in _split_top(expression[1:-1], " OR "))
+        clauses: list[tuple[str, Callable[[str], bool]]] = [
+            (r'project = "([A-Z0-9_]+)"', lambda v: self.desks[item["desk_id"]].project_key == v),
+            (r'issuekey = "([^"]+)"', lambda v: item["key"] == v),
+            (r"issuekey = (EMPTY)", lambda _v: False),
+            (r'reporter = "([^"\\]+)"', lambda v: item["reporter"] == v),
+            (
+                r'"Request participants" = "([^"\\]+)"',
+                lambda v: v in item.get("participants", set()),
+            ),
+            (
+                r"Organizations in \(([0-9, ]+)\)",
+                lambda v: bool({int(i) for i in v.split(",")} & item.get("organizations", set())),
+            ),
+        ]
+        for pattern, test in clauses:
+            match = re.fullmatch(pattern, expression)
+            if match:
+                return test(match.group(1))
+        raise AssertionError(f"unexpected JQL: {expression}")
+
+    def _organizations_of(self, query: dict[str, str], _body: Any) -> tuple[int, Any]:
+        account = query.get("accountId")
+        values = [
+            {"id": org["id"], "name": org["name"]}
+            for org in self.organizations.values()
+            if not account or account in org["members"]
+        ]
+        return 200, self._page(values, query)
+
+    def _participants_page(self, item: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        users = [self.accounts[a].user_dto() for a in sorted(item.get("participants", set()))]
+        return self._page(users, query)
+
+    def _participants(self, query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        return 200, self._participants_page(item, query)
+
+    def _add_participants(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        ids = body.get("accountIds") or []
+        if any(a not in self.accounts for a in ids):
+            return 400, {"errorMessage": "A user to be added does not exist"}
+        item.setdefault("participants", set()).update(ids)
+        return 200, self._participants_page(item, {})
+
+    def _remove_participants(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessage": "Request not found"}
+        ids = set(body.get("accountIds") or [])
+        if not ids <= item.get("participants", set()):
+            return 400, {"errorMessage": "A user to be removed is not a participant"}
+        item["participants"] -= ids
+        return 200, self._participants_page(item, {})
+
     # A request type's customer transitions, by status: (id, name, to status, its category).
     WORKFLOW: ClassVar[dict[str, list[tuple[str, str, str, str]]]] = {
         "Waiting for support": [
@@ -1017,18 +1093,15 @@ class FakeJira:
         return 201, self._comment_dto(comment)
 
     def _search(self, _query: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Jira's JQL search, for the JQL the portal sends: ``project``, ``issuekey``,
+        ``reporter``, ``"Request participants"`` and ``Organizations in (ids)`` clauses joined
+        by AND and by OR in parentheses, then ``ORDER BY created DESC``. (That Jira Cloud
+        takes an account id for the participants field and organization ids for
+        ``Organizations`` is assumed from its JQL reference, not checked here.) Anything else
+        fails the test."""
         assert set(body) <= {"jql", "fields", "maxResults", "nextPageToken"}, body
-        match = re.fullmatch(
-            r'project = "([A-Z0-9_]+)" AND reporter = "([^"\\]+)" ORDER BY created DESC',
-            body["jql"],
-        )
-        assert match, f"unexpected JQL: {body['jql']}"
-        project, reporter = match.groups()
-        found = [
-            r
-            for r in reversed(list(self.requests.values()))
-            if self.desks[r["desk_id"]].project_key == project and r["reporter"] == reporter
-        ]
+        jql = body["jql"].removesuffix(" ORDER BY created DESC")
+        found = [r for r in reversed(list(self.requests.values())) if self._jql(jql, r)]
         token = body.get("nextPageToken") or "0"
         if not token.isdigit():
             return 400, {"errorMessages": ["The next page token is invalid or has expired."]}
@@ -1051,6 +1124,24 @@ class FakeJira:
         return 200, {"issues": issues, "isLast": last} | (
             {} if last else {"nextPageToken": str(start + size)}
         )
+
+
+def _split_top(expression: str, separator: str) -> list[str]:
+    """``expression`` split at ``separator`` outside parentheses."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(expression):
+        if expression[i] == "(":
+            depth += 1
+        elif expression[i] == ")":
+            depth -= 1
+        elif depth == 0 and expression.startswith(separator, i):
+            parts.append(expression[start:i])
+            i += len(separator)
+            start = i
+            continue
+        i += 1
+    parts.append(expression[start:])
+    return parts
 
 
 def _multipart(request: httpx.Request) -> list[tuple[str, str, str, bytes]]:

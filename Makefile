@@ -10,7 +10,7 @@ PORT ?= 8000
 # `make run` is for a developer's machine; production runs the container (see README).
 export APP_ENV ?= development
 
-.PHONY: install run migrate test lint format descriptor system-deps clean forge-build forge-validate lock audit
+.PHONY: install run migrate test lint format descriptor system-deps clean forge-build forge-validate lock audit i18n
 
 UV_VERSION := 0.13.9
 # Everything from uv.lock, exactly the versions the suite ran with (the app itself editable).
@@ -74,6 +74,13 @@ lock: install
 audit: install
 	$(BIN)/uv export --frozen --extra postgres --no-emit-project --format requirements-txt > $(VENV)/audit-requirements.txt
 	$(BIN)/uv tool run pip-audit --disable-pip -r $(VENV)/audit-requirements.txt
+
+# The customer portal's text: extract it from the templates and code (N_), and bring each
+# language's catalog up to date; translate the new entries in app/locale/<lang>/LC_MESSAGES.
+# The tests fail while an entry has no translation (tests/test_i18n.py).
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o app/locale/messages.pot .
+	$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale --no-fuzzy-matching --width 100
 
 descriptor: install
 	$(BIN)/python -m app.connect.descriptor > atlassian-connect.json

@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
+from app import i18n
+
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -33,6 +35,22 @@ def path_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
 
 
 templates.env.globals["path_for"] = path_for
+# Customer pages speak the customer's language (app.i18n): _() and {% trans %} in templates.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+)
+templates.env.globals["html_lang"] = i18n.html_lang
+templates.env.globals["page_path"] = page_path
+templates.env.globals["current_language"] = i18n.current
+templates.env.globals["languages"] = i18n.LANGUAGES
+# A text known only at run time (a page title, a notice), translated when the catalog has it.
+# Never _() on such a value: Jinja marks what _() returns as safe, and a title can be a
+# customer's own text. This filter's result is escaped like any other value.
+templates.env.filters["translate"] = i18n.gettext
+templates.env.filters["localdatetime"] = i18n.local_datetime
+templates.env.filters["localdate"] = i18n.local_date
+templates.env.filters["localnumber"] = i18n.local_number
 
 
 @functools.cache
@@ -51,12 +69,12 @@ def static_path(context: dict[str, Any], name: str) -> str:
 templates.env.globals["static_path"] = static_path
 
 _TITLES = {
-    400: "We could not sign you in",
-    401: "Not signed in",
-    403: "Not allowed",
-    404: "Not found",
-    429: "Too many attempts",
-    502: "A service we depend on is not answering",
+    400: i18n.N_("We could not sign you in"),
+    401: i18n.N_("Not signed in"),
+    403: i18n.N_("Not allowed"),
+    404: i18n.N_("Not found"),
+    429: i18n.N_("Too many attempts"),
+    502: i18n.N_("A service we depend on is not answering"),
 }
 
 
@@ -68,9 +86,14 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=headers
-    )
+    locale = i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+    with i18n.speaking(locale):
+        response = templates.TemplateResponse(
+            request, name, context, status_code=status_code, headers=headers
+        )
+        response.headers.setdefault("Content-Language", i18n.html_lang())
+    response.headers.setdefault("Vary", "Accept-Language, Cookie")
+    return response
 
 
 def as_sentence(message: str) -> str:
@@ -96,7 +119,7 @@ def render_error(
         request,
         "error.html",
         {
-            "title": title or _TITLES.get(status_code, "Something went wrong"),
+            "title": title or _TITLES.get(status_code, i18n.N_("Something went wrong")),
             "message": as_sentence(message),
             "status_code": status_code,
             "retry_url": retry_url,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import JiraError, NotFoundError
+from app.i18n import N_
 from app.jsm.client import JiraClient
 from app.jsm.schemas import (
     ApprovalDTO,
@@ -335,10 +336,10 @@ def _jql_string(value: str) -> str:
 
 # Which requests "My requests" lists, as the native portal's filter names them.
 OWNERSHIP = {
-    "all": "All my requests",
-    "mine": "Created by me",
-    "participant": "Where I am a participant",
-    "organization": "Shared with my organizations",
+    "all": N_("All my requests"),
+    "mine": N_("Created by me"),
+    "participant": N_("Where I am a participant"),
+    "organization": N_("Shared with my organizations"),
 }
 
 
@@ -495,7 +496,9 @@ async def customer_request(
                 Comment(
                     author=(comment.author.display_name if comment.author else None) or "",
                     body=readable_markup(comment.body or ""),
-                    created=comment.created.shown if comment.created else "",
+                    created=(comment.created.iso8601 or comment.created.shown)
+                    if comment.created
+                    else "",
                     files=_files(comment),
                 )
             )
@@ -515,7 +518,9 @@ async def customer_request(
         summary=summary,
         status=status.status or "",
         status_category=status.status_category or "",
-        created=request.created_date.shown if request.created_date else "",
+        created=(request.created_date.iso8601 or request.created_date.shown)
+        if request.created_date
+        else "",
         request_type=(request.request_type.name if request.request_type else None) or "",
         fields=[(label, text) for label, text in fields if text],
         comments=comments,

@@ -21,6 +21,7 @@ from app.cookies import (
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import NotFoundError
+from app.i18n import N_
 from app.idps import repository
 from app.idps.presets import PRESETS
 from app.idps.states import FlowStart
@@ -183,7 +184,7 @@ async def single_logout(
     except LogoutError as e:
         logger.warning("SAML LogoutRequest refused for IdP %s: %s", idp.id, e.reason)
         return render_error(
-            request, status_code=400, message=e.message, title="We could not sign you out"
+            request, status_code=400, message=e.message, title=N_("We could not sign you out")
         )
     ended = await end_sessions_named(session, idp.id, logout.handle)
     await session.commit()
@@ -235,7 +236,7 @@ async def assertion_consumer(
             request,
             "saml/post.html",
             {
-                "title": "Signing you in",
+                "title": N_("Signing you in"),
                 "action": request.url.path,
                 "fields": {
                     **{
@@ -245,8 +246,9 @@ async def assertion_consumer(
                     },
                     RESENT_FIELD: "1",
                 },
-                "message": "Your identity provider has signed you in. If this page stays, "
-                "continue:",
+                "message": N_(
+                    "Your identity provider has signed you in. If this page stays, continue:"
+                ),
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -268,7 +270,7 @@ def _answer(request: Request, outcome: Outcome, settings: Settings) -> Response:
             request,
             status_code=outcome.error.status_code,
             message=explain(outcome.error.message),
-            title="We could not sign you in",
+            title=N_("We could not sign you in"),
             retry_url=outcome.retry_url,
         )
     if isinstance(outcome, Returning | SignedIn):

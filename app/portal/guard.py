@@ -22,6 +22,7 @@ from app.config import Settings
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
 from app.errors import NotFoundError
+from app.i18n import N_
 from app.login import guard
 from app.login.routes import begin_login, client_of
 from app.login.service import LoginService
@@ -162,7 +163,7 @@ async def _receive(
     except AuthnRequestError as e:
         logger.warning("Guard bridge AuthnRequest refused: %s", e.reason)
         return render_error(
-            request, status_code=400, message=e.message, title="We could not sign you in"
+            request, status_code=400, message=e.message, title=N_("We could not sign you in")
         )
     await session.commit()
     return RedirectResponse(
@@ -217,17 +218,17 @@ async def journey(
             request,
             status_code=e.status_code,
             message=e.message,
-            title="We could not sign you in to the help center",
+            title=N_("We could not sign you in to the help center"),
             signout_url=f"{portal_url(settings.base_path, config.tenant.id)}/logout",
         )
     return render(
         request,
         "saml/post.html",
         {
-            "title": "Signing you in",
+            "title": N_("Signing you in"),
             "action": post.acs_url,
             "fields": post.fields,
-            "message": "You are signed in. Continuing to the help center…",
+            "message": N_("You are signed in. Continuing to the help center…"),
         },
         headers={"Cache-Control": "no-store"},
     )

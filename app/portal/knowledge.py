@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.db import SessionDep
 from app.deps import SettingsDep
+from app.i18n import N_
 from app.jsm import portal_api
 from app.portal.articles import safe_article
 from app.portal.pages import customer_context, sign_in_redirect
@@ -63,7 +64,7 @@ async def article(
     if context is None:
         return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
     html = await portal_api.article_body(context.jira, page_id)
-    title = request.query_params.get("title", "")[:200] or "Article"
+    title = request.query_params.get("title", "")[:200] or N_("Article")
     return render(
         request,
         "portal/article.html",

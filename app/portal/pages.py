@@ -27,6 +27,7 @@ from app.crypto import same_secret
 from app.db import DATABASE_FAILURES, OpenSession, SessionDep
 from app.deps import SettingsDep, services
 from app.errors import JiraError
+from app.i18n import N_
 from app.jsm import portal_api
 from app.jsm import repository as jsm_repository
 from app.jsm.client import JiraClient
@@ -263,7 +264,7 @@ async def my_requests(
         request,
         "portal/requests.html",
         context.page(
-            title="My requests",
+            title=N_("My requests"),
             requests=requests,
             next_token=next_token,
             first_page=token is None,
@@ -314,9 +315,9 @@ async def request_page(
 
 
 DONE_NOTICES = {
-    "transition": "Done: the request was updated.",
-    "rated": "Thank you for your rating.",
-    "participant": "The people on this request were updated.",
+    "transition": N_("Done: the request was updated."),
+    "rated": N_("Thank you for your rating."),
+    "participant": N_("The people on this request were updated."),
 }
 
 

@@ -11,18 +11,19 @@ import logging
 import re
 from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from app import i18n
 from app.config import Settings
 from app.cookies import clear_session_cookie, read_session_cookie
 from app.crypto import SecretBox
 from app.db import SessionDep
 from app.deps import SecretBoxDep, SettingsDep, services
-from app.errors import IdentityProviderError, NotFoundError
+from app.errors import IdentityProviderError, LoginError, NotFoundError
 from app.idps import repository
 from app.idps.presets import PRESETS
 from app.jsm.directory import JiraDirectory, ServiceDesk
@@ -127,7 +128,7 @@ async def start_customer_login(
             request,
             "portal/picker.html",
             {
-                "title": "Sign in",
+                "title": i18n.N_("Sign in"),
                 "idps": [],
                 "tenant": tenant,
                 "desk_id": service_desk_id,
@@ -149,7 +150,7 @@ async def start_customer_login(
         request,
         "portal/picker.html",
         {
-            "title": "Sign in",
+            "title": i18n.N_("Sign in"),
             "idps": idps,
             "tenant": tenant,
             "desk_id": service_desk_id,
@@ -164,6 +165,37 @@ async def start_customer_login(
     )
 
 
+LANGUAGE_COOKIE_DAYS = 365
+
+
+@router.get("/portal/language/{code}", name="choose_language", include_in_schema=False)
+async def choose_language(code: str, request: Request, settings: SettingsDep) -> Response:
+    """The language switcher: remember the customer's choice (a cookie for this service's
+    pages) and go back to the page it was chosen on, never anywhere else."""
+    if code not in i18n.LANGUAGES:
+        raise NotFoundError("this language is not offered")
+    back = safe_return_path(request.query_params.get("next"))
+    segments = urlsplit(back or "").path.split("/")
+    if (
+        back is None
+        or not back.startswith(f"{settings.base_path}/portal/")
+        or "." in segments
+        or ".." in segments
+    ):
+        raise LoginError("choose your language from a page of the help center")
+    response = RedirectResponse(back, status_code=303)
+    response.set_cookie(
+        i18n.COOKIE,
+        code,
+        max_age=LANGUAGE_COOKIE_DAYS * 24 * 3600,
+        path=f"{settings.base_path}/" if settings.base_path else "/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
 @router.get("/portal/{tenant_id}/signed-out", response_class=HTMLResponse, include_in_schema=False)
 async def signed_out(tenant_id: str, request: Request) -> HTMLResponse:
     tenant = await portal_tenant(request, tenant_id)
@@ -171,7 +203,7 @@ async def signed_out(tenant_id: str, request: Request) -> HTMLResponse:
         request,
         "portal/signed_out.html",
         {
-            "title": "Signed out",
+            "title": i18n.N_("Signed out"),
             "tenant": tenant,
             "idp_session_kept": request.query_params.get("idp_session") == "kept",
         },
@@ -347,4 +379,6 @@ def route_by_email(config: TenantConfig, email: str) -> tuple[IdentityProvider |
     matches = [idp for idp in config.enabled_idps if domain and domain in idp.email_domains]
     if len(matches) == 1:
         return matches[0], ""
-    return None, "We could not tell your sign-in option from that address; choose one below."
+    return None, i18n.N_(
+        "We could not tell your sign-in option from that address; choose one below."
+    )

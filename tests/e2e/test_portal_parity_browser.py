@@ -1,6 +1,7 @@
 """A customer in a real browser uses what the native portal offers besides raising requests:
 the knowledge base (search, suggestions while typing a summary, an article), a file an agent
-attached, a customer transition with a comment, and a rating. Screenshots go to
+attached, a customer transition with a comment, a rating, and the switch to another
+language. Screenshots go to
 test-artifacts/, each page passes the axe check."""
 
 from __future__ import annotations
@@ -112,5 +113,15 @@ async def test_customer_uses_the_knowledge_base_files_transitions_and_rating(
     await page.wait_for_selector("text=Thank you for your rating.")
     assert jira.requests[key]["feedback"]["rating"] == 5
     await page.screenshot(path=str(artifacts / "5-rated.png"), full_page=True)
+    assert await accessibility_problems(page) == []
+
+    # The customer switches the portal to German; the choice stays for the next pages.
+    await page.click("footer.languages >> text=Deutsch")
+    await page.wait_for_selector("h2:has-text('Aktivität')")
+    assert await page.get_attribute("html", "lang") == "de"
+    assert await page.is_visible("text=Danke für Ihre Bewertung.")  # the same page, in German
+    await page.click("text=Meine Anfragen")
+    await page.wait_for_selector("h1:has-text('Meine Anfragen')")
+    await page.screenshot(path=str(artifacts / "6-in-german.png"), full_page=True)
     assert await accessibility_problems(page) == []
     await context.close()

@@ -23,7 +23,9 @@ def jira_answering(payload: object) -> JiraClient:
 async def test_a_request_whose_reporter_is_not_an_object_is_a_jira_error() -> None:
     jira = jira_answering({"serviceDeskId": "7", "reporter": "557058:someone"})
     with pytest.raises(JiraError) as refused:
-        await portal_api.customer_request(jira, key="ITH-1", desk_id="7", account_id="a")
+        await portal_api.customer_request(
+            jira, key="ITH-1", desk_id="7", account_id="a", project_key="ITH"
+        )
     assert refused.value.message == "Jira returned a request of an unexpected shape"
     assert refused.value.status_code == 502
 

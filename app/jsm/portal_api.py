@@ -689,3 +689,44 @@ async def remove_participant(jira: JiraClient, key: str, account_id: str) -> Non
         f"/rest/servicedeskapi/request/{key}/participant",
         json={"accountIds": [account_id]},
     )
+
+
+# --- sharing with an organization --------------------------------------------------------------
+
+# The JSM "Organizations" field's type: its id differs per site (customfield_NNNNN).
+ORGANIZATIONS_FIELD_TYPE = "com.atlassian.servicedesk:sd-customer-organizations"
+
+
+async def organizations_field(jira: JiraClient) -> str | None:
+    """The site's id of JSM's Organizations field, or None where the site has none."""
+    fields = await jira.get_json("/rest/api/3/field")
+    for value in fields if isinstance(fields, list) else []:
+        schema = value.get("schema") if isinstance(value, dict) else None
+        if isinstance(schema, dict) and schema.get("custom") == ORGANIZATIONS_FIELD_TYPE:
+            field_id = value.get("id")
+            if isinstance(field_id, str) and re.fullmatch(r"customfield_[0-9]{1,12}", field_id):
+                return field_id
+    return None
+
+
+async def shared_organizations(jira: JiraClient, key: str, field_id: str) -> list[Organization]:
+    """The organizations the request is shared with."""
+    issue = await jira.get_json(f"/rest/api/3/issue/{key}", params={"fields": field_id})
+    values = (issue.get("fields") or {}).get(field_id) if isinstance(issue, dict) else None
+    return [
+        Organization(str(v.get("id")), str(v.get("name") or ""))
+        for v in values or []
+        if isinstance(v, dict) and str(v.get("id", "")).isdigit()
+    ]
+
+
+async def share_with(
+    jira: JiraClient, key: str, field_id: str, organization_ids: list[str]
+) -> None:
+    """Share the request with these organizations (the field's whole new value)."""
+    await jira.request(
+        "PUT",
+        f"/rest/api/3/issue/{key}",
+        json={"fields": {field_id: [int(i) for i in organization_ids]}},
+        ok=(204,),
+    )

@@ -276,6 +276,47 @@ async def remove_participant(
     return RedirectResponse(f"{page}?done=participant", status_code=303)
 
 
+@router.post("/portal/{tenant_id}/{service_desk_id}/requests/{key}/share", include_in_schema=False)
+async def share_with_organization(
+    tenant_id: str,
+    service_desk_id: str,
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Share the request with one of the customer's own organizations, as the native
+    portal's "Share" does: its members then see it."""
+    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
+    form = await request.form()
+    item = await _visible(context, key)
+    chosen = str(form.get("organization") or "")
+    mine = {
+        o.id
+        for o in await portal_api.customer_organizations(context.jira, context.customer.account_id)
+    }
+    if not csrf_ok(context.customer, form.get("csrf")):
+        return await _request_page(
+            request, context, item, participant_error="Your form had expired.", status=403
+        )
+    field_id = await portal_api.organizations_field(context.jira)
+    if chosen not in mine or field_id is None:
+        return await _request_page(
+            request,
+            context,
+            item,
+            participant_error="You can share a request with your own organizations only.",
+            status=422,
+        )
+    shared = [o.id for o in await portal_api.shared_organizations(context.jira, item.key, field_id)]
+    if chosen not in shared:
+        await portal_api.share_with(context.jira, item.key, field_id, [*shared, chosen])
+    return RedirectResponse(f"{page}?done=participant", status_code=303)
+
+
 async def _visible(context: PortalContext, key: str) -> portal_api.CustomerRequest:
     return await portal_api.customer_request(
         context.jira,

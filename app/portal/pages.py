@@ -327,14 +327,16 @@ async def request_details(
     """What the request page shows besides the request: the transitions the customer may
     take, the rating (once resolved), and approvals (read only), asked of Jira at once."""
     resolved = item.status_category.lower() == "done"
-    transitions, rating, approvals, participants, native = await asyncio.gather(
+    transitions, rating, approvals, participants, native, sharing = await asyncio.gather(
         portal_api.customer_transitions(context.jira, item.key),
         portal_api.feedback(context.jira, item.key) if resolved else _none(),
         portal_api.approvals(context.jira, item.key),
         portal_api.participants(context.jira, item.key),
         native_portal_url(request, context),
+        organization_sharing(context, item.key),
     )
     return {
+        **sharing,
         "participants": participants,
         "transitions": transitions,
         "resolved": resolved,
@@ -346,6 +348,18 @@ async def request_details(
 
 async def _none() -> None:
     return None
+
+
+async def organization_sharing(context: PortalContext, key: str) -> dict[str, Any]:
+    """The organizations the request is shared with, and the customer's own it could be
+    shared with (none asked of Jira for a customer of no organization)."""
+    mine = await portal_api.customer_organizations(context.jira, context.customer.account_id)
+    field_id = await portal_api.organizations_field(context.jira) if mine else None
+    if field_id is None:
+        return {"shared_with": [], "shareable": []}
+    shared = await portal_api.shared_organizations(context.jira, key, field_id)
+    shared_ids = {o.id for o in shared}
+    return {"shared_with": shared, "shareable": [o for o in mine if o.id not in shared_ids]}
 
 
 @router.post(

@@ -171,3 +171,23 @@ async def test_a_shared_request_can_be_commented_and_moved_like_ones_own(
     moved = await client.post(f"{page}/transition", data={"csrf": csrf, "transition": "11"})
     assert moved.status_code == 303
     assert jira.requests[key]["status"][0] == "Resolved"
+
+
+async def test_a_request_is_shared_with_the_customers_organization(
+    client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira, colleagues: dict[str, str]
+) -> None:
+    key = jira.add_request(DESK_ID, signed_in.account_id, "Office wifi")
+    page = f"{signed_in.home}/requests/{key}"
+    shown = await client.get(page)
+    assert "Share with your organization" in shown.text
+    csrf = await csrf_of(client, page)
+    outside = await client.post(f"{page}/share", data={"csrf": csrf, "organization": str(GLOBEX)})
+    assert outside.status_code == 422
+    assert jira.requests[key].get("organizations", set()) == set()
+    shared = await client.post(f"{page}/share", data={"csrf": csrf, "organization": str(ACME)})
+    assert shared.status_code == 303
+    assert jira.requests[key]["organizations"] == {ACME}
+    after = await client.get(page)
+    assert "Shared with the organization: Acme" in after.text
+    assert "Share with your organization" not in after.text  # nothing left to share with
+    del colleagues

@@ -451,6 +451,9 @@ class FakeJira:
             (r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/attachment", self._attach),
             (r"GET /rest/api/3/attachment/content/(\d+)", self._attachment_content),
             (r"GET /rest/servicedeskapi/organization", self._organizations_of),
+            (r"GET /rest/api/3/field", self._fields_of_site),
+            (r"GET /rest/api/3/issue/([A-Z0-9_]+-\d+)", self._issue),
+            (r"PUT /rest/api/3/issue/([A-Z0-9_]+-\d+)", self._edit_issue),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/participant", self._participants),
             (
                 r"POST /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/participant",
@@ -879,6 +882,53 @@ class FakeJira:
             if match:
                 return test(match.group(1))
         raise AssertionError(f"unexpected JQL: {expression}")
+
+    # The platform API's view of JSM's Organizations field (Jira Cloud platform REST v3, by
+    # hand): its id is the site's own; its value on an issue is a list of organizations, set
+    # with a list of their ids (assumed from Atlassian's examples for this field).
+    ORGANIZATIONS_FIELD = "customfield_10002"
+
+    def _fields_of_site(self, _query: dict[str, str], _body: Any) -> tuple[int, Any]:
+        return 200, [
+            {"id": "summary", "name": "Summary", "schema": {"type": "string", "system": "summary"}},
+            {
+                "id": self.ORGANIZATIONS_FIELD,
+                "name": "Organizations",
+                "custom": True,
+                "schema": {
+                    "type": "array",
+                    "items": "sd-customerorganization",
+                    "custom": "com.atlassian.servicedesk:sd-customer-organizations",
+                    "customId": 10002,
+                },
+            },
+        ]
+
+    def _issue(self, query: dict[str, str], _body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {
+                "errorMessages": ["Issue does not exist or you do not have permission to see it."]
+            }
+        fields: dict[str, Any] = {}
+        if self.ORGANIZATIONS_FIELD in query.get("fields", "").split(","):
+            fields[self.ORGANIZATIONS_FIELD] = [
+                {"id": i, "name": self.organizations[i]["name"]}
+                for i in sorted(item.get("organizations", set()))
+            ]
+        return 200, {"id": item["id"], "key": key, "fields": fields}
+
+    def _edit_issue(self, _query: dict[str, str], body: Any, key: str) -> tuple[int, Any]:
+        item = self.requests.get(key)
+        if item is None:
+            return 404, {"errorMessages": ["Issue does not exist"]}
+        assert set(body) == {"fields"}, body
+        assert set(body["fields"]) == {self.ORGANIZATIONS_FIELD}, body
+        ids = body["fields"][self.ORGANIZATIONS_FIELD]
+        if not all(isinstance(i, int) and i in self.organizations for i in ids):
+            return 400, {"errors": {self.ORGANIZATIONS_FIELD: "Organization does not exist"}}
+        item["organizations"] = set(ids)
+        return 204, None
 
     def _organizations_of(self, query: dict[str, str], _body: Any) -> tuple[int, Any]:
         account = query.get("accountId")

@@ -44,6 +44,7 @@ class RequestType:
     name: str
     description: str
     group_ids: tuple[str, ...]
+    icon_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +105,13 @@ def _request_type(value: RequestTypeDTO) -> RequestType | None:
     ``submittable``'s."""
     if not value.group_ids:
         return None
+    icon = value.icon.id if value.icon else None
     return RequestType(
         id=value.id,
         name=value.name,
         description=value.description or "",
         group_ids=tuple(value.group_ids),
+        icon_id=icon if icon and icon.isdigit() else None,
     )
 
 
@@ -730,3 +733,24 @@ async def share_with(
         json={"fields": {field_id: [int(i) for i in organization_ids]}},
         ok=(204,),
     )
+
+
+async def request_type_icon(jira: JiraClient, icon_id: str) -> bytes:
+    """A request type's icon (PNG), as the portal shows it. Jira serves it to signed-in
+    users and apps only, so the portal passes it through."""
+    if not icon_id.isdigit() or len(icon_id) > 18:
+        raise NotFoundError("no such icon")
+    try:
+        response = await jira.request(
+            "GET",
+            f"/rest/api/2/universal_avatar/view/type/SD_REQTYPE/avatar/{icon_id}",
+            params={"size": "medium", "format": "png"},
+            headers={"Accept": "image/png"},
+        )
+    except JiraError as e:
+        if e.jira_status in (403, 404):
+            raise NotFoundError("no such icon") from e
+        raise
+    if not response.content.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise JiraError("Jira sent an icon that is not a PNG image")
+    return response.content

@@ -134,6 +134,10 @@ class ServiceDeskDTO(_Jira):
     project_name: str = Field(default="", alias="projectName")
 
 
+class RequestTypeIconDTO(_Jira):
+    id: Id | None = None
+
+
 class RequestTypeDTO(_Jira):
     """A request type (``.../servicedesk/{id}/requesttype`` and ``.../requesttype/{id}``)."""
 
@@ -143,6 +147,7 @@ class RequestTypeDTO(_Jira):
     group_ids: list[Id] = Field(default_factory=list, alias="groupIds")
     portal_id: Id | None = Field(default=None, alias="portalId")
     restriction_status: str | None = Field(default=None, alias="restrictionStatus")
+    icon: RequestTypeIconDTO | None = None
 
 
 class ParticipantDTO(_Jira):

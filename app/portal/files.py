@@ -113,3 +113,24 @@ async def _file(
         return Response(content, media_type=found.media_type, headers=headers)
     headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(found.filename)}"
     return Response(content, media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/portal/{tenant_id}/{service_desk_id}/icons/{icon_id}", include_in_schema=False)
+async def request_type_icon(
+    tenant_id: str,
+    service_desk_id: str,
+    icon_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """A request type's icon for the desk's page (a PNG Jira shows signed-in users only)."""
+    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
+    if context is None:
+        return Response(status_code=401)
+    content = await portal_api.request_type_icon(context.jira, icon_id)
+    return Response(
+        content,
+        media_type="image/png",
+        headers={"Content-Security-Policy": SANDBOX, "Cache-Control": "private, max-age=86400"},
+    )

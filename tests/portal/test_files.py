@@ -132,3 +132,18 @@ async def test_files_need_a_session(
     client.cookies.clear()
     got = await client.get(f"{signed_in.home}/requests/{key}/files/{ids['shot']}")
     assert got.status_code == 303
+
+
+async def test_request_type_icons_are_passed_through_as_png(
+    client: httpx.AsyncClient, signed_in: SignedIn
+) -> None:
+    home = await client.get(signed_in.home)
+    assert f'<img class="icon" src="{signed_in.home}/icons/105' in home.text
+    icon = await client.get(f"{signed_in.home}/icons/10510")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/png"
+    assert icon.content.startswith(b"\x89PNG")
+    assert (await client.get(f"{signed_in.home}/icons/999")).status_code == 404
+    assert (await client.get(f"{signed_in.home}/icons/../x")).status_code == 404
+    client.cookies.clear()
+    assert (await client.get(f"{signed_in.home}/icons/10510")).status_code == 401

@@ -244,6 +244,14 @@ class FakeJira:
                     "groupIds": groups,
                     "issueTypeId": "10001",
                     "restrictionStatus": "OPEN",
+                    "icon": {
+                        "id": f"105{suffix}0",
+                        "_links": {
+                            "iconUrls": {
+                                "48x48": f"{self.base_url}/rest/api/2/universal_avatar/view/type/SD_REQTYPE/avatar/105{suffix}0?size=large"
+                            }
+                        },
+                    },
                 }
             )
             desk.fields[f"{desk_id}{suffix}"] = fields
@@ -452,6 +460,10 @@ class FakeJira:
             (r"GET /rest/api/3/attachment/content/(\d+)", self._attachment_content),
             (r"GET /rest/servicedeskapi/organization", self._organizations_of),
             (r"GET /rest/api/3/field", self._fields_of_site),
+            (
+                r"GET /rest/api/2/universal_avatar/view/type/SD_REQTYPE/avatar/(\d+)",
+                self._request_type_icon,
+            ),
             (r"GET /rest/api/3/issue/([A-Z0-9_]+-\d+)", self._issue),
             (r"PUT /rest/api/3/issue/([A-Z0-9_]+-\d+)", self._edit_issue),
             (r"GET /rest/servicedeskapi/request/([A-Z0-9_]+-\d+)/participant", self._participants),
@@ -887,6 +899,17 @@ class FakeJira:
     # hand): its id is the site's own; its value on an issue is a list of organizations, set
     # with a list of their ids (assumed from Atlassian's examples for this field).
     ORGANIZATIONS_FIELD = "customfield_10002"
+
+    def _request_type_icon(
+        self, query: dict[str, str], _body: Any, icon_id: str
+    ) -> tuple[int, Any]:
+        """Jira's avatar service for request type icons (platform REST, by hand): a PNG when
+        ``format=png``, an SVG otherwise."""
+        if not icon_id.startswith("105"):
+            return 404, {"errorMessages": ["Avatar not found"]}
+        if query.get("format") == "png":
+            return 200, RawBody(THUMBNAIL_PNG, "image/png")
+        return 200, RawBody(b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")
 
     def _fields_of_site(self, _query: dict[str, str], _body: Any) -> tuple[int, Any]:
         return 200, [

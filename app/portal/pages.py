@@ -308,6 +308,7 @@ async def request_page(
             files_not_attached="files_not_attached" in request.query_params,
             commented="commented" in request.query_params,
             done=DONE_NOTICES.get(done),
+            done_key=done if done in DONE_NOTICES else "",
             upload_limits=upload_limits(),
             **await request_details(request, context, customer_request),
         ),

@@ -9,6 +9,8 @@ customer, so the request page shows them read only, with the native portal's lin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
@@ -47,18 +49,10 @@ async def take_transition(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
-    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
-    if context is None:
-        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
-    form = await request.form()
-    item = await portal_api.customer_request(
-        context.jira,
-        key=key,
-        desk_id=context.desk.id,
-        account_id=context.customer.account_id,
-        project_key=context.desk.project_key,
-    )
+    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    if isinstance(posted, Response):
+        return posted
+    context, item, form, page = posted.context, posted.item, posted.form, posted.page
     chosen = str(form.get("transition") or "")
     comment = str(form.get("comment") or "").strip()
     offered = await portal_api.customer_transitions(context.jira, item.key)
@@ -114,18 +108,10 @@ async def rate_request(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
-    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
-    if context is None:
-        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
-    form = await request.form()
-    item = await portal_api.customer_request(
-        context.jira,
-        key=key,
-        desk_id=context.desk.id,
-        account_id=context.customer.account_id,
-        project_key=context.desk.project_key,
-    )
+    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    if isinstance(posted, Response):
+        return posted
+    context, item, form, page = posted.context, posted.item, posted.form, posted.page
     rating = str(form.get("rating") or "")
     comment = str(form.get("comment") or "").strip()
     error: str | None = None
@@ -193,12 +179,10 @@ async def add_participant(
 ) -> Response:
     """Add a colleague by email: only someone in one of the customer's own organizations,
     as the native portal allows."""
-    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
-    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
-    if context is None:
-        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
-    form = await request.form()
-    item = await _visible(context, key)
+    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    if isinstance(posted, Response):
+        return posted
+    context, item, form, page = posted.context, posted.item, posted.form, posted.page
     email = str(form.get("email") or "").strip()
     error: str | None = None
     status_code = 422
@@ -249,12 +233,10 @@ async def remove_participant(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
-    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
-    if context is None:
-        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
-    form = await request.form()
-    item = await _visible(context, key)
+    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    if isinstance(posted, Response):
+        return posted
+    context, item, form, page = posted.context, posted.item, posted.form, posted.page
     who = str(form.get("account_id") or "")
     current = {p.account_id for p in await portal_api.participants(context.jira, item.key)}
     if not csrf_ok(context.customer, form.get("csrf")):
@@ -287,12 +269,10 @@ async def share_with_organization(
 ) -> Response:
     """Share the request with one of the customer's own organizations, as the native
     portal's "Share" does: its members then see it."""
-    page = f"{desk_home(settings, tenant_id, service_desk_id)}/requests/{key}"
-    context = await customer_context(request, session, settings, tenant_id, service_desk_id)
-    if context is None:
-        return sign_in_redirect(settings, tenant_id, service_desk_id, page)
-    form = await request.form()
-    item = await _visible(context, key)
+    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    if isinstance(posted, Response):
+        return posted
+    context, item, form, page = posted.context, posted.item, posted.form, posted.page
     chosen = str(form.get("organization") or "")
     mine = {
         o.id
@@ -317,11 +297,29 @@ async def share_with_organization(
     return RedirectResponse(f"{page}?done=participant", status_code=303)
 
 
-async def _visible(context: PortalContext, key: str) -> portal_api.CustomerRequest:
-    return await portal_api.customer_request(
-        context.jira,
-        key=key,
-        desk_id=context.desk.id,
-        account_id=context.customer.account_id,
-        project_key=context.desk.project_key,
-    )
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A form posted about one of the customer's requests, with what every action needs."""
+
+    context: PortalContext
+    item: portal_api.CustomerRequest
+    form: FormData
+    page: str  # the request's page, where the action leads back
+
+
+async def _posted(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    tenant_id: str,
+    desk_id: str,
+    key: str,
+) -> Posted | Response:
+    """The signed-in customer's post about a request they see; without a session, the way
+    to sign in and back (an unknown or someone else's request is "not found")."""
+    page = f"{desk_home(settings, tenant_id, desk_id)}/requests/{key}"
+    context = await customer_context(request, session, settings, tenant_id, desk_id)
+    if context is None:
+        return sign_in_redirect(settings, tenant_id, desk_id, page)
+    form = await request.form()
+    return Posted(context, await context.visible_request(key), form, page)

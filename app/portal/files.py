@@ -88,13 +88,7 @@ async def _file(
     context = await customer_context(request, session, settings, tenant_id, desk_id)
     if context is None:
         return sign_in_redirect(settings, tenant_id, desk_id, request.url.path)
-    item = await portal_api.customer_request(
-        context.jira,
-        key=key,
-        desk_id=context.desk.id,
-        account_id=context.customer.account_id,
-        project_key=context.desk.project_key,
-    )
+    item = await context.visible_request(key)
     found = next((f for c in item.comments for f in c.files if f.id == attachment_id), None)
     if found is None or (thumbnail and found.media_type not in INLINE_TYPES):
         raise NotFoundError("we could not find that file")

@@ -59,6 +59,17 @@ class PortalContext:
     jira: JiraClient
     home: str
 
+    async def visible_request(self, key: str) -> portal_api.CustomerRequest:
+        """The request, when this customer sees it in this desk (raised by them, or shared
+        with them); otherwise ``NotFoundError``."""
+        return await portal_api.customer_request(
+            self.jira,
+            key=key,
+            desk_id=self.desk.id,
+            account_id=self.customer.account_id,
+            project_key=self.desk.project_key,
+        )
+
     def page(self, **context: Any) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
@@ -290,13 +301,7 @@ async def request_page(
     context = await customer_context(request, session, settings, tenant_id, service_desk_id)
     if context is None:
         return sign_in_redirect(settings, tenant_id, service_desk_id, request.url.path)
-    customer_request = await portal_api.customer_request(
-        context.jira,
-        key=key,
-        desk_id=context.desk.id,
-        account_id=context.customer.account_id,
-        project_key=context.desk.project_key,
-    )
+    customer_request = await context.visible_request(key)
     done = request.query_params.get("done", "")
     return render(
         request,
@@ -396,13 +401,7 @@ async def _comment(
     form: FormData,
 ) -> Response:
     body = str(form.get("body") or "").strip()
-    item = await portal_api.customer_request(
-        context.jira,
-        key=key,
-        desk_id=context.desk.id,
-        account_id=context.customer.account_id,
-        project_key=context.desk.project_key,
-    )
+    item = await context.visible_request(key)
     uploads, error = await _read_files(form, "files")
     status_code = 422
     if not csrf_ok(context.customer, form.get("csrf")):

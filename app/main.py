@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.admin import api as admin_api
+from app.admin import desk_access as admin_desk_access
 from app.admin import pages as admin_pages
 from app.admin.pages import BUNDLE_PATH
 from app.config import Settings
@@ -257,6 +258,7 @@ def create_app(settings: Settings | None = None, *, freeze_after_startup: bool =
     # Routes are matched in order: the busiest first (admin API calls, then logins and the
     # portal), fixed portal paths (logout, signed-out) before the /{service_desk_id} pages.
     app.include_router(admin_api.router)
+    app.include_router(admin_desk_access.router)
     app.include_router(login_routes.router)
     app.include_router(portal_guard.router)
     app.include_router(portal_routes.router)

@@ -293,6 +293,9 @@ class PortalSession(Base):
     saml_name_id: Mapped[str | None] = mapped_column(String(1000))
     saml_name_id_format: Mapped[str | None] = mapped_column(String(255))
     saml_session_index: Mapped[str | None] = mapped_column(String(255))
+    # What the desks' access rules may ask about: the IdP's claims at sign-in (bounded; see
+    # app.login.access.kept_claims).
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -316,6 +319,26 @@ class LoginEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(255))
     account_id: Mapped[str | None] = mapped_column(String(128))
     purpose: Mapped[str] = mapped_column(String(10), default="login")
+
+
+class DeskAccess(Base):
+    """Who may enter one service desk's portal (DESIGN.md, portals/{id}/access): the site's
+    default, restricted by rules, or off. No row: the site's default."""
+
+    __tablename__ = "desk_access"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_desk_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(12), default="default")
+    idps: Mapped[list[str]] = mapped_column(JSON, default=list)
+    email_domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # [{"claim": name, "op": "equals" | "contains", "value": text}]
+    claims: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    organizations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    contact: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class TenantSettings(Base):

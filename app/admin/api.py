@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.admin.deps import AdminJWT
+from app.admin.desk_access import describe as describe_access
 from app.admin.providers import (
     MAX_DOMAINS,
     DomainName,
@@ -46,6 +47,7 @@ from app.jsm import platform_api
 from app.jsm import repository as jsm_repository
 from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import describe_settings
+from app.login import access
 from app.login.audit import recent_logins
 from app.login.guard import certificate_problem, describe_bindings, describe_bridge_setting
 from app.models import TenantSettings
@@ -448,6 +450,7 @@ async def list_portals(
     directory: JiraDirectory = services(request).get(JiraDirectory)
     jira = await directory.client(session, context.tenant)
     desks = await directory.service_desks(jira, context.tenant, fresh=True)
+    rules = await access.site_rules(session, context.tenant.id)
     return [
         {
             "service_desk_id": desk.id,
@@ -455,6 +458,7 @@ async def list_portals(
             "project_key": desk.project_key,
             "name": desk.name,
             "substitute_link": desk_url(settings.app_base_url, context.tenant.id, desk.id),
+            "access": describe_access(desk.id, rules.get(desk.id)),
         }
         for desk in desks
     ]

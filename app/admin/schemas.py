@@ -179,9 +179,30 @@ class VerifyView(_View):
     is_admin: bool | None = None
 
 
+class AccessView(_View):
+    service_desk_id: str
+    mode: Literal["default", "restricted", "off"]
+    idps: list[str]
+    email_domains: list[str]
+    claims: list[dict[str, str]]
+    organizations: list[str]
+    contact: str
+
+
+class AccessTestResultView(_View):
+    service_desk_id: str
+    allowed: bool
+    because: str
+
+
+class AccessTestView(_View):
+    desks: list[AccessTestResultView]
+
+
 class PortalView(_View):
     service_desk_id: str
     portal_id: str | None
     project_key: str
     name: str
     substitute_link: str
+    access: AccessView

@@ -27,6 +27,7 @@ from app.identity import MappedIdentity
 from app.idps import repository
 from app.idps.presets import PRESETS
 from app.idps.states import CompletedLogin, FlowStart, RefusedStateError, check_state
+from app.login import access
 from app.login.audit import record_login
 from app.login.provisioner import CustomerProvisioner
 from app.login.sessions import create_session
@@ -325,6 +326,7 @@ class LoginService:
             config = await self.tenant_config(state.tenant_id)
             tenant, found = (config.tenant, config.idp(idp_id)) if config else (None, None)
         else:
+            config = None
             tenant = await tenants.get_by_id(session, state.tenant_id)
             found = await repository.get_idp_for_callback(session, idp_id)
         if tenant is None or not tenant.active or found is None:
@@ -351,15 +353,23 @@ class LoginService:
             await self._record_test(session, tenant=tenant, idp=idp, completed=completed, now=now)
             return Tested(idp=idp, completed=completed)
         identity = completed.identity
+        rule = config.rule(state.service_desk_id) if config is not None else access.DEFAULT
         try:
             if identity is None:
                 raise completed.mapping_error or LoginError("the sign-in could not be completed")
+            decision = await access.decide(
+                rule, access.Entrant(idp.id, identity.email, completed.claims), None
+            )
+            if not decision.allowed:
+                raise access.AccessRefusedError(decision, rule)
             account_id = await self.provisioner.provision(
                 session,
                 tenant=tenant,
                 idp=idp,
                 identity=identity,
-                service_desk_id=state.service_desk_id,
+                # A desk that asks for organizations is joined at the first entry, once
+                # they are checked: until then the customer is added to nothing.
+                service_desk_id=None if rule.organizations else state.service_desk_id,
             )
         except AppError as e:
             return await self._refuse(
@@ -376,6 +386,7 @@ class LoginService:
             saml_session=saml_session_of(completed.claims)
             if PRESETS[idp.preset].kind == "saml"
             else None,
+            claims=access.kept_claims(completed.claims),
             now=now,
         )
 
@@ -457,6 +468,7 @@ class LoginService:
         id_token: str | None,
         now: datetime,
         saml_session: SessionHandle | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> SignedIn:
         lifetime = timedelta(hours=self.settings.portal_session_hours)
         new = await create_session(
@@ -467,6 +479,7 @@ class LoginService:
             account_id=account_id,
             id_token_encrypted=self.box.encrypt(id_token) if id_token else None,
             saml_session=saml_session,
+            claims=claims,
             lifetime=lifetime,
             now=now,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +44,7 @@ async def create_session(
     lifetime: timedelta,
     now: datetime | None = None,
     saml_session: SessionHandle | None = None,
+    claims: dict[str, Any] | None = None,
 ) -> NewSession:
     now = now or datetime.now(UTC)
     token = secrets.token_urlsafe(32)
@@ -63,6 +65,7 @@ async def create_session(
             "saml_name_id": saml_session.name_id if saml_session else None,
             "saml_name_id_format": saml_session.name_id_format if saml_session else None,
             "saml_session_index": saml_session.session_index if saml_session else None,
+            "claims": claims or {},
             "csrf_token": secrets.token_urlsafe(32),
             "created_at": now,
             "last_seen_at": now,

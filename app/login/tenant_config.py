@@ -8,7 +8,8 @@ detached snapshots shared by concurrent requests: read them, never change them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import partial
 
 from fastapi import Request
@@ -18,7 +19,8 @@ from app.db import OpenSession
 from app.deps import services
 from app.idps import repository as idp_repository
 from app.jsm import repository as jsm_repository
-from app.models import IdentityProvider, Tenant, TenantSettings
+from app.login.access import AccessRule, rule_of, site_rules
+from app.models import DeskAccess, IdentityProvider, Tenant, TenantSettings
 from app.tenants import repository as tenants
 from app.tenants.cache import TenantCache
 
@@ -28,6 +30,18 @@ class TenantConfig:
     tenant: Tenant
     idps: tuple[IdentityProvider, ...]
     settings: TenantSettings
+    desk_rules: Mapping[str, DeskAccess] = field(default_factory=dict)
+
+    def rule(self, desk_id: str | None) -> AccessRule:
+        """Who may enter this desk (the site's default for a desk with no rule)."""
+        return rule_of(self.desk_rules.get(desk_id or ""))
+
+    def idps_for(self, desk_id: str) -> list[IdentityProvider]:
+        """The enabled providers a customer may choose at this desk."""
+        rule = self.rule(desk_id)
+        if rule.mode == "restricted" and rule.idps:
+            return [idp for idp in self.enabled_idps if idp.id in rule.idps]
+        return self.enabled_idps
 
     @property
     def enabled_idps(self) -> list[IdentityProvider]:
@@ -43,7 +57,8 @@ async def _load(session: AsyncSession, *, tenant_id: str) -> tuple[str | None, T
         return None
     idps = await idp_repository.list_idps(session, tenant_id)
     settings = await jsm_repository.get_settings(session, tenant_id)
-    return tenant.client_key, TenantConfig(tenant, tuple(idps), settings)
+    rules = await site_rules(session, tenant_id)
+    return tenant.client_key, TenantConfig(tenant, tuple(idps), settings, rules)
 
 
 async def load_tenant_config(

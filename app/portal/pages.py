@@ -33,6 +33,8 @@ from app.jsm import repository as jsm_repository
 from app.jsm.client import JiraClient
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.provisioning import join_desk
+from app.login import access
+from app.login.audit import record_login
 from app.login.tenant_config import TenantConfig
 from app.models import PortalSession, Tenant
 from app.portal import submissions
@@ -106,11 +108,17 @@ async def signed_in_context(
     """The desk's page context for the signed-in customer, or None without a session."""
     tenant = config.tenant
     desk = await existing_desk(request, session, tenant, desk_id)
+    rule = config.rule(desk.id)
+    if rule.mode == "off":
+        # Before any sign-in: nobody enters, so nobody is sent to sign in.
+        raise access.AccessRefusedError(access.Decision(False, "the portal is off"), rule)
     customer = await current_session(request, session, settings, config)
     if customer is None:
         return None
     directory: JiraDirectory = services(request).get(JiraDirectory)
     jira = await directory.client(session, tenant)
+    if rule.mode == "restricted":
+        await _check_entry(request, config, rule, customer, jira)
     try:
         await join_desk(
             session,
@@ -126,6 +134,44 @@ async def signed_in_context(
         # Needed to raise requests here, not to read them: the next page tries again.
         logger.warning("could not add the customer to desk %s: %s", desk.id, e.message)
     return PortalContext(tenant, desk, customer, jira, desk_home(settings, tenant.id, desk.id))
+
+
+async def _check_entry(
+    request: Request,
+    config: TenantConfig,
+    rule: access.AccessRule,
+    customer: PortalSession,
+    jira: JiraClient,
+) -> None:
+    """A restricted desk's rules, on every entry: a session opened at another desk, or
+    before the rules changed, carries nobody past them. A refusal is in the login activity
+    (in a transaction of its own: the page's is rolled back) and adds the customer to
+    nothing."""
+
+    async def organizations() -> set[str]:
+        found = await portal_api.customer_organizations(jira, customer.account_id)
+        return {o.id for o in found}
+
+    entrant = access.Entrant(customer.idp_id, customer.email, customer.claims or {})
+    decision = await access.decide(rule, entrant, organizations)
+    if decision.allowed:
+        return
+    error = access.AccessRefusedError(decision, rule)
+    idp = config.idp(customer.idp_id)
+    async with services(request).get(async_sessionmaker)() as own:
+        await record_login(
+            own,
+            config.tenant.id,
+            idp_id=customer.idp_id,
+            idp_name=idp.name if idp else None,
+            outcome="failure",
+            reason=error.audit_detail,
+            email=customer.email,
+            subject=customer.subject,
+            account_id=customer.account_id,
+        )
+        await own.commit()
+    raise error
 
 
 # Each form a page shows carries a fresh token: see app.portal.submissions.
@@ -708,6 +754,6 @@ async def substitute_link(
             tenant=config.tenant,
             service_desk_id=service_desk_id,
             return_to=tenant_return_path(return_to, settings, config.tenant.id),
-            idps=config.enabled_idps,
+            idps=config.idps_for(service_desk_id),
         )
     return await render_home(request, session, context)

@@ -306,7 +306,7 @@ async def login_with(
     tenant = config.tenant
     check_desk_id(service_desk_id)
     idp = config.idp(idp_id)
-    if idp is None or not idp.enabled:
+    if idp is None or idp not in config.idps_for(service_desk_id):
         raise NotFoundError("this sign-in option is not available")
     return await begin_login(
         request,
@@ -341,7 +341,7 @@ async def login_by_email(
     tenant = config.tenant
     check_desk_id(service_desk_id)
     return_path = tenant_return_path(return_to, settings, tenant.id)
-    idp, message = route_by_email(config, email)
+    idp, message = route_by_email(config, email, desk_id=service_desk_id)
     if idp is not None:
         return await begin_login(
             request,
@@ -359,15 +359,17 @@ async def login_by_email(
         tenant=tenant,
         service_desk_id=service_desk_id,
         return_to=return_path,
-        idps=config.enabled_idps,
+        idps=config.idps_for(service_desk_id),
         email=email,
         message=message,
     )
 
 
-def route_by_email(config: TenantConfig, email: str) -> tuple[IdentityProvider | None, str]:
-    """The one enabled provider whose ``email_domains`` hold the address's domain, or the
-    reason, for the picker, that there is none."""
+def route_by_email(
+    config: TenantConfig, email: str, *, desk_id: str | None = None
+) -> tuple[IdentityProvider | None, str]:
+    """The one provider (of those the desk accepts) whose ``email_domains`` hold the
+    address's domain, or the reason, for the picker, that there is none."""
     address = email.strip()
     domain = address.rpartition("@")[2].lower()
     if domain and not email_domain_allowed(address, config.settings.allowed_email_domains):
@@ -376,7 +378,8 @@ def route_by_email(config: TenantConfig, email: str) -> tuple[IdentityProvider |
             f"This help center does not accept addresses at {domain}. Use the address your "
             "organization gave you."
         )
-    matches = [idp for idp in config.enabled_idps if domain and domain in idp.email_domains]
+    offered = config.idps_for(desk_id) if desk_id else config.enabled_idps
+    matches = [idp for idp in offered if domain and domain in idp.email_domains]
     if len(matches) == 1:
         return matches[0], ""
     return None, i18n.N_(

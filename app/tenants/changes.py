@@ -16,11 +16,11 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from app.models import IdentityProvider, TenantSettings
+from app.models import DeskAccess, IdentityProvider, TenantSettings
 
 CHANNEL = "portal_sso_tenants"
 PENDING_EVICTIONS = "portal_sso_tenant_evictions"
-_CONFIG_MODELS = (IdentityProvider, TenantSettings)
+_CONFIG_MODELS = (IdentityProvider, TenantSettings, DeskAccess)
 # NOTIFY payloads: a tenant named by its clientKey, or by its id.
 BY_KEY, BY_ID = "c:", "t:"
 

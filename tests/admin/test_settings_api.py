@@ -91,6 +91,18 @@ async def test_portals_list_every_desk_with_its_substitute_link(
     jira.page_size = 1  # forces paging
     jira.add_desk("8", "HR", "HR Help", portal_id="3")
     portals = (await client.get("/api/admin/portals", headers=tenant.admin_headers())).json()
+
+    def default_access(desk_id: str) -> dict[str, object]:
+        return {
+            "service_desk_id": desk_id,
+            "mode": "default",
+            "idps": [],
+            "email_domains": [],
+            "claims": [],
+            "organizations": [],
+            "contact": "",
+        }
+
     assert portals == [
         {
             "service_desk_id": "7",
@@ -98,6 +110,7 @@ async def test_portals_list_every_desk_with_its_substitute_link(
             "project_key": "ITH",
             "name": "IT Help",
             "substitute_link": f"https://sso.example.test/portal/{tenant.tenant_id}/7",
+            "access": default_access("7"),
         },
         {
             "service_desk_id": "8",
@@ -105,6 +118,7 @@ async def test_portals_list_every_desk_with_its_substitute_link(
             "project_key": "HR",
             "name": "HR Help",
             "substitute_link": f"https://sso.example.test/portal/{tenant.tenant_id}/8",
+            "access": default_access("8"),
         },
     ]
 

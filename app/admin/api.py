@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.admin.deps import AdminJWT
@@ -216,7 +217,31 @@ async def retire_sp_key(
 
 
 @router.delete("/idps/{idp_id}", status_code=204)
-async def delete_idp(idp_id: str, context: AdminJWT, session: SessionDep) -> Response:
+async def delete_idp(
+    idp_id: str, context: AdminJWT, session: SessionDep, confirm: bool = False
+) -> Response:
+    """Delete a provider. Where desks' access rules name it, the first call answers 409 with
+    those desks (and which it would lock out: those it is the only provider of, which are
+    turned off); ``?confirm=true`` then deletes it and updates them."""
+    await require_idp(session, context.tenant.id, idp_id)
+    named = await access.desks_naming(session, context.tenant.id, idp_id)
+    if named and not confirm:
+        return JSONResponse(
+            {
+                "error": "confirm_needed",
+                "message": "desks' access rules name this provider; confirm to delete it",
+                "desks": [
+                    {"service_desk_id": row.service_desk_id, "locked_out": row.idps == [idp_id]}
+                    for row in named
+                ],
+            },
+            status_code=409,
+        )
+    for row in named:
+        if row.idps == [idp_id]:
+            # Its only provider gone: off, never "any provider" (an empty list's meaning).
+            row.mode = "off"
+        row.idps = [i for i in row.idps if i != idp_id]
     if not await repository.delete_idp(session, context.tenant.id, idp_id):
         raise NotFoundError("no such identity provider")
     return Response(status_code=204)

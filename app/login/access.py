@@ -174,3 +174,9 @@ async def site_rules(session: AsyncSession, tenant_id: str) -> dict[str, DeskAcc
     """The site's desks that have a rule of their own, by desk id."""
     rows = await session.scalars(select(DeskAccess).where(DeskAccess.tenant_id == tenant_id))
     return {row.service_desk_id: row for row in rows}
+
+
+async def desks_naming(session: AsyncSession, tenant_id: str, idp_id: str) -> list[DeskAccess]:
+    """The desks whose rule names this provider (to update, or to warn about, when it goes)."""
+    rules = await site_rules(session, tenant_id)
+    return [row for _desk, row in sorted(rules.items()) if idp_id in (row.idps or [])]

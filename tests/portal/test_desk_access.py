@@ -324,3 +324,33 @@ async def test_an_organization_rule_is_checked_at_entry_and_the_desk_joined_only
     home = await client.get(signed_in.headers["location"])
     assert home.status_code == 200
     assert account.account_id in jira.desks[DESK_ID].customers
+
+
+async def test_deleting_a_provider_a_rule_names_asks_first_and_never_opens_the_desk(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    jira: FakeJira,
+    op: HostileOP,
+    idp: dict[str, Any],
+) -> None:
+    partner = await oauth2_idp(client, tenant, op, name="Partner SSO")
+    jira.add_desk("8", "PART", "Partner Desk")
+    assert (await set_access(client, tenant, DESK_ID, idps=[partner["id"]])).status_code == 200
+    assert (
+        await set_access(client, tenant, "8", idps=[partner["id"], idp["id"]])
+    ).status_code == 200
+    url = f"/api/admin/idps/{partner['id']}"
+    asked = await client.delete(url, headers=tenant.admin_headers())
+    assert asked.status_code == 409
+    assert asked.json()["desks"] == [
+        {"service_desk_id": DESK_ID, "locked_out": True},
+        {"service_desk_id": "8", "locked_out": False},
+    ]
+    still = await client.get(f"/api/admin/portals/{DESK_ID}/access", headers=tenant.admin_headers())
+    assert still.json()["idps"] == [partner["id"]]  # nothing changed without confirmation
+    deleted = await client.delete(url, params={"confirm": "true"}, headers=tenant.admin_headers())
+    assert deleted.status_code == 204
+    desk7 = await client.get(f"/api/admin/portals/{DESK_ID}/access", headers=tenant.admin_headers())
+    assert (desk7.json()["mode"], desk7.json()["idps"]) == ("off", [])
+    desk8 = await client.get("/api/admin/portals/8/access", headers=tenant.admin_headers())
+    assert (desk8.json()["mode"], desk8.json()["idps"]) == ("restricted", [idp["id"]])

@@ -284,8 +284,16 @@
 
   function deleteIdp(idp) {
     if (!window.confirm("Delete " + idp.name + "? Customers can no longer sign in with it.")) return;
-    api("DELETE", "/idps/" + idp.id).then(function () { flash(idp.name + " deleted."); return loadIdps(); })
-      .catch(function (error) { flash(error.message, "error"); });
+    var done = function () { flash(idp.name + " deleted."); return loadIdps(); };
+    api("DELETE", "/idps/" + idp.id).then(done).catch(function (error) {
+      if (error.status !== 409 || !error.data.desks) { flash(error.message, "error"); return; }
+      // Desks' access rules name it: say which, and which it would lock out, before going on.
+      var lines = error.data.desks.map(function (d) {
+        return "desk " + d.service_desk_id + (d.locked_out ? " (its only provider: the desk is turned off)" : "");
+      });
+      if (!window.confirm("Access rules name " + idp.name + ": " + lines.join("; ") + ". Delete it anyway?")) return;
+      return api("DELETE", "/idps/" + idp.id + "?confirm=true").then(done);
+    }).catch(function (error) { flash(error.message, "error"); });
   }
 
   function testIdp(idp) {
@@ -394,17 +402,73 @@
       box.textContent = "";
       if (!portals.length) { box.appendChild(el("p", { "class": "muted", text: "No service desk found." })); return; }
       box.appendChild(el("table", { id: "portal-table" }, [
-        el("thead", {}, [el("tr", {}, ["Service desk", "Project", "Substitute link", ""].map(function (h) { return el("th", { text: h }); }))]),
+        el("thead", {}, [el("tr", {}, ["Service desk", "Project", "Substitute link", "", "Who may enter", ""].map(function (h) { return el("th", { text: h }); }))]),
         el("tbody", {}, portals.map(function (p, i) {
           return el("tr", {}, [
             el("td", { text: p.name }), el("td", { text: p.project_key }),
             el("td", {}, [el("code", { id: "link-" + i, text: p.substitute_link })]),
-            el("td", {}, [el("button", { type: "button", "class": "copy", "data-copy": "#link-" + i, text: "Copy" })])
+            el("td", {}, [el("button", { type: "button", "class": "copy", "data-copy": "#link-" + i, text: "Copy" })]),
+            el("td", {}, [el("span", { "class": "lozenge access-" + p.access.mode, text: ACCESS_LABELS[p.access.mode] })]),
+            el("td", {}, [el("button", { type: "button", text: "Edit access", "aria-label": "Edit access: " + p.name, onclick: function () { openAccess(p); } })])
           ]);
         }))
       ]));
     }).catch(function (error) { box.textContent = ""; box.appendChild(el("p", { "class": "error", text: error.message })); });
   }
+
+  // --- who may enter which portal ---------------------------------------------------------
+  var ACCESS_LABELS = { "default": "site default", "restricted": "restricted", "off": "off" };
+  var accessDesk = null;
+  function openAccess(portal) {
+    accessDesk = portal;
+    var form = $("#access-form"), rule = portal.access;
+    $("#access-desk").textContent = portal.name;
+    $$("input[name=mode]", form).forEach(function (r) { r.checked = r.value === rule.mode; });
+    var box = $("#access-idps");
+    box.textContent = "";
+    idps.forEach(function (idp) {
+      box.appendChild(el("label", { "class": "radio" }, [
+        el("input", { type: "checkbox", name: "idps", value: idp.id }), document.createTextNode(" " + idp.name)
+      ]));
+    });
+    $$("input[name=idps]", form).forEach(function (c) { c.checked = rule.idps.indexOf(c.value) !== -1; });
+    form.elements.email_domains.value = rule.email_domains.join(", ");
+    form.elements.claims.value = rule.claims.map(function (c) { return c.claim + " " + c.op + " " + c.value; }).join("\n");
+    form.elements.organizations.value = rule.organizations.join(", ");
+    form.elements.contact.value = rule.contact;
+    showErrors(form, null);
+    form.hidden = false;
+    form.elements.mode[0].focus();
+  }
+  function list(value) { return value.split(",").map(function (d) { return d.trim(); }).filter(Boolean); }
+  $("#access-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target;
+    var claims = form.elements.claims.value.split("\n").map(function (line) { return line.trim(); }).filter(Boolean).map(function (line) {
+      var parts = line.split(/\s+/);
+      return { claim: parts[0] || "", op: parts[1] || "", value: parts.slice(2).join(" ") };
+    });
+    var body = {
+      mode: $("input[name=mode]:checked", form).value,
+      idps: $$("input[name=idps]:checked", form).map(function (c) { return c.value; }),
+      email_domains: list(form.elements.email_domains.value),
+      claims: claims,
+      organizations: list(form.elements.organizations.value),
+      contact: form.elements.contact.value
+    };
+    api("PUT", "/portals/" + accessDesk.service_desk_id + "/access", body).then(function () {
+      showErrors(form, null); form.hidden = true; flash("Access to " + accessDesk.name + " saved."); return loadPortals();
+    }).catch(function (error) {
+      // Errors about one claim rule (claims.0.claim) are shown at the claims box.
+      if (error.data && error.data.fields) {
+        Object.keys(error.data.fields).forEach(function (name) {
+          if (name.indexOf("claims.") === 0) error.data.fields.claims = "rule " + (parseInt(name.split(".")[1], 10) + 1) + ": " + error.data.fields[name];
+        });
+      }
+      showErrors(form, error);
+    });
+  });
+  $("#access-cancel").addEventListener("click", function () { $("#access-form").hidden = true; });
 
   $("#settings-form").addEventListener("submit", function (event) {
     event.preventDefault();

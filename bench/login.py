@@ -163,7 +163,7 @@ class SamlBench:
 
 
 async def bench(
-    workers: int, logins: int, concurrency: int, protocol: str
+    workers: int, logins: int, concurrency: int, protocol: str, desk_rules: int = 0
 ) -> tuple[list[Phase], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url(Path(tmp))
@@ -218,6 +218,8 @@ async def bench(
                     ).json()
                 if protocol == "saml":
                     saml = SamlBench(saml_idp, idp["acs_url"], idp["sp_entity_id"])
+                if desk_rules:
+                    await add_desk_rules(app, admin, jira, idp["id"], desk_rules)
                 tenant_id = idp["signed_out_url"].split("/portal/")[1].split("/")[0]
                 returning = [f"returning-{n}" for n in range(200)]
 
@@ -255,21 +257,55 @@ async def bench(
     return phases, rss
 
 
+async def add_desk_rules(
+    app: str, admin: dict[str, str], jira: FakeJira, idp_id: str, count: int
+) -> None:
+    """``count`` desks with rules of their own, the logins' desk (7) among them, restricted
+    to the bench's provider and domain: every login is checked against a rule."""
+    rules = [
+        {"mode": "restricted", "idps": [idp_id], "email_domains": ["example.com"]},
+        {
+            "mode": "restricted",
+            "claims": [{"claim": "cognito:groups", "op": "contains", "value": "partners"}],
+            "organizations": ["501"],
+        },
+    ]
+    async with httpx.AsyncClient() as http:
+        for n in range(count):
+            desk_id = "7" if n == 0 else str(1000 + n)
+            if desk_id != "7":
+                jira.add_desk(desk_id, f"D{n}", f"Desk {n}")
+            answer = await http.put(
+                f"{app}/api/admin/portals/{desk_id}/access",
+                headers=admin,
+                json=rules[0] if n == 0 else rules[n % 2],
+            )
+            answer.raise_for_status()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--logins", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--protocol", choices=("oidc", "saml", "both"), default="both")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    parser.add_argument(
+        "--desk-rules",
+        type=int,
+        default=0,
+        help="desks with access rules of their own (the logins' desk among them)",
+    )
     args = parser.parse_args()
     print(
         f"database: {os.environ.get('BENCH_DATABASE_URL', 'sqlite').split(':')[0]}; "
-        f"{args.concurrency} concurrent browsers"
+        f"{args.concurrency} concurrent browsers; {args.desk_rules} desks with access rules"
     )
     cores = os.cpu_count() or 1
     protocols = ("oidc", "saml") if args.protocol == "both" else (args.protocol,)
     for workers, protocol in [(w, p) for w in args.workers for p in protocols]:
-        phases, rss = asyncio.run(bench(workers, args.logins, args.concurrency, protocol))
+        phases, rss = asyncio.run(
+            bench(workers, args.logins, args.concurrency, protocol, args.desk_rules)
+        )
         for phase in phases:
             database = (
                 f", {phase.database_cpu_ms:.1f} ms PostgreSQL"

@@ -133,8 +133,10 @@ class AccessTestInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     idp_id: Text = Field(min_length=1, max_length=64)
-    email: Text = Field(min_length=3, max_length=320)
+    email: Text = Field(default="", max_length=320)
     claims: dict[str, Any] = Field(default_factory=dict, max_length=access.MAX_KEPT_CLAIMS)
+    # The claims of this provider's last Test connection instead of ``claims``.
+    from_last_test: bool = False
     organizations: list[Text] = Field(default_factory=list, max_length=access.MAX_RULES)
 
 
@@ -144,7 +146,25 @@ async def test_access(
 ) -> dict[str, Any]:
     """What each desk with a rule of its own would decide for this customer, and why
     (desks without one follow the site's default)."""
-    entrant = access.Entrant(body.idp_id, body.email, access.kept_claims(body.claims))
+    idp = await idp_repository.get_idp(session, context.tenant.id, body.idp_id)
+    if idp is None:
+        raise InvalidInputError(
+            "some fields need attention", fields={"idp_id": "no such identity provider here"}
+        )
+    claims = body.claims
+    if body.from_last_test:
+        if not idp.last_test_claims:
+            raise InvalidInputError(
+                "some fields need attention",
+                fields={"from_last_test": "run Test connection for this provider first"},
+            )
+        claims = dict(idp.last_test_claims)
+    email = body.email or str(claims.get("email") or "")
+    if "@" not in email:
+        raise InvalidInputError(
+            "some fields need attention", fields={"email": "give the customer's email address"}
+        )
+    entrant = access.Entrant(idp.id, email.lower(), access.kept_claims(claims))
     wanted = set(body.organizations)
 
     async def organizations() -> set[str]:

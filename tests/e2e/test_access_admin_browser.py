@@ -51,6 +51,18 @@ async def test_admin_restricts_a_desk_to_a_claim(
     await page.screenshot(path=str(artifacts / "2-desk-list-with-access.png"), full_page=True)
     assert await accessibility_problems(page) == []
 
+    # Test access: a partner without the group claim would be refused, one with it let in.
+    await page.select_option("#test_idp", label="Partner SSO")
+    await page.fill("#test_email", "pat@partner.example")
+    await page.fill("#test_claims", '{"cognito:groups": ["staff"]}')
+    await page.click("#access-test-form button[type=submit]")
+    await page.wait_for_selector("#access-test-table >> text=no claim matches")
+    await page.fill("#test_claims", '{"cognito:groups": ["partners"]}')
+    await page.click("#access-test-form button[type=submit]")
+    await page.wait_for_selector("#access-test-table >> text=matches this desk's rules")
+    await page.screenshot(path=str(artifacts / "3-test-access.png"), full_page=True)
+    assert await accessibility_problems(page) == []
+
     saved = (await client.get("/api/admin/portals/7/access", headers=tenant.admin_headers())).json()
     assert saved["mode"] == "restricted"
     assert saved["claims"] == [{"claim": "cognito:groups", "op": "contains", "value": "partners"}]

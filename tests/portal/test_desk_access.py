@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.login import access
-from app.models import DeskAccess, LoginEvent
+from app.models import DeskAccess, IdentityProvider, LoginEvent
 from tests.conftest import InstalledTenant
 from tests.support.fake_jira import FakeJira
 from tests.support.hostile_op import HostileOP
@@ -354,3 +354,31 @@ async def test_deleting_a_provider_a_rule_names_asks_first_and_never_opens_the_d
     assert (desk7.json()["mode"], desk7.json()["idps"]) == ("off", [])
     desk8 = await client.get("/api/admin/portals/8/access", headers=tenant.admin_headers())
     assert (desk8.json()["mode"], desk8.json()["idps"]) == ("restricted", [idp["id"]])
+
+
+async def test_test_access_can_use_the_providers_last_test_connection(
+    client: httpx.AsyncClient,
+    tenant: InstalledTenant,
+    idp: dict[str, Any],
+    session: async_sessionmaker[AsyncSession],
+) -> None:
+    rule = [{"claim": "cognito:groups", "op": "contains", "value": "partners"}]
+    assert (await set_access(client, tenant, DESK_ID, claims=rule)).status_code == 200
+    body = {"idp_id": idp["id"], "from_last_test": True}
+    never_tested = await client.post(
+        "/api/admin/portals/access/test", json=body, headers=tenant.admin_headers()
+    )
+    assert never_tested.status_code == 422
+    assert "from_last_test" in never_tested.json()["fields"]
+    async with session() as s:
+        row = await s.get(IdentityProvider, idp["id"])
+        assert row is not None
+        row.last_test_claims = {"email": "Pat@Partner.example", "cognito:groups": "partners,staff"}
+        await s.commit()
+    tested = await client.post(
+        "/api/admin/portals/access/test", json=body, headers=tenant.admin_headers()
+    )
+    assert tested.status_code == 200, tested.text
+    assert tested.json()["desks"] == [
+        {"service_desk_id": DESK_ID, "allowed": True, "because": "matches this desk's rules"}
+    ]

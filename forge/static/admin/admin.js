@@ -399,6 +399,8 @@
   function loadPortals() {
     var box = $("#portal-list");
     return api("GET", "/portals").then(function (portals) {
+      deskNames = {};
+      portals.forEach(function (p) { deskNames[p.service_desk_id] = p.name; });
       box.textContent = "";
       if (!portals.length) { box.appendChild(el("p", { "class": "muted", text: "No service desk found." })); return; }
       box.appendChild(el("table", { id: "portal-table" }, [
@@ -417,6 +419,7 @@
   }
 
   // --- who may enter which portal ---------------------------------------------------------
+  var deskNames = {};
   var ACCESS_LABELS = { "default": "site default", "restricted": "restricted", "off": "off" };
   var accessDesk = null;
   function openAccess(portal) {
@@ -469,6 +472,37 @@
     });
   });
   $("#access-cancel").addEventListener("click", function () { $("#access-form").hidden = true; });
+  function fillTestProviders() {
+    var select = $("#test_idp");
+    select.textContent = "";
+    idps.forEach(function (idp) { select.appendChild(el("option", { value: idp.id, text: idp.name })); });
+  }
+  $("#access-test-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target, claims = {};
+    showErrors(form, null);
+    if (form.elements.claims.value.trim()) {
+      try { claims = JSON.parse(form.elements.claims.value); } catch (e) {
+        showErrors(form, { message: "Some fields need attention.", data: { fields: { claims: "write the claims as JSON, like {\"groups\": [\"partners\"]}" } } });
+        return;
+      }
+    }
+    var body = {
+      idp_id: form.elements.idp_id.value, email: form.elements.email.value.trim(), claims: claims,
+      from_last_test: form.elements.from_last_test.checked, organizations: list(form.elements.organizations.value)
+    };
+    var box = $("#access-test-result");
+    api("POST", "/portals/access/test", body).then(function (data) {
+      box.textContent = "";
+      if (!data.desks.length) { box.appendChild(el("p", { "class": "muted", text: "No desk has rules of its own: every desk follows the site's default." })); return; }
+      box.appendChild(el("table", { id: "access-test-table" }, [
+        el("thead", {}, [el("tr", {}, ["Desk", "Let in?", "Because"].map(function (h) { return el("th", { text: h }); }))]),
+        el("tbody", {}, data.desks.map(function (d) {
+          return el("tr", {}, [el("td", { text: deskNames[d.service_desk_id] || d.service_desk_id }), el("td", { text: d.allowed ? "yes" : "no" }), el("td", { text: d.because })]);
+        }))
+      ]));
+    }).catch(function (error) { showErrors(form, error); });
+  });
 
   $("#settings-form").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -584,7 +618,7 @@
   $("#more-logins").addEventListener("click", function () { loadLogins(true); });
 
   loaders["tab-mapping"] = function () { loadIdps(); };
-  loaders["tab-jira"] = function () { loadSettings(); loadPortals(); };
+  loaders["tab-jira"] = function () { loadSettings(); loadPortals(); fillTestProviders(); };
   loaders["tab-settings"] = loadSettings;
   loaders["tab-guard"] = loadGuard;
   loaders["tab-logins"] = function () { loadLogins(false); };

@@ -10,7 +10,7 @@ PORT ?= 8000
 # `make run` is for a developer's machine; production runs the container (see README).
 export APP_ENV ?= development
 
-.PHONY: install run migrate test lint format descriptor system-deps clean forge-build forge-validate lock audit i18n
+.PHONY: install run migrate test lint format descriptor system-deps clean forge-build forge-validate lock audit i18n demo
 
 UV_VERSION := 0.13.9
 # Everything from uv.lock, exactly the versions the suite ran with (the app itself editable).
@@ -27,6 +27,11 @@ migrate: install
 
 run: migrate
 	$(BIN)/uvicorn app.main:production_app --factory --host $(HOST) --port $(PORT) --proxy-headers --no-access-log
+
+# The whole product on this machine, no Jira site needed: the service (DEMO=true, its own
+# SQLite file), a sandbox Jira and a local OpenID Provider; prints the links. Ctrl-C stops it.
+demo: install $(NODE_FIXTURE)/node_modules/.stamp
+	PORT=$(PORT) $(BIN)/python -m demo
 
 # What the end-to-end tests need besides Python: Node (the oidc-provider OpenID Provider)
 # and Debian's Chromium (driven by Playwright; it cannot download its own browser here).

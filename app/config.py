@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app import crypto
+from app.urls import is_loopback_host
 
 DEFAULT_APP_KEY = "portal-sso-for-jsm"
 DATA_DIR = Path("data")
@@ -109,6 +110,9 @@ class Settings(DatabaseSettings):
         default_factory=lambda: ["*.atlassian.net", "*.jira.com"]
     )
     dev_allow_http_loopback: bool = False
+    # `make demo` (demo/): every page says it is a demo, and the admin page opens outside
+    # Jira for the one sandbox site. Loopback and development only.
+    demo: bool = False
     # Forge (the way into Jira since Connect installs ended): unset, the /forge routes and
     # Forge Invocation Tokens on the admin API answer 404.
     forge_app_id: str | None = None
@@ -202,6 +206,11 @@ class Settings(DatabaseSettings):
 
     @model_validator(mode="after")
     def _production_guards(self) -> Settings:
+        if self.demo and (
+            not self.is_development
+            or not is_loopback_host(urlsplit(self.app_base_url).hostname or "")
+        ):
+            raise ValueError("DEMO runs in development on a loopback APP_BASE_URL only")
         if self.is_development:
             return self
         if not self.encryption_keys:

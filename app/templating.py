@@ -13,6 +13,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from app import i18n
+from app.config import Settings
+from app.deps import services
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
@@ -87,6 +89,7 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     locale = i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+    context = {"demo": services(request).get(Settings).demo, **context}
     with i18n.speaking(locale):
         response = templates.TemplateResponse(
             request, name, context, status_code=status_code, headers=headers

@@ -194,3 +194,20 @@ def test_a_postgresql_url_without_its_driver_installed_says_which_extra(
     )
     with pytest.raises(ValidationError, match=r"portal-sso\[postgres\]"):
         make(app_env="development", database_url="postgresql://u:secret@db/sso")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {
+            "app_env": "production",
+            "encryption_keys": [Fernet.generate_key().decode()],
+            "app_base_url": "https://127.0.0.1",
+        },
+        {"app_env": "development", "app_base_url": "http://sso.example.com"},
+    ],
+)
+def test_demo_mode_is_for_loopback_development_only(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="DEMO runs in development on a loopback"):
+        Settings(demo=True, **overrides)  # type: ignore[arg-type]
+    assert Settings(demo=True, app_env="development", app_base_url="http://127.0.0.1:8000").demo

@@ -50,17 +50,30 @@ def _versioned(bundle: Path, prefix: str, name: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def connect_page(bundle: Path, prefix: str) -> str:
-    """The bundle's page as the Connect iframe gets it (built once: the bundle is static)."""
+def connect_page(bundle: Path, prefix: str, demo: bool = False) -> str:
+    """The bundle's page as the Connect iframe gets it (built once: the bundle is static).
+    ``demo``: opened outside Jira by `make demo`, with a stand-in for all.js and a banner."""
     page = (bundle / "index.html").read_text()
     for tag in (_CSS, _HOST, _SCRIPT):
         if page.count(tag) != 1:
             raise RuntimeError(f"the admin UI bundle's index.html no longer has {tag}")
+    all_js = (
+        f'<script src="{prefix}/static/demo-ap.js"></script>'
+        if demo
+        else f'<script src="{CONNECT_CDN}/all.js" data-options="sizeToParent:true"></script>'
+    )
     host = (
-        f'<script src="{CONNECT_CDN}/all.js" data-options="sizeToParent:true"></script>\n'
+        f"{all_js}\n"
         f'  <script src="{_versioned(bundle, prefix, "host-connect.js")}" '
         f'data-api="{prefix}/api/admin"></script>'
     )
+    if demo:
+        page = page.replace(
+            "<body>",
+            '<body>\n<p class="demo-banner" role="note">Demo: a sandbox site on this computer, '
+            "opened outside Jira.</p>",
+            1,
+        )
     return (
         page.replace(
             _CSS, f'<link rel="stylesheet" href="{_versioned(bundle, prefix, "admin.css")}">'
@@ -73,7 +86,7 @@ def connect_page(bundle: Path, prefix: str) -> str:
 @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
 async def admin_page(request: Request, context: TenantJWT, settings: SettingsDep) -> HTMLResponse:
     del request
-    response = HTMLResponse(connect_page(settings.admin_ui_dir, settings.base_path))
+    response = HTMLResponse(connect_page(settings.admin_ui_dir, settings.base_path, settings.demo))
     response.headers["Content-Security-Policy"] = admin_csp(context.tenant)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -103,9 +103,13 @@ async def _file(
     if thumbnail:
         return Response(content, media_type="image/png", headers=headers)
     if found.media_type in INLINE_TYPES:
-        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(found.filename, safe='')}"
+        headers["Content-Disposition"] = (
+            f"inline; filename*=UTF-8''{quote(found.filename, safe='')}"
+        )
         return Response(content, media_type=found.media_type, headers=headers)
-    headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}"
+    headers["Content-Disposition"] = (
+        f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}"
+    )
     return Response(content, media_type="application/octet-stream", headers=headers)
 
 

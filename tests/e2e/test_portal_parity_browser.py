@@ -1,6 +1,6 @@
 """A customer in a real browser uses what the native portal offers besides raising requests:
-the knowledge base (search, suggestions while typing a summary, an article), a file an agent
-attached, a customer transition with a comment, a rating, and the switch to another
+the knowledge base (search, suggestions while typing a summary, an article), adding a
+colleague to the request, a file an agent attached, a customer transition with a comment, a rating, and the switch to another
 language. Screenshots go to
 test-artifacts/, each page passes the axe check."""
 
@@ -75,6 +75,20 @@ async def test_customer_uses_the_knowledge_base_files_transitions_and_rating(
     await page.click("button:has-text('Send')")
     await page.wait_for_selector("text=was raised")
     [key] = jira.requests
+
+    # A colleague of the customer's organization is added to the request.
+    [ada] = [a for a in jira.accounts.values() if a.email == "ada@example.com"]
+    bob = jira.add_account("bob@example.com", "Bob Colleague")
+    jira.organizations[501] = {
+        "id": "501",
+        "name": "Acme",
+        "members": {ada.account_id, bob.account_id},
+    }
+    await page.fill("#participant-email", "bob@example.com")
+    await page.click("#participants button:has-text('Add')")
+    await page.wait_for_selector("text=The people on this request were updated.")
+    assert await page.is_visible("#participants >> text=Bob Colleague")
+    assert jira.requests[key]["participants"] == {bob.account_id}
 
     # An agent answers with two files: the image shows, the log downloads.
     shot = jira.add_file("screen.png", "image/png", PNG)

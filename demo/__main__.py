@@ -80,10 +80,12 @@ def page_jwt(secret: str, query: str) -> str:
 
 
 async def run(port: int) -> None:
-    # A `kill` stops the three as Ctrl-C does: the task is cancelled and each part shut down.
+    # Ctrl-C, or a `kill`, cancels the task and each part is shut down in turn (SIGINT too:
+    # a shell that starts the demo in the background leaves SIGINT ignored).
     task = asyncio.current_task()
     assert task is not None  # noqa: S101 - run() is asyncio.run's task
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(stop, task.cancel)
     fake_port = free_port()
     signer, secret = InstallSigner(), new_secret()
     jira = sandbox_site(f"http://127.0.0.1:{fake_port}", secret)

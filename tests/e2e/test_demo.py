@@ -58,9 +58,12 @@ def demo() -> Iterator[dict[str, str]]:
         rest = process.communicate(timeout=40)[0]
         assert "demo stopped" in rest, rest
         listening = subprocess.run(  # noqa: S603 - fixed command
-            ["/usr/bin/pgrep", "-f", f"--port {port}"], capture_output=True, check=False
+            ["/usr/bin/pgrep", "-f", f"app.cli.serve .*--port {port}"],
+            capture_output=True,
+            check=False,
         )
-        assert listening.stdout == b"", "the demo's service still runs"
+        # pgrep: 1 = no such process (2 would be a usage error, not a pass).
+        assert listening.returncode == 1, (listening.returncode, listening.stdout)
 
 
 async def test_make_demo_shows_the_journey_and_the_admin_page(

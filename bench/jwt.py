@@ -9,6 +9,11 @@ hands out the same token until it nears expiry) while other callers may not:
   text and the tenant secret it was verified with; expiry and status are checked every time;
 * a different token on every request: every signature is verified.
 
+The headline is what an admin's page does: ``GET /api/admin/idps`` and
+``GET /api/admin/settings``, which read the database, with one token reused. ``/presets``,
+which reads nothing, is printed as a floor only, and is also the route of the distinct-token
+load (the signature's cost, apart from the database's).
+
 After the runs, a reinstall with a new secret must make the old token fail at once. Prints
 requests/s, latency percentiles and the worker's memory.
 
@@ -107,8 +112,33 @@ def main() -> None:
             token = tenant_token(client_key=client_key, secret=secret, exp=int(time.time()) + 3600)
             headers = {"Authorization": f"JWT {token}"}
             assert httpx.get(f"{app}/api/admin/settings", headers=headers).status_code == 200
+            # A site as admins have it: three providers to list.
+            for n in range(3):
+                created = httpx.post(
+                    f"{app}/api/admin/idps",
+                    headers=headers,
+                    json={
+                        "name": f"Provider {n}",
+                        "preset": "oauth2",
+                        "authorization_endpoint": "https://idp.example.test/authorize",
+                        "token_endpoint": "https://idp.example.test/token",
+                        "userinfo_endpoint": "https://idp.example.test/userinfo",
+                        "client_id": f"client-{n}",
+                        "client_secret": "secret",
+                    },
+                )
+                assert created.status_code == 201, created.text
+            reused = (f"Authorization: JWT {token}",)
+            loads = {
+                "GET /api/admin/idps": run_wrk(f"{app}/api/admin/idps", args, headers=reused),
+                "GET /api/admin/settings": run_wrk(
+                    f"{app}/api/admin/settings", args, headers=reused
+                ),
+                "GET /api/admin/presets (floor)": run_wrk(
+                    f"{app}/api/admin/presets", args, headers=reused
+                ),
+            }
             target = f"{app}/api/admin/presets"
-            same = run_wrk(target, args, headers=(f"Authorization: JWT {token}",))
             fresh_tokens = Path(tmp) / "tokens.txt"
             expiry = int(time.time()) + 3600
             # More distinct tokens than the run can send, so no token is ever seen twice.
@@ -135,12 +165,14 @@ def main() -> None:
     print(
         f"database: {url.split(':')[0]}; 1 worker; wrk 1 thread, {args.connections} connections, {args.seconds}s"
     )
-    for label, output in (("one token reused", same), ("a new token every request", distinct)):
+    runs = [(f"{route}, one token", output) for route, output in loads.items()]
+    runs.append(("presets, a new token every request", distinct))
+    for label, output in runs:
         rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
         latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", output, re.MULTILINE))
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
         print(
-            f"{label:26}: {rate.group(1) if rate else '?':>9} verified admin API requests/s  "
+            f"{label:44}: {rate.group(1) if rate else '?':>9} verified admin API requests/s  "
             f"p50 {latency.get('50')}  p90 {latency.get('90')}  p99 {latency.get('99')}  "
             f"non-2xx {errors.group(1) if errors else 0}"
         )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bounded import put_bounded
 from app.crypto import SecretBox
 from app.errors import JiraError, JiraUnavailableError, NotFoundError
-from app.jsm import repository
+from app.jsm import portal_api, repository
 from app.jsm.auth import AppAccess, JiraAccess, ServiceAccountAuth
 from app.jsm.client import JiraClient, RetryPolicy
 from app.jsm.schemas import FirstPageDTO, PermissionsDTO, ServiceDeskDTO, parse
@@ -62,6 +62,7 @@ class JiraDirectory:
         self._desks: dict[tuple[str, str], tuple[float, ServiceDesk | None]] = {}
         self._desk_lists: dict[str, tuple[float, list[ServiceDesk]]] = {}
         self._admins: dict[tuple[str, str, str], tuple[float, bool]] = {}
+        self._organization_fields: dict[str, tuple[float, str | None]] = {}
 
     async def client(self, session: AsyncSession, tenant: Tenant) -> JiraClient:
         """The client for customers' business: the service account when the tenant chose
@@ -112,6 +113,22 @@ class JiraDirectory:
             del self._desks[desk_key]
         for admin_key in [key for key in self._admins if key[0] == tenant_id]:
             del self._admins[admin_key]
+        self._organization_fields.pop(tenant_id, None)
+
+    async def organizations_field(self, jira: JiraClient, tenant: Tenant) -> str | None:
+        """The site's id of JSM's Organizations field (its whole field list is a large
+        answer, and the id does not change: asked once per site every few minutes)."""
+        cached = self._organization_fields.get(tenant.id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        field_id = await portal_api.organizations_field(jira)
+        put_bounded(
+            self._organization_fields,
+            tenant.id,
+            (time.monotonic() + DESK_TTL_SECONDS, field_id),
+            max_entries=MAX_ENTRIES,
+        )
+        return field_id
 
     async def service_desks(
         self, jira: JiraClient, tenant: Tenant, *, fresh: bool = False

@@ -5,7 +5,9 @@ desk they are in, and only public comments."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from app.errors import JiraError, NotFoundError
@@ -443,14 +445,23 @@ def _field_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-async def may_see(jira: JiraClient, *, key: str, project_key: str, account_id: str) -> bool:
+Organizations = Callable[[], Awaitable[list[Organization]]]
+
+
+async def may_see(
+    jira: JiraClient,
+    *,
+    key: str,
+    project_key: str,
+    account_id: str,
+    organizations: Organizations,
+) -> bool:
     """Whether the customer sees this request in the native portal though they did not raise
-    it: as a participant, or through one of their organizations (one search, the same rule as
-    "My requests")."""
+    it: as a participant, or through one of their ``organizations`` (one search, the same
+    rule as "My requests")."""
     if not _PROJECT_KEY.fullmatch(project_key) or not _ACCOUNT_ID.fullmatch(account_id):
         return False
-    organizations = await customer_organizations(jira, account_id)
-    visible = _visible_to(account_id, [o.id for o in organizations])
+    visible = _visible_to(account_id, [o.id for o in await organizations()])
     result = await jira.post_json(
         "/rest/api/3/search/jql",
         {
@@ -464,11 +475,18 @@ async def may_see(jira: JiraClient, *, key: str, project_key: str, account_id: s
 
 
 async def customer_request(
-    jira: JiraClient, *, key: str, desk_id: str, account_id: str, project_key: str
+    jira: JiraClient,
+    *,
+    key: str,
+    desk_id: str,
+    account_id: str,
+    project_key: str,
+    organizations: Organizations | None = None,
 ) -> CustomerRequest:
     """The request, when the customer sees it in the native portal (theirs, or shared with
     them) and it is in this desk; otherwise "not found" (never a hint that someone else's
-    request exists)."""
+    request exists). ``organizations``: the customer's, when the caller already knows them
+    (asked of Jira otherwise, and only for a request the customer did not raise)."""
     if not ISSUE_KEY.fullmatch(key):
         raise NotFoundError("we could not find that request")
     try:
@@ -484,7 +502,11 @@ async def customer_request(
     if str(request.service_desk_id) != desk_id:
         raise NotFoundError("we could not find that request")
     if reporter != account_id and not await may_see(
-        jira, key=key, project_key=project_key, account_id=account_id
+        jira,
+        key=key,
+        project_key=project_key,
+        account_id=account_id,
+        organizations=organizations or partial(customer_organizations, jira, account_id),
     ):
         raise NotFoundError("we could not find that request")
     comments: list[Comment] = []

@@ -37,8 +37,11 @@ class TenantConfig:
         return rule_of(self.desk_rules.get(desk_id or ""))
 
     def idps_for(self, desk_id: str) -> list[IdentityProvider]:
-        """The enabled providers a customer may choose at this desk."""
+        """The enabled providers a customer may choose at this desk (none at one that is off:
+        no sign-in starts there only to be refused at its end)."""
         rule = self.rule(desk_id)
+        if rule.mode == "off":
+            return []
         if rule.mode == "restricted" and rule.idps:
             return [idp for idp in self.enabled_idps if idp.id in rule.idps]
         return self.enabled_idps

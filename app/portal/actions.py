@@ -16,9 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from app.db import SessionDep
-from app.deps import SettingsDep
+from app.deps import SettingsDep, services
 from app.errors import JiraError
 from app.jsm import portal_api
+from app.jsm.directory import JiraDirectory
 from app.jsm.provisioning import find_account_by_email
 from app.portal.pages import (
     PortalContext,
@@ -191,34 +192,29 @@ async def add_participant(
     elif "@" not in email or len(email) > 320:
         error = "Enter your colleague's email address."
     else:
-        error = await _colleague_problem(context, email)
+        colleague, error = await _colleague(context, email)
     if error is not None:
         return await _request_page(
             request, context, item, participant_error=error, status=status_code
         )
-    colleague = await find_account_by_email(context.jira, email)
-    if colleague is not None:
-        await portal_api.add_participant(context.jira, item.key, colleague)
+    await portal_api.add_participant(context.jira, item.key, colleague)
     return RedirectResponse(f"{page}?done=participant", status_code=303)
 
 
-async def _colleague_problem(context: PortalContext, email: str) -> str | None:
-    """Why ``email`` cannot be added to the customer's request, or None."""
-    mine = {
-        o.id
-        for o in await portal_api.customer_organizations(context.jira, context.customer.account_id)
-    }
+async def _colleague(context: PortalContext, email: str) -> tuple[str, str | None]:
+    """The account of ``email`` when it may be added to the customer's request, or why not."""
+    mine = {o.id for o in await context.organizations()}
     if not mine:
-        return (
+        return "", (
             "You can share requests with colleagues of your organization, and you are in none here."
         )
     colleague = await find_account_by_email(context.jira, email)
     if colleague is None:
-        return "Nobody with that address uses this help center."
+        return "", "Nobody with that address uses this help center."
     theirs = {o.id for o in await portal_api.customer_organizations(context.jira, colleague)}
     if not mine & theirs:
-        return "You can add colleagues from your own organization only."
-    return None
+        return "", "You can add colleagues from your own organization only."
+    return colleague, None
 
 
 @router.post(
@@ -274,15 +270,13 @@ async def share_with_organization(
         return posted
     context, item, form, page = posted.context, posted.item, posted.form, posted.page
     chosen = str(form.get("organization") or "")
-    mine = {
-        o.id
-        for o in await portal_api.customer_organizations(context.jira, context.customer.account_id)
-    }
     if not csrf_ok(context.customer, form.get("csrf")):
         return await _request_page(
             request, context, item, participant_error="Your form had expired.", status=403
         )
-    field_id = await portal_api.organizations_field(context.jira)
+    mine = {o.id for o in await context.organizations()}
+    directory: JiraDirectory = services(request).get(JiraDirectory)
+    field_id = await directory.organizations_field(context.jira, context.tenant)
     if chosen not in mine or field_id is None:
         return await _request_page(
             request,

@@ -21,6 +21,7 @@ from app.deps import SettingsDep, services
 from app.errors import NotFoundError
 from app.jsm.directory import JiraDirectory, ServiceDesk
 from app.jsm.portal_api import ISSUE_KEY
+from app.login.tenant_config import TenantConfig
 from app.portal.routes import check_desk_id, existing_desk, portal_config
 from app.urls import desk_url
 
@@ -43,7 +44,7 @@ async def request_link(
     check_desk_id(service_desk_id)
     config = await portal_config(request, tenant_id)
     desk = await existing_desk(request, session, config.tenant, service_desk_id)
-    return await _to_request(request, session, settings, tenant_id, desk, issue_key)
+    return await _to_request(request, session, settings, config, desk, issue_key)
 
 
 @router.get(
@@ -67,18 +68,17 @@ async def native_request_link(
     desk = next((d for d in desks if d.portal_id == portal_id), None)
     if desk is None:
         raise NotFoundError(NOT_FOUND)
-    return await _to_request(request, session, settings, tenant_id, desk, issue_key)
+    return await _to_request(request, session, settings, config, desk, issue_key)
 
 
 async def _to_request(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    tenant_id: str,
+    config: TenantConfig,
     desk: ServiceDesk,
     issue_key: str,
 ) -> Response:
-    config = await portal_config(request, tenant_id)
     if config.settings.landing == "jsm_portal":
         directory: JiraDirectory = services(request).get(JiraDirectory)
         jira = await directory.client(session, config.tenant)
@@ -91,6 +91,6 @@ async def _to_request(
             )
     # The request's page checks that it is this customer's, and asks them to sign in first.
     return RedirectResponse(
-        f"{desk_url(settings.base_path, tenant_id, desk.id)}/requests/{issue_key}",
+        f"{desk_url(settings.base_path, config.tenant.id, desk.id)}/requests/{issue_key}",
         status_code=303,
     )

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -60,6 +60,17 @@ class PortalContext:
     customer: PortalSession
     jira: JiraClient
     home: str
+    # What one page asks Jira about the customer, asked once however many parts need it.
+    _asked: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    async def organizations(self) -> list[portal_api.Organization]:
+        """The customer's JSM organizations (one Jira call per page, at most)."""
+        if "organizations" not in self._asked:
+            self._asked["organizations"] = await portal_api.customer_organizations(
+                self.jira, self.customer.account_id
+            )
+        found: list[portal_api.Organization] = self._asked["organizations"]
+        return found
 
     async def visible_request(self, key: str) -> portal_api.CustomerRequest:
         """The request, when this customer sees it in this desk (raised by them, or shared
@@ -70,6 +81,7 @@ class PortalContext:
             desk_id=self.desk.id,
             account_id=self.customer.account_id,
             project_key=self.desk.project_key,
+            organizations=self.organizations,
         )
 
     def page(self, **context: Any) -> dict[str, Any]:
@@ -117,8 +129,9 @@ async def signed_in_context(
         return None
     directory: JiraDirectory = services(request).get(JiraDirectory)
     jira = await directory.client(session, tenant)
+    context = PortalContext(tenant, desk, customer, jira, desk_home(settings, tenant.id, desk.id))
     if rule.mode == "restricted":
-        await _check_entry(request, config, rule, customer, jira)
+        await _check_entry(request, config, rule, context)
     try:
         await join_desk(
             session,
@@ -133,24 +146,20 @@ async def signed_in_context(
     except JiraError as e:
         # Needed to raise requests here, not to read them: the next page tries again.
         logger.warning("could not add the customer to desk %s: %s", desk.id, e.message)
-    return PortalContext(tenant, desk, customer, jira, desk_home(settings, tenant.id, desk.id))
+    return context
 
 
 async def _check_entry(
-    request: Request,
-    config: TenantConfig,
-    rule: access.AccessRule,
-    customer: PortalSession,
-    jira: JiraClient,
+    request: Request, config: TenantConfig, rule: access.AccessRule, context: PortalContext
 ) -> None:
     """A restricted desk's rules, on every entry: a session opened at another desk, or
     before the rules changed, carries nobody past them. A refusal is in the login activity
     (in a transaction of its own: the page's is rolled back) and adds the customer to
     nothing."""
+    customer = context.customer
 
     async def organizations() -> set[str]:
-        found = await portal_api.customer_organizations(jira, customer.account_id)
-        return {o.id for o in found}
+        return {o.id for o in await context.organizations()}
 
     entrant = access.Entrant(customer.idp_id, customer.email, customer.claims or {})
     decision = await access.decide(rule, entrant, organizations)
@@ -297,11 +306,7 @@ async def my_requests(
     which = request.query_params.get("show", "all")
     if which not in portal_api.OWNERSHIP:
         which = "all"
-    organizations = (
-        await portal_api.customer_organizations(context.jira, context.customer.account_id)
-        if which in ("all", "organization")
-        else []
-    )
+    organizations = await context.organizations() if which in ("all", "organization") else []
     try:
         requests, next_token = await portal_api.my_requests(
             context.jira,
@@ -385,7 +390,7 @@ async def request_details(
         portal_api.approvals(context.jira, item.key),
         portal_api.participants(context.jira, item.key),
         native_portal_url(request, context),
-        organization_sharing(context, item.key),
+        organization_sharing(request, context, item.key),
     )
     return {
         **sharing,
@@ -402,11 +407,14 @@ async def _none() -> None:
     return None
 
 
-async def organization_sharing(context: PortalContext, key: str) -> dict[str, Any]:
+async def organization_sharing(
+    request: Request, context: PortalContext, key: str
+) -> dict[str, Any]:
     """The organizations the request is shared with, and the customer's own it could be
     shared with (none asked of Jira for a customer of no organization)."""
-    mine = await portal_api.customer_organizations(context.jira, context.customer.account_id)
-    field_id = await portal_api.organizations_field(context.jira) if mine else None
+    mine = await context.organizations()
+    directory: JiraDirectory = services(request).get(JiraDirectory)
+    field_id = await directory.organizations_field(context.jira, context.tenant) if mine else None
     if field_id is None:
         return {"shared_with": [], "shareable": []}
     shared = await portal_api.shared_organizations(context.jira, key, field_id)

@@ -275,11 +275,13 @@ async def test_a_restricted_desk_offers_only_its_providers(
 async def test_an_off_portal_says_so_before_any_sign_in(
     client: httpx.AsyncClient, tenant: InstalledTenant, idp: dict[str, Any]
 ) -> None:
-    del idp
     assert (await set_access(client, tenant, DESK_ID, mode="off")).status_code == 200
     page = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}")
     assert_refused_page(page)
     assert "not available" in page.text
+    # No sign-in starts there either, only to be refused at its end.
+    started = await client.get(f"/portal/{tenant.tenant_id}/{DESK_ID}/login/{idp['id']}")
+    assert started.status_code == 404
 
 
 async def test_a_claim_rule_is_checked_at_sign_in_before_anyone_is_added(

@@ -57,9 +57,12 @@ async def test_my_requests_lists_what_is_shared_and_filters_it(
         with_acme,
     }
     for key in (participating, with_acme):
+        before = jira.count("GET", "/rest/servicedeskapi/organization")
         page = await client.get(f"{base}/{key}")
         assert page.status_code == 200, key
         assert "This request was shared with you." in page.text
+        # The customer's organizations are asked once per page, however many parts need them.
+        assert jira.count("GET", "/rest/servicedeskapi/organization") == before + 1
     refused = await client.get(f"{base}/{with_globex}")
     assert refused.status_code == 404
     assert "Globex only" not in refused.text
@@ -189,5 +192,6 @@ async def test_a_request_is_shared_with_the_customers_organization(
     assert jira.requests[key]["organizations"] == {ACME}
     after = await client.get(page)
     assert "Shared with the organization: Acme" in after.text
+    assert jira.count("GET", "/rest/api/3/field") == 1  # the field's id is kept per site
     assert "Share with your organization" not in after.text  # nothing left to share with
     del colleagues

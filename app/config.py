@@ -134,7 +134,9 @@ class Settings(DatabaseSettings):
     portal_session_hours: float = 8.0
     portal_idle_minutes: float = 60.0
     customer_refresh_hours: float = 24.0
+    # Unfinished login starts per (site, address); every start per (site, address); per site.
     login_starts_per_ip_per_minute: int = 30
+    login_starts_per_ip_ceiling_per_minute: int = 600
     login_starts_per_tenant_per_minute: int = 1200
     purge_interval_seconds: float = 3600.0
     # Atlassian's personal data reporting API; each account is still sent once per cycle.

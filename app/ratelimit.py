@@ -1,12 +1,20 @@
 """Login rate limiting, so a flood cannot exhaust a tenant's IdP or Jira quotas, nor fill its
-audit log.
+audit log, while a customer company behind one NAT address still signs in all at once.
 
 Sliding windows per (tenant, client IP) and per tenant, kept in each instance's memory: with
 N instances behind a balancer the effective limit is up to N times the setting, which is the
-intended trade-off (no database write on the hot path). The app keeps two limiters with the
-same limits: one for login starts, one for refused sign-in responses (anyone can send the
-callback a made-up or replayed state, and each refusal writes an audit row; an honest
-browser's refusals are bounded by its starts).
+intended trade-off (no database write on the hot path).
+
+Per address two windows count login starts: the *unfinished* ones (a start is taken back when
+its login comes back verified by the IdP), with the low limit that stops floods of abandoned
+or forged starts; and all of them, under a far higher ceiling. A Monday-morning rush of real
+sign-ins from one office finishes each start, so only the ceiling applies to it; a script that
+starts logins and never finishes them meets the low limit. Finishing needs a real account at
+the site's IdP, so the ceiling still bounds what one such account can do.
+
+The app keeps apart limiters for login starts, for refused sign-in responses (anyone can send
+the callback a made-up or replayed state, and each refusal writes an audit row; nothing is
+ever taken back there) and for Atlassian's AuthnRequests at the Guard bridge.
 """
 
 from __future__ import annotations
@@ -43,32 +51,70 @@ class SlidingWindow:
         return len(self._hits)
 
     def allow(self, key: str, *, now: float | None = None) -> bool:
+        """Count one hit for ``key`` when it is within the limit; False (nothing counted) when
+        it is not."""
+        now = time.monotonic() if now is None else now
+        if not self.has_room(key, now=now):
+            return False
+        self.record(key, now=now)
+        return True
+
+    def has_room(self, key: str, *, now: float) -> bool:
         if self.limit <= 0:
             return True
-        now = time.monotonic() if now is None else now
+        hits = self._hits.get(key)
+        if hits is None:
+            return True
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        return len(hits) < self.limit
+
+    def record(self, key: str, *, now: float) -> None:
+        if self.limit <= 0:
+            return
         hits = self._hits.get(key)
         if hits is None:
             hits = self._hits[key] = deque()
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
         hits.append(now)
-        return True
+
+    def take_back(self, key: str) -> None:
+        """Forget one hit of ``key`` (the oldest still counted), if it has any."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.popleft()
 
 
 class LoginRateLimiter:
-    def __init__(self, *, per_ip: int, per_tenant: int) -> None:
+    """``per_ip``: attempts per (site, address) a minute that are not taken back (all of them,
+    when nothing is ever taken back); ``per_ip_ceiling``: all attempts per (site, address) a
+    minute, taken back or not (0: none); ``per_tenant``: all attempts per site a minute."""
+
+    def __init__(self, *, per_ip: int, per_tenant: int, per_ip_ceiling: int = 0) -> None:
         self._per_ip = SlidingWindow(per_ip)
+        self._ceiling = SlidingWindow(per_ip_ceiling)
         self._per_tenant = SlidingWindow(per_tenant)
 
-    def check(self, tenant_id: str, client_ip: str) -> None:
-        """Count one attempt at ``tenant_id`` from ``client_ip``; raises when over the limit."""
-        client = client_network(client_ip)
-        if not self._per_ip.allow(f"{tenant_id}|{client}") or not self._per_tenant.allow(tenant_id):
+    def check(self, tenant_id: str, client_ip: str, *, now: float | None = None) -> None:
+        """Count one attempt at ``tenant_id`` from ``client_ip``; raises when over a limit, and
+        then counts nothing."""
+        now = time.monotonic() if now is None else now
+        key = _key(tenant_id, client_ip)
+        windows = ((self._per_ip, key), (self._ceiling, key), (self._per_tenant, tenant_id))
+        if not all(window.has_room(k, now=now) for window, k in windows):
             raise TooManyLoginsError(
                 "there have been too many sign-in attempts from here; please wait a minute and try again"
             )
+        for window, k in windows:
+            window.record(k, now=now)
+
+    def finished(self, tenant_id: str, client_ip: str) -> None:
+        """A login from ``client_ip`` came back verified: one of its starts no longer counts
+        against the per-address limit (the ceiling and the site's limit keep it)."""
+        self._per_ip.take_back(_key(tenant_id, client_ip))
+
+
+def _key(tenant_id: str, client_ip: str) -> str:
+    return f"{tenant_id}|{client_network(client_ip)}"
 
 
 def client_network(client_ip: str) -> str:

@@ -173,6 +173,7 @@ def base_env(url: str, *, port: int, fake_port: int) -> dict[str, str]:
         "PURGE_INTERVAL_SECONDS": "0",
         # The benchmark is the only client: lift the per-IP login-start limit.
         "LOGIN_STARTS_PER_IP_PER_MINUTE": "0",
+        "LOGIN_STARTS_PER_IP_CEILING_PER_MINUTE": "0",
         "LOGIN_STARTS_PER_TENANT_PER_MINUTE": "0",
     }
 

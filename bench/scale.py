@@ -180,6 +180,7 @@ async def logins(
         encryption_keys=key,
         purge_interval_seconds=0,
         login_starts_per_ip_per_minute=0,
+        login_starts_per_ip_ceiling_per_minute=0,
         login_starts_per_tenant_per_minute=0,
     )
     app = create_app(settings)

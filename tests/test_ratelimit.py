@@ -1,4 +1,5 @@
-"""Login-start rate limiting: sliding windows per (tenant, client IP) and per tenant."""
+"""Login-start rate limiting: sliding windows per (tenant, client IP) and per tenant; starts
+that come back verified are taken back from the per-address count."""
 
 from __future__ import annotations
 
@@ -63,6 +64,48 @@ def test_one_ipv6_subscriber_cannot_step_around_the_per_ip_limit() -> None:
     with pytest.raises(TooManyLoginsError):
         limiter.check("t1", "2001:db8:1:2:abcd::3")  # another address, the same /64
     limiter.check("t1", "2001:db8:1:3::1")  # the next /64 is another subscriber
+
+
+def test_a_refused_attempt_counts_in_no_window() -> None:
+    limiter = LoginRateLimiter(per_ip=2, per_tenant=4, per_ip_ceiling=100)
+    limiter.check("t1", "10.0.0.1", now=0)
+    limiter.check("t1", "10.0.0.2", now=0)
+    limiter.check("t1", "10.0.0.2", now=0)
+    for _ in range(5):
+        with pytest.raises(TooManyLoginsError):
+            limiter.check("t1", "10.0.0.2", now=0)  # over its own limit
+    limiter.check("t1", "10.0.0.1", now=0)  # the site's fourth: the refusals took none
+    with pytest.raises(TooManyLoginsError):
+        limiter.check("t1", "10.0.0.3", now=0)  # the site is full
+    limiter.finished("t1", "10.0.0.3")
+    limiter.check("t1", "10.0.0.3", now=60)  # the window has moved on
+
+
+def test_finished_starts_are_taken_back_up_to_the_ceiling() -> None:
+    limiter = LoginRateLimiter(per_ip=3, per_tenant=1000, per_ip_ceiling=10)
+    for _ in range(10):
+        limiter.check("t1", "10.0.0.1", now=0)
+        limiter.finished("t1", "10.0.0.1")
+    with pytest.raises(TooManyLoginsError):
+        limiter.check("t1", "10.0.0.1", now=0)  # the ceiling counts every start
+    limiter.check("t1", "10.0.0.2", now=0)  # another address has its own
+
+
+def test_unfinished_starts_meet_the_low_limit_and_taking_back_needs_a_start() -> None:
+    limiter = LoginRateLimiter(per_ip=3, per_tenant=1000, per_ip_ceiling=100)
+    for _ in range(5):
+        limiter.finished("t1", "10.0.0.1")  # nothing to take back: no credit is stored
+    for _ in range(3):
+        limiter.check("t1", "10.0.0.1", now=0)
+    with pytest.raises(TooManyLoginsError):
+        limiter.check("t1", "10.0.0.1", now=0)
+    limiter.finished("t1", "10.0.0.9")  # a login finished elsewhere frees nothing here
+    with pytest.raises(TooManyLoginsError):
+        limiter.check("t1", "10.0.0.1", now=0)
+    limiter.finished("t1", "10.0.0.1")
+    limiter.check("t1", "10.0.0.1", now=0)
+    with pytest.raises(TooManyLoginsError):
+        limiter.check("t1", "10.0.0.1", now=0)
 
 
 @pytest.mark.parametrize(

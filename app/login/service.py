@@ -135,7 +135,13 @@ class LoginService:
         self.provisioner = provisioner
         self.metrics = metrics
         self.tenant_config = tenant_config
-        self.login_limiter = self._limiter()
+        # Login starts: a start that comes back verified is taken back from the per-address
+        # count, so only abandoned or forged starts meet the low limit.
+        self.login_limiter = LoginRateLimiter(
+            per_ip=settings.login_starts_per_ip_per_minute,
+            per_ip_ceiling=settings.login_starts_per_ip_ceiling_per_minute,
+            per_tenant=settings.login_starts_per_tenant_per_minute,
+        )
         # Refused sign-in responses (each writes an audit row) are counted apart, with the
         # same limits: refusals never use up a customer's login starts.
         self.refusal_limiter = self._limiter()
@@ -239,7 +245,13 @@ class LoginService:
         # The state is spent whatever happens next: commit that before anything can fail.
         await session.commit()
         return await self._finish(
-            session, idp_id=idp_id, state=state, params=params, now=now, saml_answer=saml_answer
+            session,
+            idp_id=idp_id,
+            state=state,
+            params=params,
+            now=now,
+            client=client,
+            saml_answer=saml_answer,
         )
 
     async def complete_unsolicited(
@@ -302,6 +314,7 @@ class LoginService:
             state=state,
             params=params,
             now=now,
+            client=client,
             saml_answer=True,
             unsolicited=True,
         )
@@ -314,6 +327,7 @@ class LoginService:
         state: LoginState,
         params: dict[str, str],
         now: datetime,
+        client: Client,
         saml_answer: bool,
         unsolicited: bool = False,
     ) -> Outcome:
@@ -349,6 +363,9 @@ class LoginService:
             )
         except AppError as e:
             return await self._refuse(session, error=e, tenant_id=tenant.id, idp=idp, state=state)
+        if completed.purpose == "login":
+            # The IdP vouched for this login: its start was not abandoned.
+            self.login_limiter.finished(tenant.id, client.host)
         if completed.purpose == "test":
             await self._record_test(session, tenant=tenant, idp=idp, completed=completed, now=now)
             return Tested(idp=idp, completed=completed)

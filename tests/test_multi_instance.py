@@ -12,7 +12,7 @@ import os
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -66,6 +66,16 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"instance not ready: {log.read_text()[-3000:]}")
+
+
+async def _eventually(
+    ask: Callable[[], Awaitable[httpx.Response]], done: Callable[[httpx.Response], bool]
+) -> None:
+    """Ask until ``done`` holds, for 5 s at most (a NOTIFY crosses processes in milliseconds)."""
+    deadline = time.monotonic() + 5
+    while not done(answer := await ask()):
+        assert time.monotonic() < deadline, answer.text
+        await asyncio.sleep(0.05)
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -177,6 +187,10 @@ async def test_login_started_on_one_instance_finishes_on_another(
                     )
                 ).json()
                 client = openid_provider.register_client(idp["callback_url"])
+                b = f"http://127.0.0.1:{port_b}"
+                # B serves the admin reads from its cache: it has this snapshot now ...
+                [seen] = (await http.get(f"{b}/api/admin/idps", headers=admin)).json()
+                assert seen["client_id"] == "pending"
                 await http.put(
                     f"{public}/api/admin/idps/{idp['id']}",
                     headers=admin,
@@ -184,6 +198,11 @@ async def test_login_started_on_one_instance_finishes_on_another(
                         "client_id": client["client_id"],
                         "client_secret": client["client_secret"],
                     },
+                )
+                # ... and A's write reaches it by NOTIFY, long before the cache's 60 s TTL.
+                await _eventually(
+                    lambda: http.get(f"{b}/api/admin/idps", headers=admin),
+                    lambda answer: answer.json()[0]["client_id"] == client["client_id"],
                 )
                 tenant_id = idp["signed_out_url"].split("/portal/")[1].split("/")[0]
 

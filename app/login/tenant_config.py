@@ -8,7 +8,7 @@ detached snapshots shared by concurrent requests: read them, never change them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,6 +31,15 @@ class TenantConfig:
     idps: tuple[IdentityProvider, ...]
     settings: TenantSettings
     desk_rules: Mapping[str, DeskAccess] = field(default_factory=dict)
+    # Renderings of this snapshot (the admin API's JSON bodies), each built once: a snapshot
+    # never changes, a write replaces it.
+    renderings: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def rendered(self, name: str, render: Callable[[], bytes]) -> bytes:
+        body = self.renderings.get(name)
+        if body is None:
+            body = self.renderings[name] = render()
+        return body
 
     def rule(self, desk_id: str | None) -> AccessRule:
         """Who may enter this desk (the site's default for a desk with no rule)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import LoginEvent, table_of, utcnow
@@ -48,11 +48,18 @@ async def record_login(
 async def recent_logins(
     session: AsyncSession, tenant_id: str, *, limit: int = 50, before_id: int | None = None
 ) -> Sequence[LoginEvent]:
+    result = await session.scalars(recent_logins_query(tenant_id, limit=limit, before_id=before_id))
+    return result.all()
+
+
+def recent_logins_query(
+    tenant_id: str, *, limit: int, before_id: int | None
+) -> Select[tuple[LoginEvent]]:
+    """Newest first, by id: the index on (tenant_id, id) serves it without a sort."""
     query = select(LoginEvent).where(LoginEvent.tenant_id == tenant_id)
     if before_id is not None:
         query = query.where(LoginEvent.id < before_id)
-    result = await session.scalars(query.order_by(LoginEvent.id.desc()).limit(limit))
-    return result.all()
+    return query.order_by(LoginEvent.id.desc()).limit(limit)
 
 
 async def purge_old_events(session: AsyncSession, *, older_than: datetime, keep: int) -> int:

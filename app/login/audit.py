@@ -52,9 +52,7 @@ async def recent_logins(
     return result.all()
 
 
-def recent_logins_query(
-    tenant_id: str, *, limit: int, before_id: int | None
-) -> Select[tuple[LoginEvent]]:
+def recent_logins_query(tenant_id: str, *, limit: int, before_id: int | None) -> Select[LoginEvent]:
     """Newest first, by id: the index on (tenant_id, id) serves it without a sort."""
     query = select(LoginEvent).where(LoginEvent.tenant_id == tenant_id)
     if before_id is not None:

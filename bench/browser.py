@@ -39,7 +39,9 @@ class Browser:
             self._reader, self._writer = await asyncio.open_connection(parts.hostname, parts.port)
         assert self._reader is not None
         host = urlsplit(self.origin).netloc
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+        # A browser's Accept: mod_auth_openidc (the reference) answers 401, not a redirect to
+        # the IdP, to a request that does not accept HTML.
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Accept: text/html"]
         if method == "POST":
             lines += [
                 "Content-Type: application/x-www-form-urlencoded",

@@ -32,6 +32,7 @@ import httpx
 from lxml import etree
 
 from app.saml.authn import inflate
+from bench.apache import apache, available
 from bench.browser import Browser
 from bench.common import (
     app_processes,
@@ -82,7 +83,11 @@ async def run_phase(
     logins: int,
     concurrency: int,
     saml: SamlBench | None = None,
+    entry: str | None = None,
 ) -> Phase:
+    """``entry``: the path a login starts at (the substitute link unless given: the
+    reference's protected page)."""
+    entry = entry or f"/portal/{tenant_id}/7"
     latencies: list[float] = []
     counter = iter(range(logins))
     idp_before = (op.token_calls, op.userinfo_calls + op.jwks_calls + op.discovery_calls)
@@ -95,15 +100,15 @@ async def run_phase(
                 subject = subjects[n % len(subjects)]
                 browser.cookies.clear()
                 started = time.perf_counter()
-                first = await browser.get(f"/portal/{tenant_id}/7")
-                assert first.status == 303, first.body[:300]
+                first = await browser.get(entry)
+                assert first.status in (302, 303), first.body[:300]
                 if saml is None:
                     done = await browser.get(sign_in_at_op(op, subject, first.headers["location"]))
                 else:
                     done = await browser.post_form(
                         saml.acs_path, saml.sign_in(subject, first.headers["location"])
                     )
-                assert done.status == 303, done.body[:300]
+                assert done.status in (302, 303), done.body[:300]
                 latencies.append((time.perf_counter() - started) * 1000)
         finally:
             await browser.close()
@@ -163,7 +168,12 @@ class SamlBench:
 
 
 async def bench(
-    workers: int, logins: int, concurrency: int, protocol: str, desk_rules: int = 0
+    workers: int,
+    logins: int,
+    concurrency: int,
+    protocol: str,
+    desk_rules: int = 0,
+    reference: bool = False,
 ) -> tuple[list[Phase], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url(Path(tmp))
@@ -254,7 +264,40 @@ async def bench(
                     ),
                 ]
                 rss = worker_rss_mb(process)
+            if reference and saml is None:
+                phases += await reference_phases(op, jira, returning, logins, concurrency)
     return phases, rss
+
+
+async def reference_phases(
+    op: HostileOP, jira: FakeJira, subjects: list[str], logins: int, concurrency: int
+) -> list[Phase]:
+    """The same returning logins, from the same browsers at the same OP, at Apache with
+    mod_auth_openidc (bench/apache.py), after the same warm-up."""
+    # mod_auth_openidc calls UserInfo at every login when the OP advertises it; the service
+    # makes no call but the token call for a returning customer. One call each, then.
+    op.advertise_userinfo = False
+    with apache(op, free_port()) as (url, process):
+
+        def phase(name: str, logins: int, concurrency: int) -> Awaitable[Phase]:
+            return run_phase(
+                f"Apache mod_auth_openidc, {name}",
+                url,
+                "",
+                op,
+                jira,
+                process,
+                subjects=subjects,
+                logins=logins,
+                concurrency=concurrency,
+                entry="/protected/7",
+            )
+
+        await phase("warm-up", len(subjects), concurrency)
+        return [
+            await phase("returning", logins, concurrency),
+            await phase("2 in flight", logins // 3, 2),
+        ]
 
 
 async def add_desk_rules(
@@ -295,7 +338,15 @@ def main() -> None:
         default=0,
         help="desks with access rules of their own (the logins' desk among them)",
     )
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip Apache with mod_auth_openidc (run by default, for OpenID Connect)",
+    )
     args = parser.parse_args()
+    reference = not args.no_reference
+    if reference and (why := available()) is not None:
+        raise SystemExit(f"the reference {why}, or pass --no-reference")
     print(
         f"database: {os.environ.get('BENCH_DATABASE_URL', 'sqlite').split(':')[0]}; "
         f"{args.concurrency} concurrent browsers; {args.desk_rules} desks with access rules"
@@ -304,7 +355,15 @@ def main() -> None:
     protocols = ("oidc", "saml") if args.protocol == "both" else (args.protocol,)
     for workers, protocol in [(w, p) for w in args.workers for p in protocols]:
         phases, rss = asyncio.run(
-            bench(workers, args.logins, args.concurrency, protocol, args.desk_rules)
+            bench(
+                workers,
+                args.logins,
+                args.concurrency,
+                protocol,
+                args.desk_rules,
+                # Once, beside the service's single worker: both one process.
+                reference=reference and workers == 1,
+            )
         )
         for phase in phases:
             database = (

@@ -131,6 +131,9 @@ class HostileOP:
             "authorization_endpoint": self.authorization_endpoint,
             "token_endpoint": self.token_endpoint,
             "jwks_uri": f"{self.issuer}{self.jwks_path}",
+            # REQUIRED by OpenID Connect Discovery 1.0 (section 3).
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
             "end_session_endpoint": self._endpoint("/logout", "/logout"),
             "id_token_signing_alg_values_supported": self.signing_algs,
             "authorization_response_iss_parameter_supported": self.iss_parameter_supported,

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic_core import to_json
 
 from app.admin.deps import AdminJWT
 from app.admin.desk_access import describe as describe_access
@@ -286,26 +287,15 @@ async def list_logins(
     limit: int = 50,
     # An id from next_before: login event ids are positive and fit the id column (int4).
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-) -> dict[str, Any]:
+) -> Response:
     limit = max(1, min(limit, 200))
-    events = await recent_logins(session, context.tenant.id, limit=limit, before_id=before)
-    return {
-        "logins": [
-            {
-                "id": event.id,
-                "time": event.occurred_at.isoformat(),
-                "outcome": event.outcome,
-                "reason": event.reason,
-                "email": event.email,
-                "account_id": event.account_id,
-                "idp_id": event.idp_id,
-                "idp_name": event.idp_name,
-                "purpose": event.purpose,
-            }
-            for event in events
-        ],
-        "next_before": events[-1].id if len(events) == limit else None,
+    logins = await recent_logins(session, context.tenant.id, limit=limit, before_id=before)
+    page = {
+        "logins": logins,
+        "next_before": logins[-1]["id"] if len(logins) == limit else None,
     }
+    # Typed columns, so no response validation: it cost as much as reading the rows.
+    return Response(to_json(page), media_type="application/json")
 
 
 class GuardBridgeInput(BaseModel):

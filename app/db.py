@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from app.deps import services
+from app.sqlite_inline import inline_connector
 
 
 class DatabaseUnreachableError(Exception):
@@ -57,7 +58,14 @@ def create_engine(
     database_url: str, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        url = make_url(database_url)
+        # Statements run on the event loop, not on a thread per connection (app.sqlite_inline).
+        engine = create_async_engine(
+            url,
+            async_creator=inline_connector(
+                url.database or ":memory:", uri=url.query.get("uri") == "true"
+            ),
+        )
         _one_writer_at_a_time(engine)
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -13,7 +13,8 @@ suspending. What that changes:
 
 * A statement holds the event loop while SQLite runs it. The app's statements are index
   lookups and single-row writes (microseconds); the longest are the hourly purges of old
-  rows, which delete in one statement.
+  rows, one statement each: deleting 100,000 login-activity rows took 0.2 s here, a size met
+  only the first time a site's activity is cut to its cap; an hour's expired rows are few.
 * SQLite's own busy handler would sleep *on the loop* while another process holds the write
   lock, so connections open with ``timeout=0`` and a statement that meets a locked database
   (``SQLITE_BUSY``) is retried here after an ``asyncio.sleep``, for the same 30 s the

@@ -50,7 +50,15 @@ async def take_transition(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    posted = await _posted(
+        request,
+        session,
+        settings,
+        tenant_id,
+        service_desk_id,
+        key,
+        action_error="Your form had expired. Please try again.",
+    )
     if isinstance(posted, Response):
         return posted
     context, item, form, page = posted.context, posted.item, posted.form, posted.page
@@ -59,9 +67,7 @@ async def take_transition(
     offered = await portal_api.customer_transitions(context.jira, item.key)
     error: str | None = None
     status_code = 422
-    if not csrf_ok(context.customer, form.get("csrf")):
-        error, status_code = "Your form had expired. Please try again.", 403
-    elif chosen not in {t.id for t in offered}:
+    if chosen not in {t.id for t in offered}:
         error, status_code = "That action is no longer available for this request.", 409
     elif len(comment) > MAX_COMMENT:
         error = "That comment is too long."
@@ -109,7 +115,15 @@ async def rate_request(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    posted = await _posted(
+        request,
+        session,
+        settings,
+        tenant_id,
+        service_desk_id,
+        key,
+        rating_error="Your form had expired. Please rate again.",
+    )
     if isinstance(posted, Response):
         return posted
     context, item, form, page = posted.context, posted.item, posted.form, posted.page
@@ -117,9 +131,7 @@ async def rate_request(
     comment = str(form.get("comment") or "").strip()
     error: str | None = None
     status_code = 422
-    if not csrf_ok(context.customer, form.get("csrf")):
-        error, status_code = "Your form had expired. Please rate again.", 403
-    elif item.status_category.lower() != "done":
+    if item.status_category.lower() != "done":
         error, status_code = "A request can be rated once it is resolved.", 409
     elif rating not in {"1", "2", "3", "4", "5"}:
         error = "Choose a rating from 1 to 5."
@@ -180,23 +192,26 @@ async def add_participant(
 ) -> Response:
     """Add a colleague by email: only someone in one of the customer's own organizations,
     as the native portal allows."""
-    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    posted = await _posted(
+        request,
+        session,
+        settings,
+        tenant_id,
+        service_desk_id,
+        key,
+        participant_error="Your form had expired. Please try again.",
+    )
     if isinstance(posted, Response):
         return posted
     context, item, form, page = posted.context, posted.item, posted.form, posted.page
     email = str(form.get("email") or "").strip()
     error: str | None = None
-    status_code = 422
-    if not csrf_ok(context.customer, form.get("csrf")):
-        error, status_code = "Your form had expired. Please try again.", 403
-    elif "@" not in email or len(email) > 320:
+    if "@" not in email or len(email) > 320:
         error = "Enter your colleague's email address."
     else:
         colleague, error = await _colleague(context, email)
     if error is not None:
-        return await _request_page(
-            request, context, item, participant_error=error, status=status_code
-        )
+        return await _request_page(request, context, item, participant_error=error, status=422)
     await portal_api.add_participant(context.jira, item.key, colleague)
     return RedirectResponse(f"{page}?done=participant", status_code=303)
 
@@ -229,16 +244,20 @@ async def remove_participant(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    posted = await _posted(
+        request,
+        session,
+        settings,
+        tenant_id,
+        service_desk_id,
+        key,
+        participant_error="Your form had expired.",
+    )
     if isinstance(posted, Response):
         return posted
     context, item, form, page = posted.context, posted.item, posted.form, posted.page
     who = str(form.get("account_id") or "")
     current = {p.account_id for p in await portal_api.participants(context.jira, item.key)}
-    if not csrf_ok(context.customer, form.get("csrf")):
-        return await _request_page(
-            request, context, item, participant_error="Your form had expired.", status=403
-        )
     if who not in current:
         return await _request_page(
             request,
@@ -265,15 +284,19 @@ async def share_with_organization(
 ) -> Response:
     """Share the request with one of the customer's own organizations, as the native
     portal's "Share" does: its members then see it."""
-    posted = await _posted(request, session, settings, tenant_id, service_desk_id, key)
+    posted = await _posted(
+        request,
+        session,
+        settings,
+        tenant_id,
+        service_desk_id,
+        key,
+        participant_error="Your form had expired.",
+    )
     if isinstance(posted, Response):
         return posted
     context, item, form, page = posted.context, posted.item, posted.form, posted.page
     chosen = str(form.get("organization") or "")
-    if not csrf_ok(context.customer, form.get("csrf")):
-        return await _request_page(
-            request, context, item, participant_error="Your form had expired.", status=403
-        )
     mine = {o.id for o in await context.organizations()}
     directory: JiraDirectory = services(request).get(JiraDirectory)
     field_id = await directory.organizations_field(context.jira, context.tenant)
@@ -308,12 +331,19 @@ async def _posted(
     tenant_id: str,
     desk_id: str,
     key: str,
+    **expired: str,
 ) -> Posted | Response:
     """The signed-in customer's post about a request they see; without a session, the way
-    to sign in and back (an unknown or someone else's request is "not found")."""
+    to sign in and back (an unknown or someone else's request is "not found"); without the
+    form's token, the request's page with ``expired`` (its one error field and sentence)
+    and 403, before anything is asked of Jira. Every action passes through here, so none
+    can skip the check."""
     page = f"{desk_home(settings, tenant_id, desk_id)}/requests/{key}"
     context = await customer_context(request, session, settings, tenant_id, desk_id)
     if context is None:
         return sign_in_redirect(settings, tenant_id, desk_id, page)
     form = await request.form()
-    return Posted(context, await context.visible_request(key), form, page)
+    item = await context.visible_request(key)
+    if not csrf_ok(context.customer, form.get("csrf")):
+        return await _request_page(request, context, item, status=403, **expired)
+    return Posted(context, item, form, page)

@@ -96,6 +96,36 @@ async def test_without_the_forms_token_nothing_happens(
     assert jira.requests[key]["status"][0] == "Waiting for support"
 
 
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("transition", {"transition": "11"}),
+        ("feedback", {"rating": "5"}),
+        ("participants", {"email": "grace@example.com"}),
+        ("participants/remove", {"account_id": "qm:grace"}),
+        ("share", {"organization": "501"}),
+    ],
+)
+@pytest.mark.parametrize("token", [None, "forged"])
+async def test_every_action_without_the_forms_token_asks_jira_to_change_nothing(
+    client: httpx.AsyncClient,
+    signed_in: SignedIn,
+    jira: FakeJira,
+    key: str,
+    path: str,
+    data: dict[str, str],
+    token: str | None,
+) -> None:
+    before = len(jira.calls)
+    refused = await client.post(
+        f"{signed_in.home}/requests/{key}/{path}",
+        data={**data, **({"csrf": token} if token is not None else {})},
+    )
+    assert refused.status_code == 403
+    assert "Your form had expired." in html.unescape(refused.text)
+    assert [call for call in jira.calls[before:] if call[0] != "GET"] == []
+
+
 async def test_another_customers_request_cannot_be_moved_or_rated(
     client: httpx.AsyncClient, signed_in: SignedIn, jira: FakeJira
 ) -> None:
@@ -126,6 +156,7 @@ async def test_a_resolved_request_is_rated_once(
     assert csrf is not None
     too_early = await client.post(action, data={"csrf": csrf.group(1), "rating": "5"})
     assert too_early.status_code == 409
+    assert "A request can be rated once it is resolved." in too_early.text
     jira.requests[key]["status"] = ("Resolved", "done")
     wrong = await client.post(action, data={"csrf": csrf.group(1), "rating": "6"})
     assert wrong.status_code == 422

@@ -50,16 +50,8 @@ class SlidingWindow:
         """How many keys the window remembers (bounded)."""
         return len(self._hits)
 
-    def allow(self, key: str, *, now: float | None = None) -> bool:
-        """Count one hit for ``key`` when it is within the limit; False (nothing counted) when
-        it is not."""
-        now = time.monotonic() if now is None else now
-        if not self.has_room(key, now=now):
-            return False
-        self.record(key, now=now)
-        return True
-
     def has_room(self, key: str, *, now: float) -> bool:
+        """Whether one more hit for ``key`` stays within the limit (counts nothing)."""
         if self.limit <= 0:
             return True
         hits = self._hits.get(key)

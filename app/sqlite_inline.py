@@ -126,7 +126,8 @@ class _RunNow:
 
 
 class InlineConnection:
-    """aiosqlite's ``Connection`` interface over a ``sqlite3.Connection``."""
+    """The part of aiosqlite's ``Connection`` that SQLAlchemy's adapter uses, over a
+    ``sqlite3.Connection``."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._conn: sqlite3.Connection | None = connection
@@ -146,9 +147,6 @@ class InlineConnection:
         # Not a coroutine: SQLAlchemy enters what this returns (``__aenter__``), as aiosqlite's
         # awaitable context manager allows.
         return InlineCursor(self._open().cursor())
-
-    async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
         await _patiently(self._open().commit)

@@ -289,10 +289,23 @@ async def list_logins(
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     limit = max(1, min(limit, 200))
-    logins = await recent_logins(session, context.tenant.id, limit=limit, before_id=before)
+    rows = await recent_logins(session, context.tenant.id, limit=limit, before_id=before)
     page = {
-        "logins": logins,
-        "next_before": logins[-1]["id"] if len(logins) == limit else None,
+        "logins": [
+            {
+                "id": row.id,
+                "time": row.occurred_at.isoformat(),
+                "outcome": row.outcome,
+                "reason": row.reason,
+                "email": row.email,
+                "account_id": row.account_id,
+                "idp_id": row.idp_id,
+                "idp_name": row.idp_name,
+                "purpose": row.purpose,
+            }
+            for row in rows
+        ],
+        "next_before": rows[-1].id if len(rows) == limit else None,
     }
     # Typed columns, so no response validation: it cost as much as reading the rows.
     return Response(to_json(page), media_type="application/json")

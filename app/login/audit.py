@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Row, Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import LoginEvent, table_of, utcnow
@@ -62,23 +63,10 @@ _SHOWN = (
 
 async def recent_logins(
     session: AsyncSession, tenant_id: str, *, limit: int = 50, before_id: int | None = None
-) -> list[dict[str, Any]]:
-    """A page of the site's login activity, newest first, as the admin API shows it."""
-    rows = await session.execute(recent_logins_query(tenant_id, limit=limit, before_id=before_id))
-    return [
-        {
-            "id": row.id,
-            "time": row.occurred_at.isoformat(),
-            "outcome": row.outcome,
-            "reason": row.reason,
-            "email": row.email,
-            "account_id": row.account_id,
-            "idp_id": row.idp_id,
-            "idp_name": row.idp_name,
-            "purpose": row.purpose,
-        }
-        for row in rows
-    ]
+) -> Sequence[Row[Any]]:
+    """A page of the site's login activity, newest first: the columns the admin page shows."""
+    query = recent_logins_query(tenant_id, limit=limit, before_id=before_id)
+    return (await session.execute(query)).all()
 
 
 def recent_logins_query(
